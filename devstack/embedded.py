@@ -1,0 +1,77 @@
+"""The embedded stack: one process serving the webhook, with cerebro, execution and
+the confirmation recorder on the in-process bus, SQLite, and the Mock broker."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+from dataclasses import replace
+
+import flask
+from waitress import serve
+
+from shared.bootstrap import Services, build_services
+from shared.config import Settings
+from shared.demo import seed_demo_fund
+from shared.http_api import handle_webhook, signal_journey
+
+log = logging.getLogger("devstack.embedded")
+
+
+def create_app(services: Services) -> flask.Flask:
+    app = flask.Flask("mathematricks-embedded")
+
+    @app.post("/webhook")
+    def webhook() -> tuple[dict, int]:
+        return handle_webhook(flask.request, services)
+
+    @app.get("/healthz")
+    def health() -> tuple[dict, int]:
+        return {"status": "ok", "store": services.settings.store, "bus": services.settings.bus}, 200
+
+    @app.get("/api/signals/<signal_id>")
+    def journey(signal_id: str) -> tuple[dict, int]:
+        return signal_journey(services, signal_id)
+
+    return app
+
+
+def start_embedded(settings: Settings, poll_seconds: float, seed: bool = True) -> tuple[Services, threading.Event]:
+    """Build, seed and start the pipeline; returns the services and a stop event for the poller."""
+    services = build_services(settings)
+    if seed and seed_demo_fund(services.store, services.mock_broker):
+        log.info("seeded the demo fund")
+    services.poller.poll_all()
+    services.subscribe_pipeline()
+    stop = threading.Event()
+
+    def poll_forever() -> None:
+        while not stop.wait(poll_seconds):
+            services.poller.poll_all()
+
+    threading.Thread(target=poll_forever, name="account-poller", daemon=True).start()
+    return services, stop
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--poll-seconds", type=float, default=15.0, help="account snapshot refresh interval")
+    parser.add_argument("--no-seed", action="store_true", help="do not seed the demo fund")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = replace(Settings.from_env(), store="sqlite", bus="inprocess")
+    services, stop = start_embedded(settings, args.poll_seconds, seed=not args.no_seed)
+    print(f"Mathematricks embedded stack: webhook on http://{args.host}:{args.port}/webhook "
+          f"(store {settings.sqlite_path}, journey log {settings.log_dir / 'signal_processing.log'})", flush=True)
+    try:
+        serve(create_app(services), host=args.host, port=args.port, threads=8, ident="mathematricks")
+    finally:
+        stop.set()
+        services.close()
+
+
+if __name__ == "__main__":
+    main()

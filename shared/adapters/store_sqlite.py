@@ -1,0 +1,133 @@
+"""Embedded SQLite store: the local default, one file, no server.
+
+One connection guarded by a lock serves every thread; WAL lets other processes
+(the CLI's ``status``, dashboards) read while the stack writes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from shared.ports.store import Document, Store, T, Transaction
+
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _field_path(name: str) -> str:
+    if not _FIELD.match(name):
+        raise ValueError(f"invalid field name for a query: {name!r}")
+    return f"$.{name}"
+
+
+class _SqliteTransaction(Transaction):
+    def __init__(self, connection: sqlite3.Connection):
+        self._connection = connection
+
+    def get(self, collection: str, doc_id: str) -> Document | None:
+        return _read(self._connection, collection, doc_id)
+
+    def set(self, collection: str, doc_id: str, document: Document) -> None:
+        _write(self._connection, collection, doc_id, document)
+
+    def delete(self, collection: str, doc_id: str) -> None:
+        self._connection.execute("DELETE FROM documents WHERE collection=? AND id=?", (collection, doc_id))
+
+
+def _read(connection: sqlite3.Connection, collection: str, doc_id: str) -> Document | None:
+    row = connection.execute(
+        "SELECT data FROM documents WHERE collection=? AND id=?", (collection, doc_id)
+    ).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def _write(connection: sqlite3.Connection, collection: str, doc_id: str, document: Document) -> None:
+    connection.execute(
+        "INSERT INTO documents(collection, id, data) VALUES (?, ?, ?) "
+        "ON CONFLICT(collection, id) DO UPDATE SET data=excluded.data",
+        (collection, doc_id, json.dumps(document, separators=(",", ":"))),
+    )
+
+
+class SqliteStore(Store):
+    def __init__(self, path: str | Path = ":memory:"):
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._connection = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._connection.execute("PRAGMA journal_mode=WAL")
+        self._connection.execute("PRAGMA synchronous=NORMAL")
+        self._connection.execute("PRAGMA busy_timeout=5000")
+        self._connection.execute(
+            "CREATE TABLE IF NOT EXISTS documents ("
+            " collection TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL,"
+            " PRIMARY KEY (collection, id)) WITHOUT ROWID"
+        )
+
+    def get(self, collection: str, doc_id: str) -> Document | None:
+        with self._lock:
+            return _read(self._connection, collection, doc_id)
+
+    def put(self, collection: str, doc_id: str, document: Document) -> None:
+        with self._lock:
+            _write(self._connection, collection, doc_id, document)
+
+    def put_many(self, collection: str, documents: dict[str, Document]) -> None:
+        self.transaction(lambda tx: [tx.set(collection, i, d) for i, d in documents.items()])
+
+    def create(self, collection: str, doc_id: str, document: Document) -> bool:
+        with self._lock:
+            cursor = self._connection.execute(
+                "INSERT OR IGNORE INTO documents(collection, id, data) VALUES (?, ?, ?)",
+                (collection, doc_id, json.dumps(document, separators=(",", ":"))),
+            )
+            return cursor.rowcount == 1
+
+    def delete(self, collection: str, doc_id: str) -> None:
+        with self._lock:
+            self._connection.execute("DELETE FROM documents WHERE collection=? AND id=?", (collection, doc_id))
+
+    def query(
+        self,
+        collection: str,
+        where: dict[str, Any] | None = None,
+        order_by: str | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> list[Document]:
+        sql = ["SELECT data FROM documents WHERE collection=?"]
+        params: list[Any] = [collection]
+        for name, value in (where or {}).items():
+            if value is None:
+                sql.append(f"AND json_extract(data, '{_field_path(name)}') IS NULL")
+            else:
+                sql.append(f"AND json_extract(data, '{_field_path(name)}') = ?")
+                params.append(value)
+        if order_by:
+            sql.append(f"ORDER BY json_extract(data, '{_field_path(order_by)}') {'DESC' if descending else 'ASC'}")
+        if limit is not None:
+            sql.append("LIMIT ?")
+            params.append(int(limit))
+        with self._lock:
+            rows = self._connection.execute(" ".join(sql), params).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def transaction(self, work: Callable[[Transaction], T]) -> T:
+        with self._lock:
+            self._connection.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(_SqliteTransaction(self._connection))
+            except BaseException:
+                self._connection.execute("ROLLBACK")
+                raise
+            self._connection.execute("COMMIT")
+            return result
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()

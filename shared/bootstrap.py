@@ -1,0 +1,125 @@
+"""The one place that wires settings, adapters and services together."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.adapters.broker_mock import MockBroker, MockBrokerConfig
+from shared.config import Settings
+from shared.domain.models import Order, OrderUpdate, StandardizedSignal, Topics
+from shared.journey import configure as configure_journey
+from shared.ports.broker import BrokerClient
+from shared.ports.bus import Bus, Message
+from shared.ports.store import Store
+from shared.services.account_poller import AccountPoller
+from shared.services.cerebro_service import CerebroService
+from shared.services.confirmations import ConfirmationService
+from shared.services.execution_service import ExecutionService
+from shared.services.ingest import IngestService
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_store(settings: Settings) -> Store:
+    if settings.store == "sqlite":
+        from shared.adapters.store_sqlite import SqliteStore
+
+        return SqliteStore(settings.sqlite_path)
+    if settings.store == "firestore":
+        from shared.adapters.store_firestore import FirestoreStore
+
+        return FirestoreStore(project=settings.gcp_project)
+    if settings.store == "mongodb":
+        from shared.adapters.store_mongo import MongoStore
+
+        return MongoStore(settings.mongodb_uri, settings.mongodb_database)
+    raise ValueError(f"MT_STORE must be sqlite, firestore or mongodb, not {settings.store!r}")
+
+
+def build_bus(settings: Settings) -> Bus:
+    if settings.bus == "inprocess":
+        from shared.adapters.bus_inprocess import InProcessBus
+
+        return InProcessBus()
+    if settings.bus == "pubsub":
+        from shared.adapters.bus_pubsub import PubSubBus
+
+        return PubSubBus(project=settings.gcp_project)
+    raise ValueError(f"MT_BUS must be inprocess or pubsub, not {settings.bus!r}")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    bus: Bus
+    brokers: dict[str, BrokerClient]
+    ingest: IngestService
+    cerebro: CerebroService
+    execution: ExecutionService
+    confirmations: ConfirmationService
+    poller: AccountPoller
+
+    @property
+    def mock_broker(self) -> MockBroker:
+        broker = self.brokers["mock"]
+        assert isinstance(broker, MockBroker)
+        return broker
+
+    # Message handlers: the same code behind the in-process bus and the Cloud Functions.
+    def on_signal(self, data: dict[str, Any]) -> None:
+        self.cerebro.handle(StandardizedSignal.model_validate(data["signal"]))
+
+    def on_order(self, data: dict[str, Any]) -> None:
+        self.execution.handle_order(Order.model_validate(data["order"]))
+
+    def on_confirmation(self, data: dict[str, Any]) -> None:
+        self.confirmations.handle_update(OrderUpdate.model_validate(data["update"]))
+
+    def subscribe_pipeline(self) -> None:
+        """Embedded stack: run every stage over the in-process bus."""
+        routes: dict[str, Callable[[dict[str, Any]], None]] = {
+            Topics.SIGNALS: self.on_signal,
+            Topics.ORDERS: self.on_order,
+            Topics.CONFIRMATIONS: self.on_confirmation,
+        }
+        for topic, handler in routes.items():
+            self.bus.subscribe(topic, lambda message, handle=handler: handle(message.data))
+
+    def close(self) -> None:
+        self.bus.close()
+        self.store.close()
+
+
+def build_services(
+    settings: Settings,
+    store: Store | None = None,
+    bus: Bus | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Services:
+    configure_journey(settings.log_dir, settings.structured_logs)
+    store = store or build_store(settings)
+    bus = bus or build_bus(settings)
+    brokers: dict[str, BrokerClient] = {
+        "mock": MockBroker(store, MockBrokerConfig(slippage_bps=settings.mock_slippage_bps,
+                                                   commission_per_unit=settings.mock_commission_per_unit), clock),
+    }
+    return Services(
+        settings=settings,
+        store=store,
+        bus=bus,
+        brokers=brokers,
+        ingest=IngestService(store, bus, clock, settings.environment, settings.dedupe_window_seconds),
+        cerebro=CerebroService(store, bus, brokers, settings.limits, clock),
+        execution=ExecutionService(store, bus, brokers, clock, settings.order_claim_lease_seconds),
+        confirmations=ConfirmationService(store, clock),
+        poller=AccountPoller(store, brokers),
+    )
+
+
+__all__ = ["Message", "Services", "build_bus", "build_services", "build_store"]

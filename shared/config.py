@@ -1,0 +1,68 @@
+"""Settings from the environment, read once per process at the wiring point."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.domain.models import Environment, RiskLimits
+
+
+@dataclass(frozen=True)
+class Settings:
+    store: str = "sqlite"  # sqlite | firestore | mongodb
+    sqlite_path: str = "data/mtrader.sqlite"
+    bus: str = "inprocess"  # inprocess | pubsub
+    gcp_project: str = "mathematricks-local"
+    mongodb_uri: str = ""
+    mongodb_database: str = "mathematricks"
+    environment: Environment = Environment.PRODUCTION
+    limits: RiskLimits = field(default_factory=RiskLimits)
+    dedupe_window_seconds: float = 300.0
+    order_claim_lease_seconds: float = 60.0
+    mock_slippage_bps: float = 1.0
+    mock_commission_per_unit: float = 0.005
+    log_dir: Path = Path("logs")
+    structured_logs: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        defaults = cls()
+
+        def number(name: str, default: float) -> float:
+            raw = env.get(name)
+            if raw in (None, ""):
+                return default
+            try:
+                return float(raw)
+            except ValueError:
+                raise ValueError(f"setting {name} must be a number, got {raw!r}") from None
+
+        limits = RiskLimits(
+            max_position_size_pct=number("MAX_POSITION_SIZE_PCT", defaults.limits.max_position_size_pct),
+            max_broker_allocation_pct=number(
+                "MAX_BROKER_ALLOCATION_PCT", defaults.limits.max_broker_allocation_pct
+            ),
+            max_account_data_age_seconds=number(
+                "MAX_ACCOUNT_DATA_AGE_SECONDS", defaults.limits.max_account_data_age_seconds
+            ),
+        )
+        return cls(
+            store=env.get("MT_STORE", defaults.store),
+            sqlite_path=env.get("MT_SQLITE_PATH", defaults.sqlite_path),
+            bus=env.get("MT_BUS", defaults.bus),
+            gcp_project=env.get("GOOGLE_CLOUD_PROJECT", defaults.gcp_project),
+            mongodb_uri=env.get("MONGODB_URI", ""),
+            mongodb_database=env.get("MONGODB_DATABASE", defaults.mongodb_database),
+            environment=Environment(env.get("MT_ENVIRONMENT", defaults.environment.value)),
+            limits=limits,
+            dedupe_window_seconds=number("DEDUPE_WINDOW_SECONDS", defaults.dedupe_window_seconds),
+            order_claim_lease_seconds=number("ORDER_CLAIM_LEASE_SECONDS", defaults.order_claim_lease_seconds),
+            mock_slippage_bps=number("MOCK_SLIPPAGE_BPS", defaults.mock_slippage_bps),
+            mock_commission_per_unit=number("MOCK_COMMISSION_PER_UNIT", defaults.mock_commission_per_unit),
+            log_dir=Path(env.get("MT_LOG_DIR", str(defaults.log_dir))),
+            structured_logs=env.get("MT_STRUCTURED_LOGS", "") in ("1", "true", "yes"),
+        )

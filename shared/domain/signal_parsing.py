@@ -1,0 +1,299 @@
+"""Turn what a strategy sends (TradingView JSON or text, HTTP API JSON) into one shape.
+
+Pure functions: no clock, no store. Every failure is a ``SignalRejected`` that
+names the offending field, so the webhook can answer with a precise 4xx.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .models import (
+    Action,
+    AssetClass,
+    Environment,
+    Instrument,
+    OrderType,
+    SignalSource,
+    Sizing,
+    SizingKind,
+)
+
+MAX_BODY_BYTES = 16 * 1024
+
+
+class SignalRejected(Exception):
+    """A request the webhook refuses; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, field: str, reason: str, status: int = 422, code: str = "invalid_field"):
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+        self.status = status
+        self.code = code
+
+    def as_json(self) -> dict[str, Any]:
+        return {"error": self.code, "field": self.field, "reason": self.reason}
+
+
+_ID = r"^[A-Za-z0-9_.:\-]{1,100}$"
+_FUTURES_EXCHANGES = {"CME", "CBOT", "NYMEX", "COMEX", "GLOBEX", "ICEUS", "EUREX", "MCX", "NFO", "CME_MINI"}
+_FOREX_EXCHANGES = {"FX", "FX_IDC", "FXCM", "OANDA", "IDEALPRO", "FOREXCOM", "SAXO"}
+_CRYPTO_EXCHANGES = {"BINANCE", "COINBASE", "KRAKEN", "BITSTAMP", "BYBIT"}
+_INR_EXCHANGES = {"NSE", "BSE", "NFO", "MCX"}
+_CURRENCIES = {"USD", "EUR", "GBP", "JPY", "CHF", "AUD", "CAD", "NZD", "INR", "HKD", "SGD"}
+_ACTION_ALIASES = {"close": Action.EXIT, "long": Action.BUY, "short": Action.SELL}
+
+
+class SignalPayload(BaseModel):
+    """The JSON body a strategy may send. Unknown fields are refused, to catch typos."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
+
+    strategy_id: Annotated[str | None, Field(pattern=_ID)] = None
+    passphrase: Annotated[str | None, Field(max_length=200)] = None
+    signal_id: Annotated[str | None, Field(pattern=_ID)] = None
+    ticker: Annotated[
+        str, Field(min_length=1, max_length=40, validation_alias=AliasChoices("ticker", "symbol"))
+    ]
+    exchange: Annotated[str | None, Field(max_length=20)] = None
+    asset_class: AssetClass | None = None
+    currency: Annotated[str | None, Field(pattern=r"^[A-Z]{3}$")] = None
+    multiplier: Annotated[float | None, Field(gt=0)] = None
+    action: str
+    order_type: OrderType = OrderType.MARKET
+    quantity: Annotated[
+        float | None, Field(gt=0, validation_alias=AliasChoices("quantity", "contracts"))
+    ] = None
+    target_position: Annotated[
+        float | None, Field(validation_alias=AliasChoices("target_position", "position_size"))
+    ] = None
+    size_pct: Annotated[float | None, Field(gt=0, le=100)] = None
+    price: Annotated[float | None, Field(gt=0, validation_alias=AliasChoices("price", "close"))] = None
+    limit_price: Annotated[float | None, Field(gt=0)] = None
+    stop_price: Annotated[float | None, Field(gt=0)] = None
+    stop_loss: Annotated[float | None, Field(gt=0)] = None
+    take_profit: Annotated[float | None, Field(gt=0)] = None
+    time: Annotated[datetime | None, Field(validation_alias=AliasChoices("time", "timenow"))] = None
+    environment: Environment | None = None
+    # TradingView context, kept for the journey but not used for sizing.
+    market_position: Annotated[str | None, Field(pattern="^(long|flat|short)$")] = None
+    prev_market_position: Annotated[str | None, Field(pattern="^(long|flat|short)$")] = None
+    order_id: Annotated[str | None, Field(max_length=100)] = None
+    comment: Annotated[str | None, Field(max_length=500)] = None
+    interval: Annotated[str | None, Field(max_length=20)] = None
+
+    @field_validator("action")
+    @classmethod
+    def _known_action(cls, value: str) -> str:
+        lowered = value.lower()
+        if lowered not in {a.value for a in Action} and lowered not in _ACTION_ALIASES:
+            raise ValueError("must be one of buy, sell, exit, flatten")
+        return lowered
+
+
+class ParsedSignal(BaseModel):
+    """A validated signal before it has an id or a strategy check."""
+
+    model_config = ConfigDict(frozen=True)
+
+    strategy_id: str
+    passphrase: str | None
+    client_signal_id: str | None
+    instrument: Instrument
+    action: Action
+    sizing: Sizing | None
+    order_type: OrderType
+    price: float | None
+    limit_price: float | None
+    stop_price: float | None
+    stop_loss: float | None
+    take_profit: float | None
+    signal_time: datetime | None
+    environment: Environment | None
+    source: SignalSource
+    canonical: str  # the signal's content without secrets, for dedupe and the raw record
+
+
+_TEXT_ALERT = re.compile(
+    r"^\s*order\s+(?P<action>buy|sell)\s+@\s+(?P<contracts>[0-9.eE+-]+)\s+filled on\s+"
+    r"(?P<ticker>\S+?)\.\s+New strategy position is\s+(?P<position>[0-9.eE+-]+)\s*$",
+    re.IGNORECASE,
+)
+
+
+def parse_request(body: bytes, content_type: str, query: Mapping[str, str]) -> ParsedSignal:
+    """Validate a webhook body; strategy_id and passphrase may come in the query string."""
+    if len(body) > MAX_BODY_BYTES:
+        raise SignalRejected("body", f"larger than {MAX_BODY_BYTES} bytes", 413, "too_large")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SignalRejected("body", "is not valid UTF-8", 400, "malformed_body") from None
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type == "application/json" or (not media_type and text.lstrip().startswith("{")):
+        return _parse_json(text, query)
+    if media_type in ("text/plain", ""):
+        if text.lstrip().startswith("{"):
+            return _parse_json(text, query)  # TradingView sends JSON as text/plain if unsure
+        return _parse_text(text, query)
+    raise SignalRejected(
+        "content_type", "must be application/json or text/plain", 415, "unsupported_media_type"
+    )
+
+
+def _parse_json(text: str, query: Mapping[str, str]) -> ParsedSignal:
+    try:
+        document = json.loads(text, parse_constant=_refuse_constant)
+    except ValueError as error:
+        raise SignalRejected("body", f"is not valid JSON ({error})", 400, "malformed_json") from None
+    if not isinstance(document, dict):
+        raise SignalRejected("body", "must be a JSON object", 400, "malformed_json")
+    for name in ("strategy_id", "passphrase"):
+        if name not in document and name in query:
+            document[name] = query[name]
+    try:
+        payload = SignalPayload.model_validate(document)
+    except ValidationError as error:
+        raise _rejection_from(error) from None
+    source = SignalSource.TRADINGVIEW_JSON if _looks_like_tradingview(document) else SignalSource.HTTP_API
+    return _build(payload, source, document)
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _looks_like_tradingview(document: Mapping[str, Any]) -> bool:
+    return any(k in document for k in ("contracts", "position_size", "close", "market_position", "timenow"))
+
+
+def _parse_text(text: str, query: Mapping[str, str]) -> ParsedSignal:
+    match = _TEXT_ALERT.match(text)
+    if not match:
+        raise SignalRejected(
+            "body",
+            "text alerts must follow TradingView's default strategy message: "
+            "'order {{strategy.order.action}} @ {{strategy.order.contracts}} filled on "
+            "{{ticker}}. New strategy position is {{strategy.position_size}}'",
+            400,
+            "malformed_text",
+        )
+    document: dict[str, Any] = {
+        "ticker": match["ticker"],
+        "action": match["action"].lower(),
+        "target_position": match["position"],
+    }
+    for name in ("strategy_id", "passphrase", "exchange", "asset_class", "currency"):
+        if name in query:
+            document[name] = query[name]
+    try:
+        payload = SignalPayload.model_validate(document)
+    except ValidationError as error:
+        raise _rejection_from(error) from None
+    return _build(payload, SignalSource.TRADINGVIEW_TEXT, document)
+
+
+def _rejection_from(error: ValidationError) -> SignalRejected:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "body"
+    reason = first["msg"]
+    if first["type"] == "missing":
+        reason = "is required"
+    elif first["type"] == "extra_forbidden":
+        reason = "is not a known field"
+    return SignalRejected(field, reason)
+
+
+def _build(payload: SignalPayload, source: SignalSource, document: Mapping[str, Any]) -> ParsedSignal:
+    if not payload.strategy_id:
+        raise SignalRejected("strategy_id", "is required (in the body or the query string)")
+    action = _ACTION_ALIASES.get(payload.action) or Action(payload.action)
+    sizing = _sizing(payload, action)
+    if payload.order_type is OrderType.LIMIT and payload.limit_price is None:
+        raise SignalRejected("limit_price", "is required for limit orders")
+    if payload.order_type is OrderType.STOP and payload.stop_price is None:
+        raise SignalRejected("stop_price", "is required for stop orders")
+    return ParsedSignal(
+        strategy_id=payload.strategy_id,
+        passphrase=payload.passphrase,
+        client_signal_id=payload.signal_id,
+        instrument=infer_instrument(payload),
+        action=action,
+        sizing=sizing,
+        order_type=payload.order_type,
+        price=payload.price,
+        limit_price=payload.limit_price,
+        stop_price=payload.stop_price,
+        stop_loss=payload.stop_loss,
+        take_profit=payload.take_profit,
+        signal_time=payload.time,
+        environment=payload.environment,
+        source=source,
+        canonical=json.dumps(
+            {k: v for k, v in document.items() if k != "passphrase"}, sort_keys=True, default=str
+        ),
+    )
+
+
+def _sizing(payload: SignalPayload, action: Action) -> Sizing | None:
+    if action is Action.FLATTEN:
+        return None
+    if payload.target_position is not None:
+        if not math.isfinite(payload.target_position):
+            raise SignalRejected("target_position", "must be a finite number")
+        # A target makes redelivery harmless, so it wins over an order quantity.
+        return Sizing(kind=SizingKind.TARGET_POSITION, value=payload.target_position)
+    given = [(n, v) for n, v in (("quantity", payload.quantity), ("size_pct", payload.size_pct)) if v is not None]
+    if len(given) > 1:
+        raise SignalRejected("size_pct", "give only one of quantity, target_position or size_pct")
+    if not given:
+        if action is Action.EXIT:
+            return None  # close the whole position
+        raise SignalRejected("quantity", "one of quantity, target_position or size_pct is required")
+    name, value = given[0]
+    kind = SizingKind.QUANTITY if name == "quantity" else SizingKind.PERCENT
+    return Sizing(kind=kind, value=value)
+
+
+def infer_instrument(payload: SignalPayload) -> Instrument:
+    """Fill asset class and currency from the exchange and ticker when not given."""
+    symbol = payload.ticker.upper()
+    exchange = payload.exchange.upper() if payload.exchange else None
+    if exchange is None and ":" in symbol:
+        exchange, symbol = symbol.split(":", 1)
+    asset_class = payload.asset_class or _infer_asset_class(symbol, exchange)
+    currency = payload.currency
+    if currency is None:
+        if asset_class is AssetClass.FOREX and len(symbol) == 6:
+            currency = symbol[3:]
+        elif exchange in _INR_EXCHANGES:
+            currency = "INR"
+        else:
+            currency = "USD"
+    return Instrument(
+        symbol=symbol,
+        asset_class=asset_class,
+        exchange=exchange,
+        currency=currency,
+        multiplier=payload.multiplier or 1.0,
+    )
+
+
+def _infer_asset_class(symbol: str, exchange: str | None) -> AssetClass:
+    if exchange in _FUTURES_EXCHANGES or symbol.endswith(("1!", "2!")):
+        return AssetClass.FUTURE
+    if exchange in _FOREX_EXCHANGES:
+        return AssetClass.FOREX
+    if exchange in _CRYPTO_EXCHANGES:
+        return AssetClass.CRYPTO
+    if exchange is None and len(symbol) == 6 and symbol[:3] in _CURRENCIES and symbol[3:] in _CURRENCIES:
+        return AssetClass.FOREX
+    return AssetClass.EQUITY

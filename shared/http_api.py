@@ -1,0 +1,76 @@
+"""Flask glue shared by the webhook Cloud Function and the embedded server."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from typing import Any
+
+import flask
+from pydantic import ValidationError
+
+from shared.bootstrap import Services
+from shared.domain.models import Collections
+from shared.domain.signal_parsing import MAX_BODY_BYTES
+
+log = logging.getLogger(__name__)
+
+JsonReply = tuple[dict[str, Any], int]
+
+
+def _error(status: int, code: str, field: str, reason: str) -> JsonReply:
+    return {"error": code, "field": field, "reason": reason}, status
+
+
+def handle_webhook(request: flask.Request, services: Services) -> JsonReply:
+    if request.method != "POST":
+        return _error(405, "method_not_allowed", "method", "send signals with POST")
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return _error(413, "too_large", "body", f"larger than {MAX_BODY_BYTES} bytes")
+    body = request.stream.read(MAX_BODY_BYTES + 1)
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    source_ip = forwarded.split(",")[0].strip() if forwarded else (request.remote_addr or "")
+    result = services.ingest.ingest(body, request.content_type or "", request.args.to_dict(), source_ip)
+    return result.body, result.status
+
+
+def signal_journey(services: Services, signal_id: str) -> JsonReply:
+    """Everything recorded about one signal: raw, standardized, decisions, orders, fills."""
+    record = services.store.get(Collections.SIGNALS, signal_id)
+    if record is None:
+        return _error(404, "not_found", "signal_id", f"no signal {signal_id!r}")
+    orders = services.store.query(Collections.ORDERS, where={"signal_id": signal_id})
+    fills = services.store.query(Collections.CONFIRMATIONS, where={"signal_id": signal_id})
+    raw = services.store.get(Collections.RAW_SIGNALS, signal_id)
+    return {"signal": record, "raw": raw, "orders": orders, "fills": fills}, 200
+
+
+class PoisonMessage(Exception):
+    """A bus message that can never be processed; retrying it would not help."""
+
+
+def decode_pubsub_event(envelope: dict[str, Any]) -> dict[str, Any]:
+    """The JSON payload of a Pub/Sub message, from a CloudEvent's data or a push body."""
+    try:
+        encoded = envelope["message"]["data"]
+        return json.loads(base64.b64decode(encoded))
+    except (KeyError, TypeError, ValueError, binascii.Error) as error:
+        raise PoisonMessage(f"undecodable Pub/Sub message: {error}") from None
+
+
+def run_handler(services: Services, topic: str, envelope: dict[str, Any], handler: Any) -> None:
+    """Decode and handle one delivery. Poison goes to the dead-letter topic and is acked;
+    anything else that fails raises, so Pub/Sub redelivers it."""
+    try:
+        data = decode_pubsub_event(envelope)
+        try:
+            handler(data)
+        except (ValidationError, KeyError) as error:
+            raise PoisonMessage(f"invalid payload: {error}") from None
+    except PoisonMessage as error:
+        message = envelope.get("message", {}) if isinstance(envelope, dict) else {}
+        log.error("dead-lettering message %s from %s: %s", message.get("messageId"), topic, error)
+        services.bus.publish(f"{topic}-dead-letter", {"envelope": envelope, "error": str(error)[:1000]},
+                             {"source_topic": topic})

@@ -1,0 +1,38 @@
+"""The Bus port: publish to a topic; subscribers get at-least-once delivery.
+
+Handlers must be idempotent: every adapter may deliver a message more than once.
+A handler that raises asks for redelivery; after ``max_attempts`` the message
+goes to the topic's dead-letter topic.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Message:
+    message_id: str
+    topic: str
+    data: dict[str, Any]
+    attributes: dict[str, str] = field(default_factory=dict)
+    delivery_attempt: int = 1
+
+
+Handler = Callable[[Message], None]
+
+
+class Bus(ABC):
+    @abstractmethod
+    def publish(self, topic: str, data: dict[str, Any], attributes: dict[str, str] | None = None) -> str:
+        """Publish and wait until the bus has accepted it; returns the message id."""
+
+    @abstractmethod
+    def subscribe(self, topic: str, handler: Handler, max_attempts: int = 5) -> None:
+        """Deliver the topic's messages to ``handler``."""
+
+    def close(self) -> None:  # noqa: B027 - optional for buses with workers
+        """Stop delivering and release resources."""

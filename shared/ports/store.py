@@ -1,0 +1,77 @@
+"""The Store port: JSON documents in named collections.
+
+Every backend offers the same small surface. Idempotency rests on ``create``
+(atomic create-if-absent) and on ``transaction``, which runs a function against a
+consistent view and commits all its writes or none, retrying on conflict.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+Document = dict[str, Any]
+T = TypeVar("T")
+
+
+class Transaction(ABC):
+    """Reads and writes inside one atomic unit. Read everything before writing."""
+
+    @abstractmethod
+    def get(self, collection: str, doc_id: str) -> Document | None: ...
+
+    @abstractmethod
+    def set(self, collection: str, doc_id: str, document: Document) -> None: ...
+
+    @abstractmethod
+    def delete(self, collection: str, doc_id: str) -> None: ...
+
+
+class Store(ABC):
+    @abstractmethod
+    def get(self, collection: str, doc_id: str) -> Document | None: ...
+
+    @abstractmethod
+    def put(self, collection: str, doc_id: str, document: Document) -> None:
+        """Create or replace the whole document."""
+
+    @abstractmethod
+    def create(self, collection: str, doc_id: str, document: Document) -> bool:
+        """Create only if absent; True when this call created it."""
+
+    @abstractmethod
+    def delete(self, collection: str, doc_id: str) -> None: ...
+
+    @abstractmethod
+    def query(
+        self,
+        collection: str,
+        where: dict[str, Any] | None = None,
+        order_by: str | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> list[Document]:
+        """Documents whose top-level fields equal every value in ``where``."""
+
+    @abstractmethod
+    def transaction(self, work: Callable[[Transaction], T]) -> T:
+        """Run ``work`` atomically; it may be called again if a conflict forces a retry."""
+
+    def put_many(self, collection: str, documents: dict[str, Document]) -> None:
+        """Write several documents; backends with batches override this."""
+        for doc_id, document in documents.items():
+            self.put(collection, doc_id, document)
+
+    def update(self, collection: str, doc_id: str, fields: Document) -> Document:
+        """Merge top-level fields into a document (created if absent) atomically."""
+
+        def merge(tx: Transaction) -> Document:
+            merged = {**(tx.get(collection, doc_id) or {}), **fields}
+            tx.set(collection, doc_id, merged)
+            return merged
+
+        return self.transaction(merge)
+
+    def close(self) -> None:  # noqa: B027 - optional for backends with connections
+        """Release connections; the default has nothing to release."""

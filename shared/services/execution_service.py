@@ -1,0 +1,115 @@
+"""Execution: place each order at its account's broker exactly once.
+
+The order document (id = client order id) is the claim. A delivery that finds a
+fresh claim asks for redelivery rather than racing; one that finds a stale claim
+(its owner crashed) first asks the broker whether the order already exists
+(the broker knows it by our client order id) and only places it if it does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from shared.domain.models import Collections, Order, OrderUpdate, Topics
+from shared.journey import Journey
+from shared.ports.broker import BrokerClient, BrokerError
+from shared.ports.bus import Bus
+from shared.ports.store import Store, Transaction
+
+TERMINAL = {"filled", "rejected", "cancelled"}
+
+
+class OrderInFlight(Exception):
+    """Another delivery holds a fresh claim on this order; try again later."""
+
+
+class ExecutionService:
+    def __init__(self, store: Store, bus: Bus, brokers: Mapping[str, BrokerClient],
+                 clock: Callable[[], datetime], claim_lease_seconds: float):
+        self._store = store
+        self._bus = bus
+        self._brokers = brokers
+        self._clock = clock
+        self._lease = claim_lease_seconds
+        self._journey = Journey("EXECUTION")
+
+    def handle_order(self, order: Order) -> OrderUpdate | None:
+        claim = self._claim(order)
+        if claim == "done":
+            record = self._store.get(Collections.ORDERS, order.client_order_id) or {}
+            if record.get("last_update"):
+                # Republish: the confirmation may have been lost with the first delivery.
+                self._publish(OrderUpdate.model_validate(record["last_update"]), order)
+            return None
+        broker = self._brokers.get(order.broker.value)
+        if broker is None:
+            return self._conclude(order, OrderUpdate(client_order_id=order.client_order_id, status="rejected",
+                                                     reason=f"no {order.broker.value} broker configured"))
+        update = broker.find_order(order.account_id, order.client_order_id) if claim == "recover" else None
+        if update is not None:
+            self._journey.step(order.signal_id, f"{order.client_order_id} found at the broker after a restart")
+        else:
+            try:
+                update = broker.place_order(order)
+            except BrokerError as error:
+                if error.retryable:
+                    self._release(order, str(error))
+                    raise
+                update = OrderUpdate(client_order_id=order.client_order_id, status="rejected", reason=str(error))
+        result = self._conclude(order, update)
+        for later in broker.take_updates():
+            self._publish(later, None)
+        return result
+
+    def _claim(self, order: Order) -> str:
+        """'new' (place it), 'recover' (look up first, then place) or 'done'."""
+        now = self._clock()
+
+        def work(tx: Transaction) -> str:
+            record = tx.get(Collections.ORDERS, order.client_order_id)
+            if record is None:
+                tx.set(Collections.ORDERS, order.client_order_id, {
+                    **_order_fields(order), "status": "submitting", "claimed_at": now.isoformat(), "attempts": 1,
+                })
+                return "new"
+            if record["status"] != "submitting":
+                return "done"
+            age = (now - datetime.fromisoformat(record["claimed_at"])).total_seconds()
+            if age < self._lease and not record.get("released"):
+                raise OrderInFlight(f"order {order.client_order_id} is being placed by another delivery")
+            tx.set(Collections.ORDERS, order.client_order_id, {
+                **record, "claimed_at": now.isoformat(), "attempts": record["attempts"] + 1, "released": False,
+            })
+            return "recover"
+
+        return self._store.transaction(work)
+
+    def _release(self, order: Order, reason: str) -> None:
+        self._journey.step(order.signal_id, f"{order.client_order_id} broker unavailable, will retry: {reason}")
+        self._store.update(Collections.ORDERS, order.client_order_id, {"released": True, "last_error": reason})
+
+    def _conclude(self, order: Order, update: OrderUpdate) -> OrderUpdate:
+        self._store.update(Collections.ORDERS, order.client_order_id, {
+            "status": update.status, "broker_order_id": update.broker_order_id, "reason": update.reason,
+            "last_update": update.model_dump(mode="json"), "updated_at": self._clock().isoformat(),
+        })
+        self._journey.step(order.signal_id, f"{order.account_id} {order.side.value} {order.quantity:g} "
+                                            f"{order.instrument.symbol}: {update.status} {update.reason}".rstrip())
+        self._publish(update, order)
+        return update
+
+    def _publish(self, update: OrderUpdate, order: Order | None) -> None:
+        attributes = {"client_order_id": update.client_order_id}
+        if order is not None:
+            attributes["signal_id"] = order.signal_id
+        self._bus.publish(Topics.CONFIRMATIONS, {"update": update.model_dump(mode="json")}, attributes)
+
+
+def _order_fields(order: Order) -> dict[str, Any]:
+    return {
+        "client_order_id": order.client_order_id, "signal_id": order.signal_id,
+        "strategy_id": order.strategy_id, "account_id": order.account_id, "broker": order.broker.value,
+        "order": order.model_dump(mode="json"),
+    }

@@ -1,0 +1,169 @@
+"""The spine on the embedded stack, driven through the real Flask webhook."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from devstack.embedded import create_app
+from shared.bootstrap import Services
+from shared.demo import DEMO_PASSPHRASES
+from shared.domain.models import Collections, Topics
+from tests.conftest import signal_body
+
+COLLECTIONS_WRITTEN_BY_A_SIGNAL = [Collections.RAW_SIGNALS, Collections.SIGNALS, Collections.SIGNAL_DEDUPE,
+                                   Collections.ORDERS, Collections.CONFIRMATIONS, Collections.POSITIONS]
+
+
+@pytest.fixture
+def client(embedded: Services):
+    return create_app(embedded).test_client()
+
+
+def counts(services: Services) -> dict[str, int]:
+    return {c: len(services.store.query(c)) for c in COLLECTIONS_WRITTEN_BY_A_SIGNAL}
+
+
+def post(client, body: bytes, content_type: str = "application/json", query: str = ""):
+    return client.post(f"/webhook{query}", data=body, content_type=content_type)
+
+
+def test_signal_fills_in_every_allocating_account(client, embedded):
+    answer = post(client, signal_body(ticker="AAPL", exchange="NASDAQ", action="buy", quantity=50, price=190,
+                                      time="2026-11-24T14:30:00Z"))
+    assert answer.status_code == 202
+    signal_id = answer.get_json()["signal_id"]
+    assert embedded.bus.drain()
+
+    journey = client.get(f"/api/signals/{signal_id}").get_json()
+    assert journey["signal"]["status"] == "decided"
+    assert {o["account_id"]: o["status"] for o in journey["orders"]} == {
+        "DEMO-CLIENT-A": "filled", "DEMO-CLIENT-B": "filled"}
+    # Client A: 1,000,000 x 0.4 / 100,000 reference = 4x -> 200 shares; B: 250,000 x 0.6 -> 1.5x -> 75.
+    fills = {f["account_id"]: f["quantity"] for f in journey["fills"]}
+    assert fills == {"DEMO-CLIENT-A": 200, "DEMO-CLIENT-B": 75}
+    positions = {p["account_id"]: p["quantity"] for p in embedded.store.query(Collections.POSITIONS)}
+    assert positions == fills
+    for decision in journey["signal"]["decisions"]:
+        assert decision["inputs"]["equity"] > 0 and decision["inputs"]["price"] == 190
+        assert all(check["outcome"] == "pass" for check in decision["checks"])
+    assert "passphrase" not in json.dumps(journey)
+
+    log = (embedded.settings.log_dir / "signal_processing.log").read_text()
+    assert f"| [WEBHOOK] | {signal_id}: accepted" in log
+    assert f"| [EXECUTION] | {signal_id}: DEMO-CLIENT-A buy 200 AAPL: filled" in log
+    assert DEMO_PASSPHRASES["momentum_us"] not in log
+
+
+def test_tradingview_resend_creates_one_order(client, embedded):
+    body = signal_body(ticker="MSFT", exchange="NASDAQ", action="buy", quantity=10, price=420,
+                       time="2026-11-24T14:31:00Z")
+    answers = [post(client, body) for _ in range(4)]  # TradingView: up to 4 deliveries of one alert
+    assert [a.status_code for a in answers] == [202, 200, 200, 200]
+    assert len({a.get_json()["signal_id"] for a in answers}) == 1
+    assert embedded.bus.drain()
+    assert len(embedded.store.query(Collections.ORDERS)) == 2  # one per account
+    assert len(embedded.store.query(Collections.CONFIRMATIONS)) == 2
+
+
+def test_the_same_bus_message_twice_creates_one_order(client, embedded):
+    answer = post(client, signal_body(ticker="SPY", action="buy", quantity=5, price=560, signal_id="spy-1"))
+    assert embedded.bus.drain()
+    record = embedded.store.get(Collections.SIGNALS, answer.get_json()["signal_id"])
+    for _ in range(2):  # a redelivered signal, then redelivered orders
+        embedded.bus.publish(Topics.SIGNALS, {"signal": record["signal"]})
+    for order in embedded.store.query(Collections.ORDERS):
+        embedded.bus.publish(Topics.ORDERS, {"order": order["order"]})
+    assert embedded.bus.drain()
+    assert len(embedded.store.query(Collections.ORDERS)) == 2
+    assert len(embedded.store.query(Collections.CONFIRMATIONS)) == 2
+    assert len(embedded.store.query("mock_broker_orders")) == 2
+    positions = sorted(p["quantity"] for p in embedded.store.query(Collections.POSITIONS))
+    assert positions == [7, 20]  # B: 5 x 1.5 = 7.5 -> 7; A: 5 x 4
+
+
+def test_text_alert_uses_the_query_credentials_and_the_broker_price(client, embedded):
+    query = f"?strategy_id=momentum_us&passphrase={DEMO_PASSPHRASES['momentum_us']}"
+    text = b"order buy @ 10 filled on NVDA. New strategy position is 10"
+    answer = post(client, text, "text/plain", query)
+    assert answer.status_code == 202
+    assert embedded.bus.drain()
+    positions = {p["account_id"]: p["quantity"] for p in embedded.store.query(Collections.POSITIONS)}
+    assert positions == {"DEMO-CLIENT-A": 40, "DEMO-CLIENT-B": 15}
+
+
+def test_exit_closes_the_position(client, embedded):
+    post(client, signal_body(ticker="AAPL", action="buy", quantity=10, price=190, signal_id="in"))
+    embedded.bus.drain()
+    post(client, signal_body(ticker="AAPL", action="exit", price=195, signal_id="out"))
+    embedded.bus.drain()
+    positions = embedded.store.query(Collections.POSITIONS)
+    assert [p["quantity"] for p in positions] == [0, 0]
+    assert all(p["realized_pnl"] > 0 for p in positions)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "field"),
+    [
+        (b"{not json", "application/json", 400, "body"),
+        (signal_body(ticker="AAPL", action="buy"), "application/json", 422, "quantity"),
+        (signal_body(ticker="AAPL", action="buy", quantity=0), "application/json", 422, "quantity"),
+        (signal_body(ticker="AAPL", action="buy", quantity=1, size_pct=101), "application/json", 422, "size_pct"),
+        (signal_body(ticker="", action="buy", quantity=1), "application/json", 422, "ticker"),
+        (json.dumps({"strategy_id": "nope", "passphrase": "x", "ticker": "AAPL", "action": "buy",
+                     "quantity": 1}).encode(), "application/json", 404, "strategy_id"),
+        (json.dumps({"strategy_id": "momentum_us", "passphrase": "wrong", "ticker": "AAPL", "action": "buy",
+                     "quantity": 1}).encode(), "application/json", 401, "passphrase"),
+        (json.dumps({"strategy_id": "momentum_us", "ticker": "AAPL", "action": "buy",
+                     "quantity": 1}).encode(), "application/json", 401, "passphrase"),
+        (b"<xml/>", "application/xml", 415, "content_type"),
+        (b"x" * 100_000, "text/plain", 413, "body"),
+    ],
+)
+def test_bad_input_is_refused_with_the_field_and_nothing_written(client, embedded, body, content_type, status,
+                                                                 field):
+    before = counts(embedded)
+    answer = post(client, body, content_type)
+    assert answer.status_code == status
+    error = answer.get_json()
+    assert error["field"] == field and error["reason"]
+    assert embedded.bus.drain()
+    assert counts(embedded) == before
+
+
+def test_paused_strategy_is_refused(client, embedded):
+    embedded.store.update(Collections.STRATEGIES, "fx_carry", {"status": "paused"})
+    answer = post(client, signal_body("fx_carry", ticker="EURUSD", action="buy", quantity=1000, price=1.08))
+    assert answer.status_code == 409 and answer.get_json()["field"] == "strategy_id"
+
+
+def test_stale_account_data_is_rejected_not_guessed(client, embedded, clock):
+    clock.advance(3600)
+    answer = post(client, signal_body(ticker="AAPL", action="buy", quantity=1, price=190, signal_id="late"))
+    embedded.bus.drain()
+    record = embedded.store.get(Collections.SIGNALS, answer.get_json()["signal_id"])
+    assert {d["status"] for d in record["decisions"]} == {"rejected"}
+    assert record["decisions"][0]["checks"][-1]["name"] == "account_data"
+    assert embedded.store.query(Collections.ORDERS) == []
+
+
+def test_kill_switch_rejects(client, embedded):
+    embedded.store.put(Collections.SETTINGS, "kill_switch", {"enabled": True})
+    answer = post(client, signal_body(ticker="AAPL", action="buy", quantity=1, price=190, signal_id="k"))
+    embedded.bus.drain()
+    record = embedded.store.get(Collections.SIGNALS, answer.get_json()["signal_id"])
+    assert {d["reason"] for d in record["decisions"]} == {"kill switch is on"}
+
+
+def test_publish_failure_answers_503_and_the_resend_publishes(client, embedded, monkeypatch):
+    body = signal_body(ticker="AAPL", action="buy", quantity=1, price=190, signal_id="flaky")
+    real_publish = embedded.bus.publish
+    monkeypatch.setattr(embedded.bus, "publish", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("down")))
+    first = post(client, body)
+    assert first.status_code == 503
+    monkeypatch.setattr(embedded.bus, "publish", real_publish)
+    second = post(client, body)
+    assert second.status_code == 202 and second.get_json()["signal_id"] == first.get_json()["signal_id"]
+    embedded.bus.drain()
+    assert len(embedded.store.query(Collections.ORDERS)) == 2
