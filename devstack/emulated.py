@@ -1,0 +1,122 @@
+"""The emulated-cloud stack: the official Pub/Sub and Firestore emulators, one
+functions-framework process per function, and push subscriptions delivering to
+them as Eventarc does in GCP."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from google.api_core.exceptions import AlreadyExists
+from google.cloud import pubsub_v1
+
+from devstack.processes import (
+    REPO_ROOT,
+    ManagedProcess,
+    free_port,
+    start_firestore_emulator,
+    start_process,
+    start_pubsub_emulator,
+    wait_for_port,
+)
+from shared.domain.models import Topics
+
+# function name -> (signature type, the topic that triggers it, or None for HTTP)
+FUNCTIONS: dict[str, tuple[str, Topics | None]] = {
+    "webhook": ("http", None),
+    "cerebro": ("cloudevent", Topics.SIGNALS),
+    "execution": ("cloudevent", Topics.ORDERS),
+    "confirmations": ("cloudevent", Topics.CONFIRMATIONS),
+    "account_poller": ("http", None),
+}
+MAX_DELIVERY_ATTEMPTS = 5
+
+
+@dataclass
+class EmulatedStack:
+    project: str
+    log_dir: Path
+    pubsub: ManagedProcess
+    firestore: ManagedProcess
+    functions: dict[str, ManagedProcess] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a process needs to talk to this stack's emulators."""
+        return {
+            "GOOGLE_CLOUD_PROJECT": self.project,
+            "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{self.pubsub.port}",
+            "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{self.firestore.port}",
+            "MT_STORE": "firestore",
+            "MT_BUS": "pubsub",
+            "MT_LOG_DIR": str(self.log_dir),
+        }
+
+    def url(self, function: str) -> str:
+        return f"http://127.0.0.1:{self.functions[function].port}/"
+
+    def processes(self) -> list[ManagedProcess]:
+        return [self.pubsub, self.firestore, *self.functions.values()]
+
+    def stop(self) -> None:
+        for process in reversed(self.processes()):
+            process.stop()
+
+
+def start_emulators(project: str, log_dir: Path) -> EmulatedStack:
+    pubsub = start_pubsub_emulator(log_dir, project)
+    try:
+        firestore = start_firestore_emulator(log_dir)
+    except Exception:
+        pubsub.stop()
+        raise
+    return EmulatedStack(project, log_dir, pubsub, firestore)
+
+
+def start_functions(stack: EmulatedStack, extra_env: dict[str, str] | None = None) -> None:
+    """One functions-framework process per function, each on its own port."""
+    env = {**stack.env, "PYTHONPATH": str(REPO_ROOT), **(extra_env or {})}
+    executable = Path(sys.executable).with_name("functions-framework")
+    for name, (signature, _topic) in FUNCTIONS.items():
+        port = free_port()
+        stack.functions[name] = start_process(
+            f"function-{name}",
+            [str(executable), f"--source={REPO_ROOT / 'functions' / name / 'main.py'}", f"--target={name}",
+             f"--signature-type={signature}", "--host=127.0.0.1", f"--port={port}"],
+            stack.log_dir, port, env,
+        )
+    for process in stack.functions.values():
+        wait_for_port(process)
+
+
+def provision_pubsub(stack: EmulatedStack) -> None:
+    """Topics, dead-letter topics and push subscriptions, as Terraform declares them in GCP.
+
+    Needs PUBSUB_EMULATOR_HOST set to this stack's emulator (``stack.env``)."""
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    try:
+        for topic in Topics:
+            for name in (topic.value, topic.dead_letter):
+                with contextlib.suppress(AlreadyExists):
+                    publisher.create_topic(name=publisher.topic_path(stack.project, name))
+        for function, (_signature, trigger) in FUNCTIONS.items():
+            if trigger is None:
+                continue
+            with contextlib.suppress(AlreadyExists):
+                subscriber.create_subscription(request={
+                    "name": subscriber.subscription_path(stack.project, f"{trigger.value}-{function}"),
+                    "topic": publisher.topic_path(stack.project, trigger.value),
+                    "push_config": {"push_endpoint": stack.url(function)},
+                    "ack_deadline_seconds": 60,
+                    "retry_policy": {"minimum_backoff": {"seconds": 1}, "maximum_backoff": {"seconds": 10}},
+                    "dead_letter_policy": {
+                        "dead_letter_topic": publisher.topic_path(stack.project, trigger.dead_letter),
+                        "max_delivery_attempts": MAX_DELIVERY_ATTEMPTS,
+                    },
+                })
+    finally:
+        subscriber.close()
+        publisher.stop()

@@ -1,0 +1,93 @@
+"""Google Cloud Pub/Sub bus. The emulator is found through PUBSUB_EMULATOR_HOST.
+
+In GCP the subscriptions that drive the functions are push subscriptions that
+Terraform owns; ``subscribe`` here is a streaming-pull worker used by the
+conformance tests and by long-running processes such as the IBKR bridge.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+from typing import Any
+
+from google.api_core.exceptions import AlreadyExists
+from google.cloud import pubsub_v1
+from google.cloud.pubsub_v1.types import BatchSettings, PublisherOptions
+
+from shared.ports.bus import Bus, Handler, Message
+
+log = logging.getLogger(__name__)
+
+
+class PubSubBus(Bus):
+    def __init__(self, project: str, subscriber_name: str = "worker"):
+        self._project = project
+        self._subscriber_name = subscriber_name
+        # One message per batch, sent at once: latency matters more than throughput here.
+        self._publisher = pubsub_v1.PublisherClient(
+            batch_settings=BatchSettings(max_messages=1, max_latency=0),
+            publisher_options=PublisherOptions(enable_message_ordering=False),
+        )
+        self._subscriber: pubsub_v1.SubscriberClient | None = None
+        self._streams: list[Any] = []
+        self._attempts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def topic_path(self, topic: str) -> str:
+        return self._publisher.topic_path(self._project, topic)
+
+    def ensure_topics(self, *topics: str) -> None:
+        """Create topics and their dead-letter topics (Terraform does this in GCP)."""
+        for topic in topics:
+            for name in (topic, f"{topic}-dead-letter"):
+                with contextlib.suppress(AlreadyExists):
+                    self._publisher.create_topic(name=self.topic_path(name))
+
+    def publish(self, topic: str, data: dict[str, Any], attributes: dict[str, str] | None = None) -> str:
+        payload = json.dumps(data, separators=(",", ":")).encode()
+        future = self._publisher.publish(self.topic_path(topic), payload, **(attributes or {}))
+        return future.result(timeout=30)
+
+    def subscribe(self, topic: str, handler: Handler, max_attempts: int = 5) -> None:
+        if self._subscriber is None:
+            self._subscriber = pubsub_v1.SubscriberClient()
+        subscription = self._subscriber.subscription_path(self._project, f"{topic}.{self._subscriber_name}")
+        with contextlib.suppress(AlreadyExists):
+            self._subscriber.create_subscription(
+                name=subscription, topic=self.topic_path(topic), ack_deadline_seconds=30
+            )
+
+        def deliver(received: Any) -> None:
+            with self._lock:
+                attempt = self._attempts.get(received.message_id, 0) + 1
+                self._attempts[received.message_id] = attempt
+            try:
+                data = json.loads(received.data)
+                handler(Message(received.message_id, topic, data, dict(received.attributes), attempt))
+            except Exception as error:  # noqa: BLE001 - any failure means redeliver or dead-letter
+                if attempt < max_attempts:
+                    received.nack()
+                    return
+                log.error("dead-lettering %s on %s: %s", received.message_id, topic, error)
+                self.publish(f"{topic}-dead-letter", {"raw": received.data.decode(errors="replace")},
+                             {**received.attributes, "error": str(error)[:500]})
+            received.ack()
+            with self._lock:
+                self._attempts.pop(received.message_id, None)
+
+        self._streams.append(self._subscriber.subscribe(subscription, callback=deliver))
+
+    def close(self) -> None:
+        for stream in self._streams:
+            stream.cancel()
+        for stream in self._streams:
+            # A cancelled stream ends with an error by design.
+            with contextlib.suppress(Exception):
+                stream.result(timeout=5)
+        self._streams.clear()
+        if self._subscriber is not None:
+            self._subscriber.close()
+        self._publisher.stop()

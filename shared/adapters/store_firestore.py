@@ -1,0 +1,92 @@
+"""Firestore store (GCP). The emulator is found through FIRESTORE_EMULATOR_HOST.
+
+Queries that filter on one field and order by another need a composite index in
+production; infra/terraform declares the ones the services use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from google.api_core.exceptions import AlreadyExists, Conflict
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from shared.ports.store import Document, Store, T, Transaction
+
+_BATCH_LIMIT = 500
+
+
+class _FirestoreTransaction(Transaction):
+    def __init__(self, client: firestore.Client, transaction: firestore.Transaction):
+        self._client = client
+        self._transaction = transaction
+
+    def get(self, collection: str, doc_id: str) -> Document | None:
+        snapshot = self._client.collection(collection).document(doc_id).get(transaction=self._transaction)
+        return snapshot.to_dict() if snapshot.exists else None
+
+    def set(self, collection: str, doc_id: str, document: Document) -> None:
+        self._transaction.set(self._client.collection(collection).document(doc_id), document)
+
+    def delete(self, collection: str, doc_id: str) -> None:
+        self._transaction.delete(self._client.collection(collection).document(doc_id))
+
+
+class FirestoreStore(Store):
+    def __init__(self, project: str, database: str = "(default)", client: firestore.Client | None = None):
+        self._client = client or firestore.Client(project=project, database=database)
+
+    def get(self, collection: str, doc_id: str) -> Document | None:
+        snapshot = self._client.collection(collection).document(doc_id).get()
+        return snapshot.to_dict() if snapshot.exists else None
+
+    def put(self, collection: str, doc_id: str, document: Document) -> None:
+        self._client.collection(collection).document(doc_id).set(document)
+
+    def put_many(self, collection: str, documents: dict[str, Document]) -> None:
+        items = list(documents.items())
+        for start in range(0, len(items), _BATCH_LIMIT):
+            batch = self._client.batch()
+            for doc_id, document in items[start:start + _BATCH_LIMIT]:
+                batch.set(self._client.collection(collection).document(doc_id), document)
+            batch.commit()
+
+    def create(self, collection: str, doc_id: str, document: Document) -> bool:
+        try:
+            self._client.collection(collection).document(doc_id).create(document)
+        except (AlreadyExists, Conflict):
+            return False
+        return True
+
+    def delete(self, collection: str, doc_id: str) -> None:
+        self._client.collection(collection).document(doc_id).delete()
+
+    def query(
+        self,
+        collection: str,
+        where: dict[str, Any] | None = None,
+        order_by: str | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> list[Document]:
+        query: Any = self._client.collection(collection)
+        for name, value in (where or {}).items():
+            query = query.where(filter=FieldFilter(name, "==", value))
+        if order_by:
+            direction = firestore.Query.DESCENDING if descending else firestore.Query.ASCENDING
+            query = query.order_by(order_by, direction=direction)
+        if limit is not None:
+            query = query.limit(limit)
+        return [snapshot.to_dict() for snapshot in query.stream()]
+
+    def transaction(self, work: Callable[[Transaction], T]) -> T:
+        @firestore.transactional
+        def run(transaction: firestore.Transaction) -> T:
+            return work(_FirestoreTransaction(self._client, transaction))
+
+        return run(self._client.transaction(max_attempts=20))
+
+    def close(self) -> None:
+        self._client.close()
