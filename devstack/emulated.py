@@ -75,12 +75,13 @@ def start_emulators(project: str, log_dir: Path) -> EmulatedStack:
     return EmulatedStack(project, log_dir, pubsub, firestore)
 
 
-def start_functions(stack: EmulatedStack, extra_env: dict[str, str] | None = None) -> None:
+def start_functions(stack: EmulatedStack, webhook_port: int | None = None,
+                    extra_env: dict[str, str] | None = None) -> None:
     """One functions-framework process per function, each on its own port."""
     env = {**stack.env, "PYTHONPATH": str(REPO_ROOT), **(extra_env or {})}
     executable = Path(sys.executable).with_name("functions-framework")
     for name, (signature, _topic) in FUNCTIONS.items():
-        port = free_port()
+        port = webhook_port if name == "webhook" and webhook_port else free_port()
         stack.functions[name] = start_process(
             f"function-{name}",
             [str(executable), f"--source={REPO_ROOT / 'functions' / name / 'main.py'}", f"--target={name}",

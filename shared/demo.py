@@ -50,8 +50,9 @@ DEMO_LISTINGS = [
     (Instrument(symbol="MSFT", exchange="NASDAQ"), 420.0),
     (Instrument(symbol="SPY", exchange="NYSEARCA"), 560.0),
     (Instrument(symbol="NVDA", exchange="NASDAQ"), 130.0),
-    (Instrument(symbol="ES1!", asset_class=AssetClass.FUTURE, exchange="CME", multiplier=50), 5800.0),
-    (Instrument(symbol="NQ1!", asset_class=AssetClass.FUTURE, exchange="CME", multiplier=20), 20500.0),
+    # Micro E-minis: one full E-mini (~$290k notional) is over the demo accounts' 10% position cap.
+    (Instrument(symbol="MES1!", asset_class=AssetClass.FUTURE, exchange="CME", multiplier=5), 5800.0),
+    (Instrument(symbol="MNQ1!", asset_class=AssetClass.FUTURE, exchange="CME", multiplier=2), 20500.0),
     (Instrument(symbol="EURUSD", asset_class=AssetClass.FOREX, currency="USD"), 1.08),
     (Instrument(symbol="GBPUSD", asset_class=AssetClass.FOREX, currency="USD"), 1.27),
 ]

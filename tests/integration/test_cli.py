@@ -1,0 +1,63 @@
+"""The local stack CLI, as a newcomer uses it: up, send a signal, status, down."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from devstack.processes import REPO_ROOT, free_port
+from tests.conftest import signal_body
+
+
+def cli(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "devstack", *args], cwd=REPO_ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "MT_STACK_DIR": str(tmp_path / "logs"), "MT_LOG_DIR": str(tmp_path / "logs"),
+            "MT_SQLITE_PATH": str(tmp_path / "data" / "store.sqlite")}
+
+
+def wait_for_fills(env: dict[str, str], expected: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        output = cli("status", env=env).stdout
+        if expected in output or time.monotonic() > deadline:
+            return output
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize("stack", ["embedded", "emulators"])
+def test_up_send_status_down(stack: str, cli_env: dict[str, str], request: pytest.FixtureRequest):
+    if stack == "emulators":
+        from tests.emulators import require_gcloud
+
+        require_gcloud()
+    port = free_port()
+    started = cli("up", f"--stack={stack}", f"--port={port}", env=cli_env)
+    try:
+        assert started.returncode == 0, started.stderr
+        again = cli("up", f"--stack={stack}", f"--port={port}", env=cli_env)
+        assert again.returncode == 1 and "already running" in again.stderr
+        answer = requests.post(f"http://127.0.0.1:{port}/webhook", timeout=30,
+                               data=signal_body(ticker="AAPL", action="buy", quantity=10, price=190, signal_id="cli"))
+        assert answer.status_code == 202, answer.text
+        output = wait_for_fills(cli_env, "orders 2/2 filled")
+        assert "orders 2/2 filled" in output, output
+        assert answer.json()["signal_id"] in output
+        assert "DEAD" not in output and "running" in output
+    finally:
+        stopped = cli("down", env=cli_env)
+    assert stopped.returncode == 0
+    state = Path(cli_env["MT_STACK_DIR"]) / "stack.json"
+    assert not state.exists()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
