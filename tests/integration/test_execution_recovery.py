@@ -1,0 +1,74 @@
+"""Execution never places an order twice, whatever crashed or was redelivered."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.bootstrap import Services
+from shared.domain.models import Broker, Collections, Instrument, Order, Side
+from shared.ports.broker import BrokerError
+from shared.services.execution_service import OrderInFlight
+
+
+def an_order(client_order_id: str = "mt-recovery-1") -> Order:
+    return Order(client_order_id=client_order_id, signal_id="sig-r", strategy_id="momentum_us",
+                 account_id="DEMO-CLIENT-A", broker=Broker.MOCK, instrument=Instrument(symbol="AAPL"),
+                 side=Side.BUY, quantity=10, reference_price=190)
+
+
+def broker_orders(services: Services) -> int:
+    return len(services.store.query("mock_broker_orders"))
+
+
+def test_a_fresh_claim_makes_a_concurrent_delivery_wait(embedded: Services):
+    order = an_order()
+    embedded.store.put(Collections.ORDERS, order.client_order_id, {
+        "status": "submitting", "claimed_at": embedded.execution._clock().isoformat(), "attempts": 1})
+    with pytest.raises(OrderInFlight):
+        embedded.execution.handle_order(order)
+    assert broker_orders(embedded) == 0
+
+
+def test_crash_after_the_broker_accepted_recovers_the_fill_without_a_second_order(embedded: Services, clock):
+    order = an_order()
+    accepted = embedded.mock_broker.place_order(order)  # the broker took it...
+    embedded.store.put(Collections.ORDERS, order.client_order_id, {  # ...then the process died
+        "status": "submitting", "claimed_at": clock().isoformat(), "attempts": 1, "signal_id": order.signal_id})
+    clock.advance(embedded.settings.order_claim_lease_seconds + 1)
+
+    recovered = embedded.execution.handle_order(order)  # Pub/Sub redelivers after the lease
+    assert embedded.bus.drain()
+    assert recovered is not None and recovered.status == "filled"
+    assert recovered.fills[0].exec_id == accepted.fills[0].exec_id
+    assert broker_orders(embedded) == 1
+    assert len(embedded.store.query(Collections.CONFIRMATIONS)) == 1
+    assert embedded.store.get(Collections.ORDERS, order.client_order_id)["attempts"] == 2
+
+
+def test_a_broker_timeout_releases_the_claim_and_the_retry_places_once(embedded: Services, monkeypatch):
+    order = an_order()
+    real_place = embedded.mock_broker.place_order
+    calls = []
+
+    def time_out_once(o: Order):
+        calls.append(o.client_order_id)
+        if len(calls) == 1:
+            raise BrokerError("timed out", retryable=True)
+        return real_place(o)
+
+    monkeypatch.setattr(embedded.mock_broker, "place_order", time_out_once)
+    with pytest.raises(BrokerError):
+        embedded.execution.handle_order(order)
+    update = embedded.execution.handle_order(order)  # the redelivery
+    assert update is not None and update.status == "filled"
+    embedded.execution.handle_order(order)  # and a late duplicate changes nothing
+    assert embedded.bus.drain()
+    assert broker_orders(embedded) == 1 and len(calls) == 2
+    assert len(embedded.store.query(Collections.CONFIRMATIONS)) == 1
+
+
+def test_a_broker_rejection_is_recorded_with_its_reason(embedded: Services):
+    order = an_order().model_copy(update={"instrument": Instrument(symbol="ZZZZ")})
+    update = embedded.execution.handle_order(order)
+    assert update is not None and update.status == "rejected" and "unknown symbol ZZZZ" in update.reason
+    assert embedded.store.get(Collections.ORDERS, order.client_order_id)["status"] == "rejected"
