@@ -59,6 +59,7 @@ class SqliteStore(Store):
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._indexed: set[tuple[str, ...]] = set()
         self._connection = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=NORMAL")
@@ -100,9 +101,14 @@ class SqliteStore(Store):
         descending: bool = False,
         limit: int | None = None,
     ) -> list[Document]:
-        sql = ["SELECT data FROM documents WHERE collection=?"]
+        where = where or {}
+        fields = tuple(sorted(where))
+        # SQLite's planner, without statistics, prefers the primary key's collection
+        # prefix over an expression index, so name the index for the filtered fields.
+        index = f" INDEXED BY {self._ensure_index(fields)}" if fields else ""
+        sql = [f"SELECT data FROM documents{index} WHERE collection=?"]
         params: list[Any] = [collection]
-        for name, value in (where or {}).items():
+        for name, value in where.items():
             if value is None:
                 sql.append(f"AND json_extract(data, '{_field_path(name)}') IS NULL")
             else:
@@ -116,6 +122,16 @@ class SqliteStore(Store):
         with self._lock:
             rows = self._connection.execute(" ".join(sql), params).fetchall()
         return [json.loads(row[0]) for row in rows]
+
+    def _ensure_index(self, fields: tuple[str, ...]) -> str:
+        """Index each combination of filtered fields on first use, as Firestore indexes fields."""
+        name = "by__" + "__".join(fields)
+        if fields not in self._indexed:
+            columns = ", ".join(f"json_extract(data, '{_field_path(field)}')" for field in fields)
+            with self._lock:
+                self._connection.execute(f"CREATE INDEX IF NOT EXISTS {name} ON documents(collection, {columns})")
+            self._indexed.add(fields)
+        return name
 
     def transaction(self, work: Callable[[Transaction], T]) -> T:
         with self._lock:
