@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# checkov pins libraries that clash with the test tools, so it gets its own venv.
+CHECKOV_VERSION := 3.3.30
+CHECKOV := .venv-checkov/bin/checkov
 
 .PHONY: run test lint up status down install
 
@@ -12,6 +15,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
+$(CHECKOV):
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+
 install: $(STAMP)
 
 ## run: the embedded stack in the foreground (webhook on http://127.0.0.1:8080/webhook)
@@ -19,9 +26,9 @@ run: $(STAMP)
 	$(PY) -m devstack.embedded --port $${PORT:-8080}
 
 ## test: the whole suite, emulator tests included
-test: $(STAMP)
+test: $(STAMP) $(CHECKOV)
 	$(PY) -m ruff check .
-	$(PY) -m pytest; status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$status
+	MT_REQUIRE_CHECKOV=1 $(PY) -m pytest; status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$status
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -9,6 +9,15 @@ from pathlib import Path
 
 from shared.domain.models import Environment, RiskLimits
 
+# Every environment variable Settings reads. Terraform sets exactly CLOUD_SETTINGS
+# on the functions (tests/infra cross-checks both ways); the rest are local-only.
+CLOUD_SETTINGS = (
+    "MT_STORE", "MT_BUS", "GOOGLE_CLOUD_PROJECT", "MT_ENVIRONMENT", "MT_STRUCTURED_LOGS",
+    "MAX_POSITION_SIZE_PCT", "MAX_BROKER_ALLOCATION_PCT", "MAX_ACCOUNT_DATA_AGE_SECONDS",
+    "DEDUPE_WINDOW_SECONDS", "ORDER_CLAIM_LEASE_SECONDS", "MOCK_SLIPPAGE_BPS", "MOCK_COMMISSION_PER_UNIT",
+)
+LOCAL_ONLY_SETTINGS = ("MT_SQLITE_PATH", "MONGODB_URI", "MONGODB_DATABASE", "MT_LOG_DIR")
+
 
 @dataclass(frozen=True)
 class Settings:

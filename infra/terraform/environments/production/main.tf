@@ -1,0 +1,45 @@
+terraform {
+  required_version = ">= 1.6"
+  backend "gcs" {
+    prefix = "mathematricks/production"
+  }
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = ">= 5.30, < 7.0"
+    }
+  }
+}
+
+provider "google" {
+  project = var.project_id
+  region  = var.region
+}
+
+module "platform" {
+  source = "../../modules/platform"
+
+  project_id         = var.project_id
+  region             = var.region
+  zone               = var.zone
+  environment        = "production"
+  build_dir          = var.build_dir
+  gateway_bundle     = "${var.build_dir}/gateway_vm.zip"
+  dashboard_image    = var.dashboard_image
+  dashboard_invokers = var.dashboard_invokers
+  risk_limits = {
+    max_position_size_pct        = 5
+    max_broker_allocation_pct    = 100
+    max_account_data_age_seconds = 300
+  }
+}
+
+output "webhook_url" {
+  description = "TradingView's alert Webhook URL."
+  value       = module.platform.webhook_url
+}
+
+output "dashboards_url" {
+  description = "The dashboards."
+  value       = module.platform.dashboards_url
+}

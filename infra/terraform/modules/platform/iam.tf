@@ -1,0 +1,44 @@
+# One service account per function, granted only what that function does.
+
+resource "google_service_account" "function" {
+  for_each     = local.functions
+  project      = var.project_id
+  account_id   = "${var.environment}-fn-${replace(each.key, "_", "-")}"
+  display_name = "Function ${each.key} (${var.environment})"
+}
+
+resource "google_project_iam_member" "function_firestore" {
+  for_each = local.functions
+  project  = var.project_id
+  role     = "roles/datastore.user"
+  member   = "serviceAccount:${google_service_account.function[each.key].email}"
+}
+
+locals {
+  function_publishes = merge([
+    for name, fn in local.functions : { for topic in fn.publishes : "${name}/${topic}" => { function = name, topic = topic } }
+  ]...)
+  all_topics = merge(
+    { for t in local.topics : t => google_pubsub_topic.topic[t].name },
+    { for t in local.topics : "${t}-dead-letter" => google_pubsub_topic.dead_letter[t].name },
+  )
+  function_secrets = merge([
+    for name, fn in local.functions : { for env_name, secret in fn.secrets : "${name}/${secret}" => { function = name, secret = secret } }
+  ]...)
+}
+
+resource "google_pubsub_topic_iam_member" "function_publisher" {
+  for_each = local.function_publishes
+  project  = var.project_id
+  topic    = local.all_topics[each.value.topic]
+  role     = "roles/pubsub.publisher"
+  member   = "serviceAccount:${google_service_account.function[each.value.function].email}"
+}
+
+resource "google_secret_manager_secret_iam_member" "function_secret" {
+  for_each  = local.function_secrets
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.secret[each.value.secret].secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.function[each.value.function].email}"
+}

@@ -1,0 +1,107 @@
+# Topics, their dead-letter topics, and the push subscriptions that deliver to
+# the functions (the same topology devstack/emulated.py builds on the emulator).
+
+locals {
+  topics = toset(["standardized-signals", "trading-orders", "execution-confirmations"])
+  push_subscriptions = {
+    for name, fn in local.functions : name => fn.trigger_topic if fn.trigger_topic != null
+  }
+}
+
+resource "google_pubsub_topic" "topic" {
+  for_each                   = local.topics
+  project                    = var.project_id
+  name                       = each.value
+  message_retention_duration = "86400s"
+  # checkov:skip=CKV_GCP_83: Google-managed encryption; CMEK adds key custody without a requirement for it yet
+}
+
+resource "google_pubsub_topic" "dead_letter" {
+  for_each                   = local.topics
+  project                    = var.project_id
+  name                       = "${each.value}-dead-letter"
+  message_retention_duration = "604800s"
+  # checkov:skip=CKV_GCP_83: Google-managed encryption; CMEK adds key custody without a requirement for it yet
+}
+
+# Keeps dead letters for a week so an operator can inspect and replay them.
+resource "google_pubsub_subscription" "dead_letter_archive" {
+  for_each                   = local.topics
+  project                    = var.project_id
+  name                       = "${each.value}-dead-letter-archive"
+  topic                      = google_pubsub_topic.dead_letter[each.key].id
+  message_retention_duration = "604800s"
+  retain_acked_messages      = true
+  ack_deadline_seconds       = 60
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+resource "google_service_account" "pubsub_invoker" {
+  project      = var.project_id
+  account_id   = "${var.environment}-pubsub-invoker"
+  display_name = "Pub/Sub push identity (${var.environment})"
+}
+
+resource "google_pubsub_subscription" "push" {
+  for_each             = local.push_subscriptions
+  project              = var.project_id
+  name                 = "${each.value}-${replace(each.key, "_", "-")}"
+  topic                = google_pubsub_topic.topic[each.value].id
+  ack_deadline_seconds = 60
+
+  push_config {
+    push_endpoint = module.function[each.key].uri
+    oidc_token {
+      service_account_email = google_service_account.pubsub_invoker.email
+      audience              = module.function[each.key].uri
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "1s"
+    maximum_backoff = "60s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter[each.value].id
+    max_delivery_attempts = 5
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+resource "google_cloud_run_service_iam_member" "push_invoker" {
+  for_each = local.push_subscriptions
+  project  = var.project_id
+  location = var.region
+  service  = module.function[each.key].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.pubsub_invoker.email}"
+}
+
+# The Pub/Sub service agent mints the OIDC tokens and moves dead letters.
+resource "google_service_account_iam_member" "pubsub_token_creator" {
+  service_account_id = google_service_account.pubsub_invoker.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_service_agent
+}
+
+resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
+  for_each = local.topics
+  project  = var.project_id
+  topic    = google_pubsub_topic.dead_letter[each.key].name
+  role     = "roles/pubsub.publisher"
+  member   = local.pubsub_service_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
+  for_each     = local.push_subscriptions
+  project      = var.project_id
+  subscription = google_pubsub_subscription.push[each.key].name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_service_agent
+}

@@ -1,0 +1,35 @@
+resource "google_service_account" "scheduler" {
+  project      = var.project_id
+  account_id   = "${var.environment}-scheduler"
+  display_name = "Cloud Scheduler caller (${var.environment})"
+}
+
+resource "google_cloud_run_service_iam_member" "scheduler_invoker" {
+  project  = var.project_id
+  location = var.region
+  service  = module.function["account_poller"].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.scheduler.email}"
+}
+
+resource "google_cloud_scheduler_job" "account_poller" {
+  project          = var.project_id
+  region           = var.region
+  name             = "${var.environment}-account-poller"
+  schedule         = var.poll_schedule
+  time_zone        = "Etc/UTC"
+  attempt_deadline = "60s"
+
+  retry_config {
+    retry_count = 1
+  }
+
+  http_target {
+    http_method = "POST"
+    uri         = module.function["account_poller"].uri
+    oidc_token {
+      service_account_email = google_service_account.scheduler.email
+      audience              = module.function["account_poller"].uri
+    }
+  }
+}

@@ -1,0 +1,83 @@
+"""Read infra/terraform with python-hcl2 into what the cross-check tests compare."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import hcl2
+
+from devstack.processes import REPO_ROOT
+
+TERRAFORM = REPO_ROOT / "infra" / "terraform"
+PLATFORM = TERRAFORM / "modules" / "platform"
+
+
+def load(path: Path) -> dict[str, Any]:
+    with open(path) as handle:
+        return hcl2.load(handle)
+
+
+def one(value: Any) -> Any:
+    """python-hcl2 wraps every attribute and block in a one-element list."""
+    while isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    return value
+
+
+def unquote(value: Any) -> Any:
+    """Literal strings come back bare; expressions as ${...}."""
+    value = one(value)
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+@dataclass(frozen=True)
+class DeclaredFunction:
+    name: str
+    entry_point: str
+    trigger_topic: str | None
+    publishes: tuple[str, ...]
+    secrets: dict[str, str]
+
+
+def _locals(path: Path) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for block in load(path).get("locals", []):
+        merged.update({k: one(v) for k, v in block.items() if not k.startswith("__")})
+    return merged
+
+
+def declared_functions() -> dict[str, DeclaredFunction]:
+    functions = _locals(PLATFORM / "functions.tf")["functions"]
+    declared = {}
+    for name, spec in functions.items():
+        trigger = unquote(spec["trigger_topic"])
+        publishes = spec["publishes"]
+        declared[unquote(name)] = DeclaredFunction(
+            name=unquote(name),
+            entry_point=unquote(spec["entry_point"]),
+            trigger_topic=None if trigger in (None, "null") else trigger,
+            publishes=tuple(unquote(t) for t in publishes),
+            secrets={unquote(k): unquote(v) for k, v in one(spec["secrets"]).items()},
+        )
+    return declared
+
+
+def declared_environment() -> set[str]:
+    return {unquote(k) for k in _locals(PLATFORM / "functions.tf")["common_env"]}
+
+
+def declared_topics() -> set[str]:
+    """The names inside `topics = toset([...])`."""
+    return set(re.findall(r"'([a-z0-9-]+)'", str(_locals(PLATFORM / "pubsub.tf")["topics"])))
+
+
+def resource(path: Path, kind: str, name: str) -> dict[str, Any]:
+    for block in load(path)["resource"]:
+        if name in block.get(kind, {}):
+            return block[kind][name]
+    raise KeyError(f"{kind}.{name} not in {path.name}")

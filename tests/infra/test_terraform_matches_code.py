@@ -1,0 +1,88 @@
+"""Terraform and the code agree, both ways: every function, topic, subscription,
+setting and secret the code uses is declared, and nothing declared is unused."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from devstack.emulated import FUNCTIONS
+from devstack.processes import REPO_ROOT
+from shared.config import CLOUD_SETTINGS, LOCAL_ONLY_SETTINGS
+from shared.domain.models import Topics
+from tests.infra.terraform_model import (
+    PLATFORM,
+    declared_environment,
+    declared_functions,
+    declared_topics,
+    one,
+    resource,
+)
+
+
+def code_entry_points() -> dict[str, str]:
+    """functions/<name>/main.py -> the name of its functions_framework-decorated function."""
+    found = {}
+    for main in sorted((REPO_ROOT / "functions").glob("*/main.py")):
+        tree = ast.parse(main.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and any("functions_framework" in ast.unparse(d)
+                                                         for d in node.decorator_list):
+                found[main.parent.name] = node.name
+    return found
+
+
+def test_every_function_in_the_code_is_declared_and_nothing_else():
+    declared = declared_functions()
+    assert {n: f.entry_point for n, f in declared.items()} == code_entry_points()
+
+
+def test_triggers_match_the_emulated_topology():
+    declared = declared_functions()
+    assert {n: f.trigger_topic for n, f in declared.items()} == {
+        n: (topic.value if topic else None) for n, (_sig, topic) in FUNCTIONS.items()}
+
+
+def test_topics_and_dead_letters_match_the_code():
+    assert declared_topics() == {t.value for t in Topics}
+    pubsub = (PLATFORM / "pubsub.tf").read_text()
+    assert '"${each.value}-dead-letter"' in pubsub
+    assert all(t.dead_letter == f"{t.value}-dead-letter" for t in Topics)
+
+
+def test_each_event_function_has_a_push_subscription_with_dead_letter_and_retry():
+    push = resource(PLATFORM / "pubsub.tf", "google_pubsub_subscription", "push")
+    assert one(one(push["dead_letter_policy"])["max_delivery_attempts"]) == 5
+    assert one(one(push["retry_policy"])["maximum_backoff"]) == "60s"
+    assert one(one(push["push_config"])["oidc_token"])
+    event_functions = {n for n, f in declared_functions().items() if f.trigger_topic}
+    assert event_functions == {n for n, (sig, _t) in FUNCTIONS.items() if sig == "cloudevent"}
+
+
+def test_functions_may_publish_exactly_where_the_code_publishes():
+    declared = declared_functions()
+    topics = {t.value for t in Topics} | {t.dead_letter for t in Topics}
+    for function in declared.values():
+        assert set(function.publishes) <= topics, function.name
+        if function.trigger_topic:  # poison messages go to the trigger's dead letter
+            assert f"{function.trigger_topic}-dead-letter" in function.publishes
+    assert "standardized-signals" in declared["webhook"].publishes
+    assert "trading-orders" in declared["cerebro"].publishes
+    assert "execution-confirmations" in declared["execution"].publishes
+
+
+def test_settings_read_by_the_code_are_declared_and_all_declared_are_read():
+    assert declared_environment() == set(CLOUD_SETTINGS)
+    source = "\n".join(p.read_text() for p in (REPO_ROOT / "shared").rglob("*.py"))
+    read = set(re.findall(r'(?:number|env\.get|environ\.get|getenv)\(\s*"([A-Z][A-Z0-9_]+)"', source))
+    read |= {"GOOGLE_CLOUD_PROJECT"}
+    assert read - set(CLOUD_SETTINGS) - set(LOCAL_ONLY_SETTINGS) == set()
+    assert set(CLOUD_SETTINGS) - read == set()
+
+
+def test_secrets_declared_are_read_by_the_code():
+    source = "\n".join(p.read_text() for p in Path(REPO_ROOT / "shared").rglob("*.py"))
+    for function in declared_functions().values():
+        for env_name in function.secrets:
+            assert f'"{env_name}"' in source, f"{function.name} gets secret {env_name} that no code reads"
