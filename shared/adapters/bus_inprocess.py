@@ -1,9 +1,11 @@
 """In-process bus: the embedded default.
 
-Each subscription has its own queue and worker thread, so a slow execution never
-blocks cerebro. Delivery is at-least-once with the same rules as Pub/Sub: a
-handler that raises gets the message again (with a short backoff) until
-``max_attempts``, then it goes to the topic's dead-letter topic.
+One dispatcher thread delivers every topic's messages in publish order. Under
+the GIL, a thread per subscription buys no parallelism, only contention: each
+hand-off between threads can wait out Python's switch interval. Delivery is
+at-least-once with Pub/Sub's rules: a handler that raises gets the message again
+(after a short backoff) until ``max_attempts``, then it goes to the topic's
+dead-letter topic.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import queue
 import threading
 import time
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from shared.ports.bus import Bus, Handler, Message
@@ -21,63 +23,35 @@ from shared.ports.bus import Bus, Handler, Message
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
 class _Subscription:
-    def __init__(self, bus: InProcessBus, topic: str, handler: Handler, max_attempts: int):
-        self.bus = bus
-        self.topic = topic
-        self.handler = handler
-        self.max_attempts = max_attempts
-        self.queue: queue.Queue[Message | None] = queue.Queue()
-        self.thread = threading.Thread(target=self._run, name=f"bus-{topic}", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while (message := self.queue.get()) is not None:
-            try:
-                self.handler(message)
-            except Exception as error:  # noqa: BLE001 - any failure means redeliver
-                self._retry_or_dead_letter(message, error)
-            finally:
-                self.bus._settle()
-                self.queue.task_done()
-        self.queue.task_done()
-
-    def _retry_or_dead_letter(self, message: Message, error: Exception) -> None:
-        if message.delivery_attempt >= self.max_attempts:
-            log.error("dead-lettering %s on %s after %d attempts: %s",
-                      message.message_id, self.topic, message.delivery_attempt, error)
-            self.bus.publish(
-                f"{self.topic}-dead-letter",
-                message.data,
-                {**message.attributes, "error": str(error)[:500], "source_message_id": message.message_id},
-            )
-            return
-        log.warning("redelivering %s on %s (attempt %d): %s",
-                    message.message_id, self.topic, message.delivery_attempt, error)
-        retry = replace(message, delivery_attempt=message.delivery_attempt + 1)
-        self.bus._pending_add()
-        delay = self.bus.retry_backoff_seconds * message.delivery_attempt
-        threading.Timer(delay, self.queue.put, args=(retry,)).start()
+    topic: str
+    handler: Handler
+    max_attempts: int
 
 
 class InProcessBus(Bus):
     def __init__(self, retry_backoff_seconds: float = 0.05):
         self.retry_backoff_seconds = retry_backoff_seconds
         self._subscriptions: dict[str, list[_Subscription]] = {}
+        self._queue: queue.SimpleQueue[tuple[_Subscription, Message] | None] = queue.SimpleQueue()
         self._pending = 0
         self._idle = threading.Condition()
+        self._dispatcher: threading.Thread | None = None
         self.published: dict[str, int] = {}
 
     def publish(self, topic: str, data: dict[str, Any], attributes: dict[str, str] | None = None) -> str:
         message = Message(uuid.uuid4().hex, topic, data, dict(attributes or {}))
         self.published[topic] = self.published.get(topic, 0) + 1
         for subscription in self._subscriptions.get(topic, []):
-            self._pending_add()
-            subscription.queue.put(message)
+            self._enqueue(subscription, message)
         return message.message_id
 
     def subscribe(self, topic: str, handler: Handler, max_attempts: int = 5) -> None:
-        self._subscriptions.setdefault(topic, []).append(_Subscription(self, topic, handler, max_attempts))
+        self._subscriptions.setdefault(topic, []).append(_Subscription(topic, handler, max_attempts))
+        if self._dispatcher is None:
+            self._dispatcher = threading.Thread(target=self._dispatch, name="bus-dispatcher", daemon=True)
+            self._dispatcher.start()
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Wait until every delivered message (and its consequences) has been handled."""
@@ -90,21 +64,50 @@ class InProcessBus(Bus):
                 self._idle.wait(remaining)
         return True
 
-    def _pending_add(self) -> None:
+    def close(self) -> None:
+        if self._dispatcher is not None:
+            self._queue.put(None)
+            self._dispatcher.join(timeout=5)
+            self._dispatcher = None
+        self._subscriptions.clear()
+
+    def _enqueue(self, subscription: _Subscription, message: Message) -> None:
         with self._idle:
             self._pending += 1
+        self._queue.put((subscription, message))
 
-    def _settle(self) -> None:
+    def _dispatch(self) -> None:
+        while (item := self._queue.get()) is not None:
+            subscription, message = item
+            try:
+                subscription.handler(message)
+            except Exception as error:  # noqa: BLE001 - any failure means redeliver
+                self._retry_or_dead_letter(subscription, message, error)
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    if not self._pending:
+                        self._idle.notify_all()
+
+    def _retry_or_dead_letter(self, subscription: _Subscription, message: Message, error: Exception) -> None:
+        if message.delivery_attempt >= subscription.max_attempts:
+            log.error("dead-lettering %s on %s after %d attempts: %s",
+                      message.message_id, subscription.topic, message.delivery_attempt, error)
+            self.publish(
+                f"{subscription.topic}-dead-letter",
+                message.data,
+                {**message.attributes, "error": str(error)[:500], "source_message_id": message.message_id},
+            )
+            return
+        log.warning("redelivering %s on %s (attempt %d): %s",
+                    message.message_id, subscription.topic, message.delivery_attempt, error)
+        retry = replace(message, delivery_attempt=message.delivery_attempt + 1)
         with self._idle:
-            self._pending -= 1
-            if not self._pending:
-                self._idle.notify_all()
+            self._pending += 1  # counted now, so drain() waits for the retry
+        delay = self.retry_backoff_seconds * message.delivery_attempt
+        timer = threading.Timer(delay, self._redeliver, args=(subscription, retry))
+        timer.daemon = True
+        timer.start()
 
-    def close(self) -> None:
-        for subscriptions in self._subscriptions.values():
-            for subscription in subscriptions:
-                subscription.queue.put(None)
-        for subscriptions in self._subscriptions.values():
-            for subscription in subscriptions:
-                subscription.thread.join(timeout=5)
-        self._subscriptions.clear()
+    def _redeliver(self, subscription: _Subscription, message: Message) -> None:
+        self._queue.put((subscription, message))

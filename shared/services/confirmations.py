@@ -26,49 +26,50 @@ class ConfirmationService:
         self._journey = Journey("POSITIONS")
 
     def handle_update(self, update: OrderUpdate) -> int:
-        """Apply an order update; returns how many fills were new."""
-        new_fills = sum(1 for fill in update.fills if self._record_fill(fill))
-        self._advance_order(update)
-        return new_fills
+        """Apply an order update atomically; returns how many fills were new.
 
-    def _record_fill(self, fill: Fill) -> bool:
-        position_id = position_doc_id(fill.account_id, fill.strategy_id, fill.instrument.key)
+        Fills, the positions they move and the order's status are written in one
+        transaction: a redelivered update can neither double a fill nor leave
+        an order's status behind its fills.
+        """
+        position_ids = {
+            fill.exec_id: position_doc_id(fill.account_id, fill.strategy_id, fill.instrument.key)
+            for fill in update.fills
+        }
 
-        def work(tx: Transaction) -> bool:
-            if tx.get(Collections.CONFIRMATIONS, fill.exec_id) is not None:
-                return False
-            held = tx.get(Collections.POSITIONS, position_id)
-            before = PositionLot.from_document(held)
-            after = apply_fill(before, fill.quantity * fill.side.sign, fill.price, fill.instrument.multiplier)
-            tx.set(Collections.CONFIRMATIONS, fill.exec_id, {
-                **fill.model_dump(mode="json"), "recorded_at": self._clock().isoformat(),
-            })
-            tx.set(Collections.POSITIONS, position_id, {
-                **after.model_dump(), "account_id": fill.account_id, "strategy_id": fill.strategy_id,
-                "instrument_key": fill.instrument.key, "instrument": fill.instrument.model_dump(mode="json"),
-                "commission_paid": (held or {}).get("commission_paid", 0.0) + fill.commission,
-                "updated_at": fill.filled_at.isoformat(),
-            })
-            return True
+        def work(tx: Transaction) -> list[Fill]:
+            seen = {fill.exec_id: tx.get(Collections.CONFIRMATIONS, fill.exec_id) for fill in update.fills}
+            positions = {pid: tx.get(Collections.POSITIONS, pid) for pid in set(position_ids.values())}
+            order = tx.get(Collections.ORDERS, update.client_order_id)
+            new = [fill for fill in update.fills if seen[fill.exec_id] is None]
+            for fill in new:
+                position_id = position_ids[fill.exec_id]
+                positions[position_id] = self._apply(fill, positions[position_id])
+                tx.set(Collections.CONFIRMATIONS, fill.exec_id,
+                       {**fill.model_dump(mode="json"), "recorded_at": self._clock().isoformat()})
+            for position_id in {position_ids[fill.exec_id] for fill in new}:
+                tx.set(Collections.POSITIONS, position_id, positions[position_id])
+            if order is not None and _STATUS_RANK.get(update.status, 0) >= _STATUS_RANK.get(order["status"], 0):
+                # Status only moves forward: a late 'working' never undoes 'filled'.
+                tx.set(Collections.ORDERS, update.client_order_id, {
+                    **order, "status": update.status, "filled_quantity": update.filled_quantity,
+                    "confirmed_at": self._clock().isoformat(),
+                })
+            return new
 
-        created = self._store.transaction(work)
-        if created:
+        new_fills = self._store.transaction(work)
+        for fill in new_fills:
             self._journey.step(fill.signal_id, f"{fill.account_id} filled {fill.side.value} {fill.quantity:g} "
                                                f"{fill.instrument.symbol} @ {fill.price:g}")
-        return created
+        return len(new_fills)
 
-    def _advance_order(self, update: OrderUpdate) -> None:
-        """Move the order's status forward only: a late 'working' never undoes 'filled'."""
-
-        def work(tx: Transaction) -> None:
-            record = tx.get(Collections.ORDERS, update.client_order_id)
-            if record is None:
-                return
-            if _STATUS_RANK.get(update.status, 0) < _STATUS_RANK.get(record["status"], 0):
-                return
-            tx.set(Collections.ORDERS, update.client_order_id, {
-                **record, "status": update.status, "filled_quantity": update.filled_quantity,
-                "confirmed_at": self._clock().isoformat(),
-            })
-
-        self._store.transaction(work)
+    @staticmethod
+    def _apply(fill: Fill, held: dict | None) -> dict:
+        after = apply_fill(PositionLot.from_document(held), fill.quantity * fill.side.sign, fill.price,
+                           fill.instrument.multiplier)
+        return {
+            **after.model_dump(), "account_id": fill.account_id, "strategy_id": fill.strategy_id,
+            "instrument_key": fill.instrument.key, "instrument": fill.instrument.model_dump(mode="json"),
+            "commission_paid": (held or {}).get("commission_paid", 0.0) + fill.commission,
+            "updated_at": fill.filled_at.isoformat(),
+        }

@@ -1,0 +1,55 @@
+"""A benchmark fund: one strategy fanned out to N accounts at the Mock broker."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from shared.adapters.broker_mock import MockBroker
+from shared.domain.models import Account, Allocation, Broker, Collections, Instrument, Strategy
+from shared.ports.store import Store
+from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
+from shared.services.ingest import hash_passphrase
+
+STRATEGY = "bench_strategy"
+PASSPHRASE = "bench-passphrase-not-secret"
+SYMBOLS = ["AAA", "BBB", "CCC", "DDD", "EEE"]
+
+
+def seed_bench_fund(store: Store, broker: MockBroker, accounts: int) -> list[str]:
+    digest, salt = hash_passphrase(PASSPHRASE)
+    strategy = Strategy(strategy_id=STRATEGY, reference_capital=100_000, passphrase_hash=digest, passphrase_salt=salt)
+    store.put(Collections.STRATEGIES, STRATEGY, strategy.model_dump(mode="json"))
+    account_ids = [f"BENCH-{i:03d}" for i in range(accounts)]
+    for account_id in account_ids:
+        broker.open_account(account_id, 10_000_000.0)
+        store.put(Collections.ACCOUNTS, account_id, Account(account_id=account_id, broker=Broker.MOCK).model_dump(
+            mode="json"))
+    for symbol in SYMBOLS:
+        broker.list_instrument(Instrument(symbol=symbol), 100.0)
+    allocation = Allocation(weights={a: {STRATEGY: 0.1} for a in account_ids}, approved_at=datetime.now(UTC))
+    store.put(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC, allocation.model_dump(mode="json"))
+    return account_ids
+
+
+def signal(index: int) -> bytes:
+    """Alternating buys and sells across symbols, so positions stay small and checks pass."""
+    return json.dumps({
+        "strategy_id": STRATEGY, "passphrase": PASSPHRASE, "signal_id": f"b{index}",
+        "ticker": SYMBOLS[index % len(SYMBOLS)], "action": "buy" if index % 2 == 0 else "sell",
+        "quantity": 10, "price": 100.0,
+    }).encode()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def peak_rss_mib(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a live process."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
