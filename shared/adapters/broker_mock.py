@@ -91,7 +91,7 @@ class MockBroker(BrokerClient):
             if listing is None:
                 return self._record(tx, order, order_key, "rejected", f"unknown symbol {order.instrument.symbol}")
             mark = order.reference_price or listing["price"]
-            if order.reference_price:
+            if mark != listing["price"]:
                 tx.set(PRICES, order.instrument.symbol, {**listing, "price": mark})
             fill_price = self._fill_price(order, mark)
             if fill_price is None:

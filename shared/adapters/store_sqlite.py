@@ -19,6 +19,13 @@ from shared.ports.store import Document, Store, T, Transaction
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+def _name(collection: str) -> str:
+    """Collections are inlined into index SQL, so only plain names are allowed."""
+    if not _FIELD.match(collection):
+        raise ValueError(f"invalid collection name for a query: {collection!r}")
+    return collection
+
+
 def _field_path(name: str) -> str:
     if not _FIELD.match(name):
         raise ValueError(f"invalid field name for a query: {name!r}")
@@ -59,7 +66,7 @@ class SqliteStore(Store):
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._indexed: set[tuple[str, ...]] = set()
+        self._indexed: set[tuple[str, tuple[str, ...]]] = set()
         self._connection = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=NORMAL")
@@ -103,11 +110,16 @@ class SqliteStore(Store):
     ) -> list[Document]:
         where = where or {}
         fields = tuple(sorted(where))
-        # SQLite's planner, without statistics, prefers the primary key's collection
-        # prefix over an expression index, so name the index for the filtered fields.
-        index = f" INDEXED BY {self._ensure_index(fields)}" if fields else ""
-        sql = [f"SELECT data FROM documents{index} WHERE collection=?"]
-        params: list[Any] = [collection]
+        if fields:
+            # The collection is inlined so the query matches the partial index, and the
+            # index is named because SQLite's planner, without statistics, prefers the
+            # primary key's collection prefix.
+            index = self._ensure_index(collection, fields)
+            sql = [f"SELECT data FROM documents INDEXED BY {index} WHERE collection='{_name(collection)}'"]
+            params: list[Any] = []
+        else:
+            sql = ["SELECT data FROM documents WHERE collection=?"]
+            params = [collection]
         for name, value in where.items():
             if value is None:
                 sql.append(f"AND json_extract(data, '{_field_path(name)}') IS NULL")
@@ -123,14 +135,20 @@ class SqliteStore(Store):
             rows = self._connection.execute(" ".join(sql), params).fetchall()
         return [json.loads(row[0]) for row in rows]
 
-    def _ensure_index(self, fields: tuple[str, ...]) -> str:
-        """Index each combination of filtered fields on first use, as Firestore indexes fields."""
-        name = "by__" + "__".join(fields)
-        if fields not in self._indexed:
+    def _ensure_index(self, collection: str, fields: tuple[str, ...]) -> str:
+        """Index each collection's filtered fields on first use, as Firestore indexes fields.
+
+        The index is partial (this collection's rows only): a full expression index
+        would be recomputed on every write to every collection, quadrupling write cost.
+        """
+        name = f"ix__{_name(collection)}__" + "__".join(fields)
+        if (collection, fields) not in self._indexed:
             columns = ", ".join(f"json_extract(data, '{_field_path(field)}')" for field in fields)
             with self._lock:
-                self._connection.execute(f"CREATE INDEX IF NOT EXISTS {name} ON documents(collection, {columns})")
-            self._indexed.add(fields)
+                self._connection.execute(
+                    f"CREATE INDEX IF NOT EXISTS {name} ON documents({columns}) WHERE collection='{collection}'"
+                )
+            self._indexed.add((collection, fields))
         return name
 
     def transaction(self, work: Callable[[Transaction], T]) -> T:
