@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 from shared.adapters.broker_mock import MockBroker
 from shared.domain.models import Account, Allocation, Broker, Collections, Instrument, Strategy
@@ -46,10 +47,18 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def peak_rss_mib(pid: int) -> float:
-    """Peak resident memory (VmHWM) of a live process."""
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
+def peak_rss_mib(pgid: int) -> float:
+    """Largest peak resident memory (VmHWM) among a process group's live processes
+    (functions-framework serves from a gunicorn worker, a child of the process we started)."""
+    peaks = [0.0]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) != pgid:
+                continue
+            status = (stat.parent / "status").read_text()
+        except (OSError, IndexError, ValueError):
+            continue
+        for line in status.splitlines():
             if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+                peaks.append(int(line.split()[1]) / 1024)
+    return max(peaks)
