@@ -50,16 +50,21 @@ def measure_pipeline(url: str, store: FirestoreStore, samples: int) -> list[floa
     return latencies
 
 
-def measure_three_hops(project: str, work: Path, samples: int) -> tuple[list[float], ManagedProcess]:
-    record = work / "hops.txt"
-    record.touch()
+def start_hops_handler(project: str, work: Path) -> ManagedProcess:
+    (work / "hops.txt").touch()
     port = free_port()
     handler = start_process(
         "three-hops", [str(Path(sys.executable).with_name("functions-framework")),
                        f"--source={REPO_ROOT / 'bench' / 'three_hops' / 'main.py'}", "--target=hop",
                        "--signature-type=cloudevent", "--host=127.0.0.1", f"--port={port}"],
-        work, port, {"HOPS_RECORD": str(record), "GOOGLE_CLOUD_PROJECT": project})
+        work, port, {"HOPS_RECORD": str(work / "hops.txt"), "GOOGLE_CLOUD_PROJECT": project})
     wait_for_port(handler)
+    return handler
+
+
+def measure_three_hops(project: str, handler: ManagedProcess, samples: int) -> list[float]:
+    record = handler.log_path.parent / "hops.txt"
+    port = handler.port
     publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
     for hop in ("hop-1", "hop-2", "hop-3"):
         topic = publisher.create_topic(name=publisher.topic_path(project, hop)).name
@@ -81,7 +86,7 @@ def measure_three_hops(project: str, work: Path, samples: int) -> tuple[list[flo
         arrived = float(line.split()[1])
         if index:
             latencies.append((arrived - sent) * 1000)
-    return latencies, handler
+    return latencies
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -90,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bench-emulated-"))
     stack = start_emulators(f"bench-{uuid.uuid4().hex[:6]}", work)
-    hops_handler = None
+    handlers: list[ManagedProcess] = []
     try:
         os.environ.update(stack.env)
         start_functions(stack)
@@ -100,11 +105,12 @@ def main(argv: list[str] | None = None) -> None:
         requests.post(stack.url("account_poller"), timeout=30).raise_for_status()
         measure_pipeline(stack.url("webhook"), services.store, 2)  # warm every function up
         ours = measure_pipeline(stack.url("webhook"), services.store, args.samples)
-        raw, hops_handler = measure_three_hops(stack.project, work, args.samples)
+        handlers.append(start_hops_handler(stack.project, work))
+        raw = measure_three_hops(stack.project, handlers[0], args.samples)
         memory = {p.name: peak_rss_mib(p.pid) for p in stack.functions.values()}
     finally:
-        if hops_handler:
-            hops_handler.stop()
+        for handler in handlers:
+            handler.stop()
         stack.stop()
     print(f"\nEmulated cloud, one account per signal, {args.samples} signals one at a time")
     print(f"  {'':34}{'p50':>10}{'p95':>10}{'p99':>10}")
