@@ -23,13 +23,16 @@ from devstack.processes import (
 )
 from shared.domain.models import Topics
 
-# function name -> (signature type, the topic that triggers it, or None for HTTP)
-FUNCTIONS: dict[str, tuple[str, Topics | None]] = {
-    "webhook": ("http", None),
-    "cerebro": ("cloudevent", Topics.SIGNALS),
-    "execution": ("cloudevent", Topics.ORDERS),
-    "confirmations": ("cloudevent", Topics.CONFIRMATIONS),
-    "account_poller": ("http", None),
+# function name -> (signature type, the topics whose push subscriptions trigger it)
+FUNCTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "webhook": ("http", ()),
+    "cerebro": ("cloudevent", (Topics.SIGNALS,)),
+    "execution": ("cloudevent", (Topics.ORDERS,)),
+    "confirmations": ("cloudevent", (Topics.CONFIRMATIONS,)),
+    "account_poller": ("http", ()),
+    "notifier": ("cloudevent", (Topics.CONFIRMATIONS, Topics.NOTIFICATIONS,
+                                Topics.SIGNALS.dead_letter, Topics.ORDERS.dead_letter,
+                                Topics.CONFIRMATIONS.dead_letter)),
 }
 MAX_DELIVERY_ATTEMPTS = 5
 
@@ -80,7 +83,7 @@ def start_functions(stack: EmulatedStack, webhook_port: int | None = None,
     """One functions-framework process per function, each on its own port."""
     env = {**stack.env, "PYTHONPATH": str(REPO_ROOT), **(extra_env or {})}
     executable = Path(sys.executable).with_name("functions-framework")
-    for name, (signature, _topic) in FUNCTIONS.items():
+    for name, (signature, _triggers) in FUNCTIONS.items():
         port = webhook_port if name == "webhook" and webhook_port else free_port()
         stack.functions[name] = start_process(
             f"function-{name}",
@@ -103,21 +106,22 @@ def provision_pubsub(stack: EmulatedStack) -> None:
             for name in (topic.value, topic.dead_letter):
                 with contextlib.suppress(AlreadyExists):
                     publisher.create_topic(name=publisher.topic_path(stack.project, name))
-        for function, (_signature, trigger) in FUNCTIONS.items():
-            if trigger is None:
-                continue
-            with contextlib.suppress(AlreadyExists):
-                subscriber.create_subscription(request={
-                    "name": subscriber.subscription_path(stack.project, f"{trigger.value}-{function}"),
-                    "topic": publisher.topic_path(stack.project, trigger.value),
+        for function, (_signature, triggers) in FUNCTIONS.items():
+            for topic in triggers:
+                request: dict = {
+                    "name": subscriber.subscription_path(stack.project, f"{topic}-{function}"),
+                    "topic": publisher.topic_path(stack.project, topic),
                     "push_config": {"push_endpoint": stack.url(function)},
                     "ack_deadline_seconds": 60,
                     "retry_policy": {"minimum_backoff": {"seconds": 1}, "maximum_backoff": {"seconds": 10}},
-                    "dead_letter_policy": {
-                        "dead_letter_topic": publisher.topic_path(stack.project, trigger.dead_letter),
+                }
+                if not topic.endswith("-dead-letter"):  # a dead letter's own failures are only retried
+                    request["dead_letter_policy"] = {
+                        "dead_letter_topic": publisher.topic_path(stack.project, f"{topic}-dead-letter"),
                         "max_delivery_attempts": MAX_DELIVERY_ATTEMPTS,
-                    },
-                })
+                    }
+                with contextlib.suppress(AlreadyExists):
+                    subscriber.create_subscription(request=request)
     finally:
         subscriber.close()
         publisher.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.adapters.broker_mock import MockBroker, MockBrokerConfig
 from shared.config import Settings
@@ -19,6 +19,10 @@ from shared.services.cerebro_service import CerebroService
 from shared.services.confirmations import ConfirmationService
 from shared.services.execution_service import ExecutionService
 from shared.services.ingest import IngestService
+from shared.services.notifier import NotifierService
+
+if TYPE_CHECKING:
+    from shared.notify.telegram import TelegramSender
 
 
 def utcnow() -> datetime:
@@ -64,6 +68,7 @@ class Services:
     execution: ExecutionService
     confirmations: ConfirmationService
     poller: AccountPoller
+    notifier: NotifierService
 
     @property
     def mock_broker(self) -> MockBroker:
@@ -90,6 +95,9 @@ class Services:
         }
         for topic, handler in routes.items():
             self.bus.subscribe(topic, lambda message, handle=handler: handle(message.data))
+        for topic in (Topics.CONFIRMATIONS, Topics.NOTIFICATIONS, Topics.SIGNALS.dead_letter,
+                      Topics.ORDERS.dead_letter, Topics.CONFIRMATIONS.dead_letter):
+            self.bus.subscribe(topic, lambda message: self.notifier.handle(message.message_id, message.data))
 
     def close(self) -> None:
         self.bus.close()
@@ -119,7 +127,17 @@ def build_services(
         execution=ExecutionService(store, bus, brokers, clock, settings.order_claim_lease_seconds),
         confirmations=ConfirmationService(store, clock),
         poller=AccountPoller(store, brokers),
+        notifier=NotifierService(store, _telegram(settings), settings.telegram_chat_id, settings.environment, clock),
     )
+
+
+def _telegram(settings: Settings) -> TelegramSender | None:
+    """None when no bot is configured: notifications are then skipped, not failed."""
+    if not settings.telegram_bot_token:
+        return None
+    from shared.notify.telegram import TelegramSender
+
+    return TelegramSender(settings.telegram_bot_token, settings.telegram_api_url)
 
 
 __all__ = ["Message", "Services", "build_bus", "build_services", "build_store"]

@@ -15,8 +15,11 @@ CLOUD_SETTINGS = (
     "MT_STORE", "MT_BUS", "GOOGLE_CLOUD_PROJECT", "MT_ENVIRONMENT", "MT_STRUCTURED_LOGS",
     "MAX_POSITION_SIZE_PCT", "MAX_BROKER_ALLOCATION_PCT", "MAX_ACCOUNT_DATA_AGE_SECONDS",
     "DEDUPE_WINDOW_SECONDS", "ORDER_CLAIM_LEASE_SECONDS", "MOCK_SLIPPAGE_BPS", "MOCK_COMMISSION_PER_UNIT",
+    "TELEGRAM_CHAT_ID",
 )
-LOCAL_ONLY_SETTINGS = ("MT_SQLITE_PATH", "MONGODB_URI", "MONGODB_DATABASE", "MT_LOG_DIR")
+# Read from Secret Manager in GCP (Terraform maps each to a secret).
+SECRET_SETTINGS = ("TELEGRAM_BOT_TOKEN",)
+LOCAL_ONLY_SETTINGS = ("MT_SQLITE_PATH", "MONGODB_URI", "MONGODB_DATABASE", "MT_LOG_DIR", "TELEGRAM_API_URL")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,9 @@ class Settings:
     mock_commission_per_unit: float = 0.005
     log_dir: Path = Path("logs")
     structured_logs: bool = False
+    telegram_bot_token: str = field(default="", repr=False)
+    telegram_chat_id: str = ""
+    telegram_api_url: str = "https://api.telegram.org/bot"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -74,4 +80,7 @@ class Settings:
             mock_commission_per_unit=number("MOCK_COMMISSION_PER_UNIT", defaults.mock_commission_per_unit),
             log_dir=Path(env.get("MT_LOG_DIR", str(defaults.log_dir))),
             structured_logs=env.get("MT_STRUCTURED_LOGS", "") in ("1", "true", "yes"),
+            telegram_bot_token=env.get("TELEGRAM_BOT_TOKEN", ""),
+            telegram_chat_id=env.get("TELEGRAM_CHAT_ID", ""),
+            telegram_api_url=env.get("TELEGRAM_API_URL", defaults.telegram_api_url),
         )

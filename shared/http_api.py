@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from shared.bootstrap import Services
 from shared.domain.models import Collections
 from shared.domain.signal_parsing import MAX_BODY_BYTES
+from shared.ports.bus import dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -72,5 +73,5 @@ def run_handler(services: Services, topic: str, envelope: dict[str, Any], handle
     except PoisonMessage as error:
         message = envelope.get("message", {}) if isinstance(envelope, dict) else {}
         log.error("dead-lettering message %s from %s: %s", message.get("messageId"), topic, error)
-        services.bus.publish(f"{topic}-dead-letter", {"envelope": envelope, "error": str(error)[:1000]},
-                             {"source_topic": topic})
+        services.bus.publish(f"{topic}-dead-letter", dead_letter(topic, str(error), envelope),
+                             {"source_topic": topic, "error": str(error)[:500]})

@@ -34,9 +34,14 @@ class _JsonFormatter(logging.Formatter):
 
 
 def configure(log_dir: Path, structured: bool) -> None:
-    """Attach the journey handler once per process."""
-    if _LOGGER.handlers:
+    """Point the journey log at ``log_dir`` (or stdout as JSON); idempotent per target."""
+    target = "stdout" if structured else str((log_dir / "signal_processing.log").resolve())
+    if getattr(_LOGGER, "_mt_target", None) == target:
         return
+    for old in list(_LOGGER.handlers):
+        _LOGGER.removeHandler(old)
+        old.close()
+    _LOGGER._mt_target = target  # type: ignore[attr-defined]
     if structured:
         handler: logging.Handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(_JsonFormatter())

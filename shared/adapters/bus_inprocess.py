@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
-from shared.ports.bus import Bus, Handler, Message
+from shared.ports.bus import Bus, Handler, Message, dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class InProcessBus(Bus):
                       message.message_id, subscription.topic, message.delivery_attempt, error)
             self.publish(
                 f"{subscription.topic}-dead-letter",
-                message.data,
+                dead_letter(subscription.topic, str(error), message.data),
                 {**message.attributes, "error": str(error)[:500], "source_message_id": message.message_id},
             )
             return

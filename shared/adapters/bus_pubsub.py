@@ -17,7 +17,7 @@ from google.api_core.exceptions import AlreadyExists
 from google.cloud import pubsub_v1
 from google.cloud.pubsub_v1.types import BatchSettings, PublisherOptions
 
-from shared.ports.bus import Bus, Handler, Message
+from shared.ports.bus import Bus, Handler, Message, dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,8 @@ class PubSubBus(Bus):
                     received.nack()
                     return
                 log.error("dead-lettering %s on %s: %s", received.message_id, topic, error)
-                self.publish(f"{topic}-dead-letter", {"raw": received.data.decode(errors="replace")},
+                self.publish(f"{topic}-dead-letter",
+                             dead_letter(topic, str(error), received.data.decode(errors="replace")),
                              {**received.attributes, "error": str(error)[:500]})
             received.ack()
             with self._lock:

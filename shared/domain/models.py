@@ -34,6 +34,7 @@ class Topics(StrEnum):
     SIGNALS = "standardized-signals"
     ORDERS = "trading-orders"
     CONFIRMATIONS = "execution-confirmations"
+    NOTIFICATIONS = "notifications"  # alerts: reconciliation breaks, session expiry, daily summary
 
     @property
     def dead_letter(self) -> str:

@@ -25,6 +25,11 @@ class Message:
 Handler = Callable[[Message], None]
 
 
+def dead_letter(source_topic: str, error: str, payload: object) -> dict[str, Any]:
+    """The one shape of a dead letter, whichever bus or handler gave up on the message."""
+    return {"dead_letter": {"source_topic": source_topic, "error": error[:1000], "payload": payload}}
+
+
 class Bus(ABC):
     @abstractmethod
     def publish(self, topic: str, data: dict[str, Any], attributes: dict[str, str] | None = None) -> str:

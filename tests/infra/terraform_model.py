@@ -39,7 +39,7 @@ def unquote(value: Any) -> Any:
 class DeclaredFunction:
     name: str
     entry_point: str
-    trigger_topic: str | None
+    trigger_topics: tuple[str, ...]
     publishes: tuple[str, ...]
     secrets: dict[str, str]
 
@@ -55,12 +55,12 @@ def declared_functions() -> dict[str, DeclaredFunction]:
     functions = _locals(PLATFORM / "functions.tf")["functions"]
     declared = {}
     for name, spec in functions.items():
-        trigger = unquote(spec["trigger_topic"])
+        triggers = spec["trigger_topics"]
         publishes = spec["publishes"]
         declared[unquote(name)] = DeclaredFunction(
             name=unquote(name),
             entry_point=unquote(spec["entry_point"]),
-            trigger_topic=None if trigger in (None, "null") else trigger,
+            trigger_topics=tuple(unquote(t) for t in (triggers if isinstance(triggers, list) else [triggers])),
             publishes=tuple(unquote(t) for t in publishes),
             secrets={unquote(k): unquote(v) for k, v in one(spec["secrets"]).items()},
         )

@@ -27,6 +27,7 @@ module "platform" {
   gateway_bundle     = "${var.build_dir}/gateway_vm.zip"
   dashboard_image    = var.dashboard_image
   dashboard_invokers = var.dashboard_invokers
+  telegram_chat_id   = var.telegram_chat_id
   risk_limits = {
     max_position_size_pct        = 10
     max_broker_allocation_pct    = 100

@@ -31,3 +31,8 @@ variable "dashboard_invokers" {
   type        = list(string)
   default     = []
 }
+
+variable "telegram_chat_id" {
+  description = "Telegram chat for staging alerts."
+  type        = string
+}

@@ -5,7 +5,7 @@ locals {
     webhook = {
       entry_point   = "webhook"
       publishes     = ["standardized-signals"]
-      trigger_topic = null
+      trigger_topics = []
       public        = true # TradingView calls it from the internet
       min_instances = var.latency_critical_min_instances
       secrets       = {}
@@ -13,7 +13,7 @@ locals {
     cerebro = {
       entry_point   = "cerebro"
       publishes     = ["trading-orders", "standardized-signals-dead-letter"]
-      trigger_topic = "standardized-signals"
+      trigger_topics = ["standardized-signals"]
       public        = false
       min_instances = var.latency_critical_min_instances
       secrets       = {}
@@ -21,7 +21,7 @@ locals {
     execution = {
       entry_point   = "execution"
       publishes     = ["execution-confirmations", "trading-orders-dead-letter"]
-      trigger_topic = "trading-orders"
+      trigger_topics = ["trading-orders"]
       public        = false
       min_instances = var.latency_critical_min_instances
       secrets       = {}
@@ -29,15 +29,26 @@ locals {
     confirmations = {
       entry_point   = "confirmations"
       publishes     = ["execution-confirmations-dead-letter"]
-      trigger_topic = "execution-confirmations"
+      trigger_topics = ["execution-confirmations"]
       public        = false
       min_instances = 0
       secrets       = {}
     }
+    notifier = {
+      entry_point = "notifier"
+      publishes   = []
+      trigger_topics = [
+        "execution-confirmations", "notifications",
+        "standardized-signals-dead-letter", "trading-orders-dead-letter", "execution-confirmations-dead-letter",
+      ]
+      public        = false
+      min_instances = 0
+      secrets       = { TELEGRAM_BOT_TOKEN = "telegram-bot-token" }
+    }
     account_poller = {
       entry_point   = "account_poller"
       publishes     = []
-      trigger_topic = null
+      trigger_topics = []
       public        = false
       min_instances = 0
       secrets       = {}
@@ -58,6 +69,7 @@ locals {
     ORDER_CLAIM_LEASE_SECONDS    = "60"
     MOCK_SLIPPAGE_BPS            = "1"
     MOCK_COMMISSION_PER_UNIT     = "0.005"
+    TELEGRAM_CHAT_ID             = var.telegram_chat_id
   }
 }
 

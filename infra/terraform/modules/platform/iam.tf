@@ -18,10 +18,6 @@ locals {
   function_publishes = merge([
     for name, fn in local.functions : { for topic in fn.publishes : "${name}/${topic}" => { function = name, topic = topic } }
   ]...)
-  all_topics = merge(
-    { for t in local.topics : t => google_pubsub_topic.topic[t].name },
-    { for t in local.topics : "${t}-dead-letter" => google_pubsub_topic.dead_letter[t].name },
-  )
   function_secrets = merge([
     for name, fn in local.functions : { for env_name, secret in fn.secrets : "${name}/${secret}" => { function = name, secret = secret } }
   ]...)
@@ -30,7 +26,7 @@ locals {
 resource "google_pubsub_topic_iam_member" "function_publisher" {
   for_each = local.function_publishes
   project  = var.project_id
-  topic    = local.all_topics[each.value.topic]
+  topic    = local.topic_ids[each.value.topic]
   role     = "roles/pubsub.publisher"
   member   = "serviceAccount:${google_service_account.function[each.value.function].email}"
 }

@@ -2,10 +2,17 @@
 # the functions (the same topology devstack/emulated.py builds on the emulator).
 
 locals {
-  topics = toset(["standardized-signals", "trading-orders", "execution-confirmations"])
-  push_subscriptions = {
-    for name, fn in local.functions : name => fn.trigger_topic if fn.trigger_topic != null
-  }
+  topics = toset(["standardized-signals", "trading-orders", "execution-confirmations", "notifications"])
+  topic_ids = merge(
+    { for t in local.topics : t => google_pubsub_topic.topic[t].id },
+    { for t in local.topics : "${t}-dead-letter" => google_pubsub_topic.dead_letter[t].id },
+  )
+  # One push subscription per (function, trigger topic).
+  push_subscriptions = merge([
+    for name, fn in local.functions : {
+      for topic in fn.trigger_topics : "${topic}/${name}" => { function = name, topic = topic }
+    }
+  ]...)
 }
 
 resource "google_pubsub_topic" "topic" {
@@ -47,15 +54,15 @@ resource "google_service_account" "pubsub_invoker" {
 resource "google_pubsub_subscription" "push" {
   for_each             = local.push_subscriptions
   project              = var.project_id
-  name                 = "${each.value}-${replace(each.key, "_", "-")}"
-  topic                = google_pubsub_topic.topic[each.value].id
+  name                 = "${each.value.topic}-${replace(each.value.function, "_", "-")}"
+  topic                = local.topic_ids[each.value.topic]
   ack_deadline_seconds = 60
 
   push_config {
-    push_endpoint = module.function[each.key].uri
+    push_endpoint = module.function[each.value.function].uri
     oidc_token {
       service_account_email = google_service_account.pubsub_invoker.email
-      audience              = module.function[each.key].uri
+      audience              = module.function[each.value.function].uri
     }
   }
 
@@ -64,9 +71,13 @@ resource "google_pubsub_subscription" "push" {
     maximum_backoff = "60s"
   }
 
-  dead_letter_policy {
-    dead_letter_topic     = google_pubsub_topic.dead_letter[each.value].id
-    max_delivery_attempts = 5
+  # A dead letter's own delivery is retried, never dead-lettered again.
+  dynamic "dead_letter_policy" {
+    for_each = endswith(each.value.topic, "-dead-letter") ? [] : [each.value.topic]
+    content {
+      dead_letter_topic     = google_pubsub_topic.dead_letter[dead_letter_policy.value].id
+      max_delivery_attempts = 5
+    }
   }
 
   expiration_policy {
@@ -75,7 +86,7 @@ resource "google_pubsub_subscription" "push" {
 }
 
 resource "google_cloud_run_service_iam_member" "push_invoker" {
-  for_each = local.push_subscriptions
+  for_each = toset([for s in values(local.push_subscriptions) : s.function])
   project  = var.project_id
   location = var.region
   service  = module.function[each.key].service

@@ -64,6 +64,11 @@ variable "gateway_machine_type" {
   default     = "e2-small"
 }
 
+variable "telegram_chat_id" {
+  description = "Chat that receives this environment's alerts (a separate staging chat for staging)."
+  type        = string
+}
+
 variable "poll_schedule" {
   description = "Cron schedule (UTC) of the account poller."
   type        = string
