@@ -17,7 +17,21 @@ PLATFORM = TERRAFORM / "modules" / "platform"
 
 def load(path: Path) -> dict[str, Any]:
     with open(path) as handle:
-        return hcl2.load(handle)
+        return _bare_keys(hcl2.load(handle))
+
+
+def _bare_keys(value: Any) -> Any:
+    """python-hcl2 8 keeps the quotes of labels and keys ('"google_pubsub_topic"'); older
+    parsers drop them. The tests compare bare names either way."""
+    if isinstance(value, dict):
+        return {_strip_quotes(k): _bare_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_bare_keys(v) for v in value]
+    return value
+
+
+def _strip_quotes(text: str) -> str:
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
 
 
 def one(value: Any) -> Any:
@@ -30,9 +44,7 @@ def one(value: Any) -> Any:
 def unquote(value: Any) -> Any:
     """Literal strings come back bare; expressions as ${...}."""
     value = one(value)
-    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1]
-    return value
+    return _strip_quotes(value) if isinstance(value, str) else value
 
 
 @dataclass(frozen=True)
@@ -73,7 +85,7 @@ def declared_environment() -> set[str]:
 
 def declared_topics() -> set[str]:
     """The names inside `topics = toset([...])`."""
-    return set(re.findall(r"'([a-z0-9-]+)'", str(_locals(PLATFORM / "pubsub.tf")["topics"])))
+    return set(re.findall(r"""["']([a-z0-9-]+)["']""", str(_locals(PLATFORM / "pubsub.tf")["topics"])))
 
 
 def resource(path: Path, kind: str, name: str) -> dict[str, Any]:

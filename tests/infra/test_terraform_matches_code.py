@@ -18,6 +18,7 @@ from tests.infra.terraform_model import (
     declared_topics,
     one,
     resource,
+    unquote,
 )
 
 
@@ -56,7 +57,7 @@ def test_each_event_function_has_a_push_subscription_with_dead_letter_and_retry(
     dead_letter = one(one(push["dynamic"])["dead_letter_policy"])
     assert one(one(dead_letter["content"])["max_delivery_attempts"]) == 5
     assert "-dead-letter" in one(dead_letter["for_each"])  # dead-letter topics' own subscriptions are exempt
-    assert one(one(push["retry_policy"])["maximum_backoff"]) == "60s"
+    assert unquote(one(push["retry_policy"])["maximum_backoff"]) == "60s"
     assert one(one(push["push_config"])["oidc_token"])
     event_functions = {n for n, f in declared_functions().items() if f.trigger_topics}
     assert event_functions == {n for n, (sig, _t) in FUNCTIONS.items() if sig == "cloudevent"}
