@@ -115,7 +115,7 @@ class MockBroker(BrokerClient):
             if update.status != "working":
                 return update  # filled, rejected or already cancelled: nothing to do
             cancelled = update.model_copy(update={"status": "cancelled", "reason": "cancelled by request"})
-            tx.set(ORDERS, order_key, {**record, "update": cancelled.model_dump(mode="json")})
+            self._save(tx, Order.model_validate(record["order"]), order_key, cancelled)
             return cancelled
 
         return self._store.transaction(cancel)
