@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,7 +13,6 @@ import pytest
 import requests
 
 from devstack.processes import REPO_ROOT, free_port
-from tests.conftest import signal_body
 
 
 def cli(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
@@ -47,12 +47,13 @@ def test_up_send_status_down(stack: str, cli_env: dict[str, str], request: pytes
         assert started.returncode == 0, started.stderr
         again = cli("up", f"--stack={stack}", f"--port={port}", env=cli_env)
         assert again.returncode == 1 and "already running" in again.stderr
-        answer = requests.post(f"http://127.0.0.1:{port}/webhook", timeout=30,
-                               data=signal_body(ticker="AAPL", action="buy", quantity=10, price=190, signal_id="cli"))
-        assert answer.status_code == 202, answer.text
+        sent = subprocess.run([sys.executable, "tests/signals_testing/send_test_signal.py", "--file",
+                               "sample_signals/equity_buy.json", "--url", f"http://127.0.0.1:{port}/webhook"],
+                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+        assert sent.returncode == 0 and sent.stdout.startswith("202 "), sent.stdout + sent.stderr
         output = wait_for_fills(cli_env, "orders 2/2 filled")
         assert "orders 2/2 filled" in output, output
-        assert answer.json()["signal_id"] in output
+        assert json.loads(sent.stdout.partition(" ")[2])["signal_id"] in output
         assert "DEAD" not in output and "running" in output
     finally:
         stopped = cli("down", env=cli_env)
