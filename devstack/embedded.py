@@ -15,12 +15,14 @@ from shared.bootstrap import Services, build_services
 from shared.config import Settings
 from shared.demo import seed_demo_fund
 from shared.http_api import handle_webhook, signal_journey
+from shared.registry_api import registry_blueprint
 
 log = logging.getLogger("devstack.embedded")
 
 
 def create_app(services: Services) -> flask.Flask:
     app = flask.Flask("mathematricks-embedded")
+    app.register_blueprint(registry_blueprint(services))
 
     @app.post("/webhook")
     def webhook() -> tuple[dict, int]:

@@ -30,6 +30,7 @@ FUNCTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "execution": ("cloudevent", (Topics.ORDERS,)),
     "confirmations": ("cloudevent", (Topics.CONFIRMATIONS,)),
     "account_poller": ("http", ()),
+    "strategy_registry": ("http", ()),
     "notifier": ("cloudevent", (Topics.CONFIRMATIONS, Topics.NOTIFICATIONS,
                                 Topics.SIGNALS.dead_letter, Topics.ORDERS.dead_letter,
                                 Topics.CONFIRMATIONS.dead_letter)),

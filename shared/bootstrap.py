@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.adapters.broker_mock import MockBroker, MockBrokerConfig
+from shared.auth.api_keys import ApiKeys
+from shared.auth.rate_limit import RateLimiter
 from shared.config import Settings
 from shared.domain.models import Order, OrderUpdate, StandardizedSignal, Topics
 from shared.journey import configure as configure_journey
@@ -20,9 +23,11 @@ from shared.services.confirmations import ConfirmationService
 from shared.services.execution_service import ExecutionService
 from shared.services.ingest import IngestService
 from shared.services.notifier import NotifierService
+from shared.services.strategy_registry import StrategyRegistry
 
 if TYPE_CHECKING:
     from shared.notify.telegram import TelegramSender
+    from shared.services.portfolio_service import PortfolioService
 
 
 def utcnow() -> datetime:
@@ -69,6 +74,17 @@ class Services:
     confirmations: ConfirmationService
     poller: AccountPoller
     notifier: NotifierService
+    api_keys: ApiKeys
+    rate_limiter: RateLimiter
+    registry: StrategyRegistry
+    clock: Callable[[], datetime] = utcnow
+
+    @functools.cached_property
+    def portfolio(self) -> PortfolioService:
+        """Built on first use: only the registry function needs pandas and scipy."""
+        from shared.services.portfolio_service import PortfolioService
+
+        return PortfolioService(self.store, self.clock)
 
     @property
     def mock_broker(self) -> MockBroker:
@@ -128,6 +144,10 @@ def build_services(
         confirmations=ConfirmationService(store, clock),
         poller=AccountPoller(store, brokers),
         notifier=NotifierService(store, _telegram(settings), settings.telegram_chat_id, settings.environment, clock),
+        api_keys=ApiKeys(store, clock),
+        rate_limiter=RateLimiter(store, clock),
+        registry=StrategyRegistry(store, clock),
+        clock=clock,
     )
 
 

@@ -7,9 +7,11 @@ never use them for a real strategy.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import random
+from datetime import UTC, date, datetime, timedelta
 
 from shared.adapters.broker_mock import MockBroker
+from shared.auth.api_keys import ApiKeys
 from shared.domain.models import (
     Account,
     Allocation,
@@ -19,6 +21,7 @@ from shared.domain.models import (
     Instrument,
     Strategy,
 )
+from shared.domain.returns_csv import ReturnSeries
 from shared.ports.store import Store
 from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
 from shared.services.ingest import hash_passphrase
@@ -28,6 +31,16 @@ DEMO_PASSPHRASES = {
     "trend_futures": "demo-trend-futures-passphrase",
     "fx_carry": "demo-fx-carry-passphrase",
 }
+
+# Public demo API keys for the registry API (`Authorization: Bearer ...`). Never for real use.
+DEMO_API_KEYS = {
+    ("admin", "admin"): "mt_00000000000000a1.demo-admin-key-not-secret",
+    ("developer", "dev_alice"): "mt_00000000000000d1.demo-alice-key-not-secret",
+    ("developer", "dev_bob"): "mt_00000000000000d2.demo-bob-key-not-secret",
+}
+
+# (annual drift, annual volatility) of each strategy's synthetic three-year backtest.
+DEMO_RETURN_PROFILES = {"momentum_us": (0.14, 0.18), "trend_futures": (0.10, 0.12), "fx_carry": (0.06, 0.07)}
 
 DEMO_STRATEGIES = {
     "momentum_us": ("US equity momentum", "dev_alice", 100_000.0),
@@ -73,6 +86,30 @@ def seed_demo_fund(store: Store, broker: MockBroker) -> bool:
         store.put(Collections.ACCOUNTS, account_id, account.model_dump(mode="json"))
     for instrument, price in DEMO_LISTINGS:
         broker.list_instrument(instrument, price)
+    keys = ApiKeys(store)
+    for (role, subject), token in DEMO_API_KEYS.items():
+        keys.issue(role, subject, label="demo", token=token)  # type: ignore[arg-type]
+    for strategy_id, series in demo_return_series().items():
+        store.put(Collections.STRATEGY_RETURNS, strategy_id, {"strategy_id": strategy_id, **series.as_document(),
+                                                              "source": "demo", "uploaded_by": "demo-seed"})
     allocation = Allocation(version=1, weights=DEMO_WEIGHTS, approved_by="demo-seed", approved_at=datetime.now(UTC))
     store.put(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC, allocation.model_dump(mode="json"))
     return True
+
+
+def demo_return_series(days: int = 756, seed: int = 7) -> dict[str, ReturnSeries]:
+    """Deterministic synthetic backtests on a shared weekday calendar, mildly correlated."""
+    rng = random.Random(seed)
+    calendar: list[date] = []
+    day = date(2023, 11, 27)
+    while len(calendar) < days:
+        if day.weekday() < 5:
+            calendar.append(day)
+        day += timedelta(days=1)
+    market = [rng.gauss(0, 1) for _ in calendar]
+    series = {}
+    for strategy_id, (drift, volatility) in DEMO_RETURN_PROFILES.items():
+        daily_vol = volatility / 252 ** 0.5
+        returns = tuple(drift / 252 + daily_vol * (0.3 * m + 0.954 * rng.gauss(0, 1)) for m in market)
+        series[strategy_id] = ReturnSeries(tuple(calendar), returns)
+    return series

@@ -28,6 +28,9 @@ class Collections(StrEnum):
     ORDERS = "orders"
     SIGNAL_DEDUPE = "signal_dedupe"
     SETTINGS = "system_settings"
+    ALLOCATION_HISTORY = "allocation_history"
+    STRATEGY_RETURNS = "strategy_returns"
+    API_KEYS = "api_keys"
 
 
 class Topics(StrEnum):
@@ -152,6 +155,13 @@ class Strategy(_Model):
     reference_capital: PositiveFloat = 100_000.0
     passphrase_hash: str = ""
     passphrase_salt: str = ""
+    eligible_accounts: list[str] = Field(default_factory=list)  # empty: every account
+    eligible_brokers: list[Broker] = Field(default_factory=list)  # empty: every broker
+    instruments: list[str] = Field(default_factory=list)  # informational: what it trades
+
+    def eligible_for(self, account: Account) -> bool:
+        return ((not self.eligible_accounts or account.account_id in self.eligible_accounts)
+                and (not self.eligible_brokers or account.broker in self.eligible_brokers))
 
 
 class PositionLot(_Model):
@@ -197,6 +207,15 @@ class Allocation(_Model):
     )
     approved_by: str = ""
     approved_at: datetime | None = None
+    effective_from: datetime | None = None
+    source_test_id: str = ""  # the portfolio test it was approved from
+    pending: Allocation | None = None  # approved, waiting for its effective_from
+
+    def in_effect(self, now: datetime) -> Allocation:
+        """The weights cerebro trades at ``now``: the pending version once it is due."""
+        if self.pending is not None and self.pending.effective_from is not None and self.pending.effective_from <= now:
+            return self.pending
+        return self
 
     def weight(self, account_id: str, strategy_id: str) -> float:
         return self.weights.get(account_id, {}).get(strategy_id, 0.0)

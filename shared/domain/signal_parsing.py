@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .errors import RequestRejected
 from .models import (
     Action,
     AssetClass,
@@ -29,18 +30,8 @@ from .models import (
 MAX_BODY_BYTES = 16 * 1024
 
 
-class SignalRejected(Exception):
-    """A request the webhook refuses; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, field: str, reason: str, status: int = 422, code: str = "invalid_field"):
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-        self.status = status
-        self.code = code
-
-    def as_json(self) -> dict[str, Any]:
-        return {"error": self.code, "field": self.field, "reason": self.reason}
+class SignalRejected(RequestRejected):
+    """A signal the webhook refuses."""
 
 
 _ID = r"^[A-Za-z0-9_.:\-]{1,100}$"

@@ -65,11 +65,11 @@ class CerebroService:
         if strategy_doc is None:
             raise LookupError(f"strategy {signal.strategy_id} vanished after ingest")
         strategy = Strategy.model_validate(strategy_doc)
+        now = self._clock()
         allocation_doc = self._store.get(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC)
-        allocation = Allocation.model_validate(allocation_doc) if allocation_doc else Allocation()
+        allocation = (Allocation.model_validate(allocation_doc) if allocation_doc else Allocation()).in_effect(now)
         settings = self._store.get(Collections.SETTINGS, KILL_SWITCH_DOC) or {}
         kill_switch = bool(settings.get("enabled"))
-        now = self._clock()
 
         positions: dict[str, dict[str, float]] = {}
         instruments: dict[str, dict[str, Instrument]] = {}

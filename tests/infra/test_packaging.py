@@ -74,6 +74,10 @@ def _call(name: str, port: int) -> requests.Response:
         return answer
     if name == "account_poller":
         return requests.post(url, timeout=30)
+    if name == "strategy_registry":
+        answer = requests.get(url + "api/strategies", timeout=30)
+        assert answer.status_code == 401 and answer.json()["field"] == "authorization"
+        return answer
     # A Pub/Sub push body, as the push subscription sends it.
     envelope = {"subscription": f"projects/p/subscriptions/{name}",
                 "message": {"data": base64.b64encode(b'{"unexpected": true}').decode(), "messageId": "1",

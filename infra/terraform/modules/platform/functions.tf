@@ -53,6 +53,14 @@ locals {
       min_instances = 0
       secrets       = {}
     }
+    strategy_registry = {
+      entry_point   = "strategy_registry"
+      publishes     = []
+      trigger_topics = []
+      public        = true # developers and admins call it with API keys, checked by the function
+      min_instances = 0
+      secrets       = {}
+    }
   }
 
   # Settings every function reads (shared/config.py); secrets are added per function.

@@ -1,0 +1,35 @@
+"""Per-key request limits, counted in the store so every function instance shares them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from shared.domain.errors import RequestRejected
+from shared.ports.store import Store, Transaction
+
+RATE_COUNTERS = "rate_counters"
+
+
+class RateLimiter:
+    """Fixed one-minute windows: simple, shared, and exact enough for API keys."""
+
+    def __init__(self, store: Store, clock: Callable[[], datetime]):
+        self._store = store
+        self._clock = clock
+
+    def check(self, key_id: str, per_minute: int) -> None:
+        now = self._clock()
+        window = now.strftime("%Y%m%d%H%M")
+        doc_id = f"{key_id}:{window}"
+
+        def count(tx: Transaction) -> int:
+            used = (tx.get(RATE_COUNTERS, doc_id) or {}).get("count", 0)
+            if used < per_minute:
+                tx.set(RATE_COUNTERS, doc_id, {"key_id": key_id, "window": window, "count": used + 1})
+            return used
+
+        if self._store.transaction(count) >= per_minute:
+            retry_after = 60 - now.second
+            raise RequestRejected("authorization", f"rate limit of {per_minute} requests per minute reached; "
+                                                   f"retry in {retry_after} s", 429, "rate_limited")

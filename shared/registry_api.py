@@ -1,0 +1,143 @@
+"""The authenticated HTTP API for strategies, portfolio tests and the allocation.
+
+One Flask blueprint serves both the ``strategy_registry`` Cloud Function and the
+embedded stack. Every route authenticates a bearer API key; the services check
+what the caller's role may do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import flask
+
+from shared.auth.api_keys import Principal
+from shared.bootstrap import Services
+from shared.domain.errors import RequestRejected
+from shared.services.portfolio_service import Approval, OptimisationRequest
+from shared.services.strategy_registry import StrategyChanges, StrategySpec, public, validated
+
+MAX_JSON_BYTES = 64 * 1024
+JsonReply = tuple[Any, int]
+
+
+def caller(services: Services) -> Principal:
+    header = flask.request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise RequestRejected("authorization", "send 'Authorization: Bearer <API key>'", 401, "unauthenticated")
+    found = services.api_keys.authenticate(token.strip())
+    if found is None:
+        raise RequestRejected("authorization", "unknown, revoked or malformed API key", 401, "unauthenticated")
+    principal, key = found
+    services.rate_limiter.check(key.key_id, key.rate_limit_per_minute)
+    return principal
+
+
+def json_body() -> Any:
+    if flask.request.content_length and flask.request.content_length > MAX_JSON_BYTES:
+        raise RequestRejected("body", f"larger than {MAX_JSON_BYTES} bytes", 413, "too_large")
+    body = flask.request.get_data(cache=False)
+    if len(body) > MAX_JSON_BYTES:
+        raise RequestRejected("body", f"larger than {MAX_JSON_BYTES} bytes", 413, "too_large")
+    if not flask.request.mimetype == "application/json":
+        raise RequestRejected("content_type", "must be application/json", 415, "unsupported_media_type")
+    try:
+        return flask.json.loads(body)
+    except ValueError as error:
+        raise RequestRejected("body", f"is not valid JSON ({error})", 400, "malformed_json") from None
+
+
+def registry_blueprint(services: Services) -> flask.Blueprint:
+    api = flask.Blueprint("registry", __name__)
+    registry, portfolio = services.registry, services.portfolio
+
+    def route(rule: str, methods: list[str]) -> Callable:
+        def wrap(view: Callable[..., JsonReply]) -> Callable[..., JsonReply]:
+            def guarded(**kwargs: Any) -> JsonReply:
+                try:
+                    return view(caller(services), **kwargs)
+                except RequestRejected as error:
+                    return error.as_json(), error.status
+
+            guarded.__name__ = view.__name__
+            api.add_url_rule(rule, view_func=guarded, methods=methods)
+            return guarded
+
+        return wrap
+
+    @route("/api/strategies", ["GET"])
+    def list_strategies(who: Principal) -> JsonReply:
+        return {"strategies": [public(s) for s in registry.list(who)]}, 200
+
+    @route("/api/strategies", ["POST"])
+    def create_strategy(who: Principal) -> JsonReply:
+        strategy, passphrase = registry.create(validated(StrategySpec, json_body()), who)
+        return {"strategy": public(strategy), "passphrase": passphrase,
+                "note": "store the passphrase now: it is not shown again"}, 201
+
+    @route("/api/strategies/<strategy_id>", ["GET"])
+    def get_strategy(who: Principal, strategy_id: str) -> JsonReply:
+        return {"strategy": public(registry.get(strategy_id, who))}, 200
+
+    @route("/api/strategies/<strategy_id>", ["PATCH"])
+    def update_strategy(who: Principal, strategy_id: str) -> JsonReply:
+        changes = validated(StrategyChanges, json_body())
+        return {"strategy": public(registry.update(strategy_id, changes, who))}, 200
+
+    @route("/api/strategies/<strategy_id>/passphrase", ["POST"])
+    def rotate_passphrase(who: Principal, strategy_id: str) -> JsonReply:
+        return {"passphrase": registry.rotate_passphrase(strategy_id, who)}, 200
+
+    @route("/api/strategies/<strategy_id>/returns", ["PUT"])
+    def upload_returns(who: Principal, strategy_id: str) -> JsonReply:
+        if flask.request.mimetype not in ("text/csv", "text/plain"):
+            raise RequestRejected("content_type", "must be text/csv", 415, "unsupported_media_type")
+        return registry.upload_returns(strategy_id, flask.request.get_data(cache=False), who), 200
+
+    @route("/api/portfolio/tests", ["POST"])
+    def run_test(who: Principal) -> JsonReply:
+        return portfolio.run_test(validated(OptimisationRequest, json_body()), who), 201
+
+    @route("/api/portfolio/tests", ["GET"])
+    def list_tests(who: Principal) -> JsonReply:
+        summaries = [{k: t.get(k) for k in ("test_id", "status", "created_at", "requested_by", "weights", "expected")}
+                     for t in portfolio.list_tests(who)]
+        return {"tests": summaries}, 200
+
+    @route("/api/portfolio/tests/<test_id>", ["GET"])
+    def get_test(who: Principal, test_id: str) -> JsonReply:
+        return portfolio.get_test(test_id, who), 200
+
+    @route("/api/portfolio/tests/<test_id>/approve", ["POST"])
+    def approve(who: Principal, test_id: str) -> JsonReply:
+        body = json_body() if flask.request.get_data(cache=True) else {}
+        allocation = portfolio.approve(test_id, validated(Approval, body), who)
+        return {"allocation": allocation.model_dump(mode="json")}, 200
+
+    @route("/api/allocation", ["GET"])
+    def allocation(who: Principal) -> JsonReply:
+        return portfolio.current_allocation(who), 200
+
+    @route("/api/allocation/history", ["GET"])
+    def allocation_history(who: Principal) -> JsonReply:
+        return {"versions": portfolio.history(who)}, 200
+
+    return api
+
+
+def standalone_app(services: Services) -> flask.Flask:
+    """The Cloud Function's app: the blueprint plus JSON answers for unknown routes."""
+    app = flask.Flask("strategy-registry")
+    app.register_blueprint(registry_blueprint(services))
+
+    @app.errorhandler(404)
+    def not_found(_: Exception) -> JsonReply:
+        return {"error": "not_found", "field": "path", "reason": f"no route {flask.request.path}"}, 404
+
+    @app.errorhandler(405)
+    def wrong_method(_: Exception) -> JsonReply:
+        return {"error": "method_not_allowed", "field": "method", "reason": f"{flask.request.method} not allowed"}, 405
+
+    return app

@@ -1,0 +1,209 @@
+"""Portfolio tests and their approval into the allocation cerebro trades.
+
+Every optimisation run is kept in ``portfolio_tests`` with everything the admin needs
+to judge it (weights, metrics, correlation, in-sample and walk-forward results). An
+approval turns one test into the next ``current_allocation`` version, atomically,
+and keeps every version in ``allocation_history``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.auth.api_keys import Principal
+from shared.domain.errors import RequestRejected
+from shared.domain.models import Account, Allocation, Collections, Strategy
+from shared.domain.returns_csv import ReturnSeries
+from shared.portfolio import (
+    Constraints,
+    PortfolioDataError,
+    backtest,
+    correlation,
+    metrics_table,
+    optimise,
+    prepare_returns,
+    walk_forward,
+)
+from shared.ports.store import Store, Transaction
+from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
+
+METHODS = ("max_sharpe", "max_cagr", "hybrid", "min_variance", "risk_parity", "equal_weight")
+
+
+class OptimisationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: Annotated[str, Field(pattern="^(" + "|".join(METHODS) + ")$")]
+    strategy_ids: Annotated[list[str], Field(min_length=1, max_length=500)]
+    min_weight: dict[str, Annotated[float, Field(ge=0, le=10)]] = Field(default_factory=dict)
+    max_weight: dict[str, Annotated[float, Field(ge=0, le=10)]] = Field(default_factory=dict)
+    default_max_weight: Annotated[float, Field(gt=0, le=10)] = 1.0
+    leverage_cap: Annotated[float, Field(gt=0, le=10)] = 1.0
+    risk_free: Annotated[float, Field(ge=-0.5, le=0.5)] = 0.0
+    max_volatility: Annotated[float, Field(gt=0, le=5)] = 0.15  # hybrid only
+    train_days: Annotated[int, Field(ge=20, le=5000)] = 504
+    test_days: Annotated[int, Field(ge=5, le=2000)] = 126
+
+
+class Approval(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    account_ids: list[str] | None = None  # None: every account
+    effective_from: datetime | None = None  # None: at once
+
+
+def _tidy(metrics: Any) -> dict[str, Any]:
+    return {k: (None if v is None else round(float(v), 10)) for k, v in vars(metrics).items()}
+
+
+class PortfolioService:
+    def __init__(self, store: Store, clock: Callable[[], datetime]):
+        self._store = store
+        self._clock = clock
+
+    # --- optimisation runs ----------------------------------------------------------
+    def run_test(self, request: OptimisationRequest, caller: Principal) -> dict[str, Any]:
+        _admin(caller)
+        returns = self._returns(request.strategy_ids)
+        constraints = Constraints(min_weight=request.min_weight, max_weight=request.max_weight,
+                                  default_max_weight=request.default_max_weight, leverage_cap=request.leverage_cap)
+        params: dict[str, Any] = {"risk_free": request.risk_free} if request.method == "max_sharpe" else {}
+        if request.method == "hybrid":
+            params["max_volatility"] = request.max_volatility
+        try:
+            result = optimise(request.method, returns, constraints, **params)
+            in_sample = backtest(returns, result.weights)
+            out_of_sample = walk_forward(returns, request.method, constraints, train_days=request.train_days,
+                                         test_days=request.test_days, **params)
+        except PortfolioDataError as error:
+            raise RequestRejected(error.field, error.reason) from None
+        test_id = f"pt_{self._clock():%Y%m%d%H%M%S}_{secrets.token_hex(3)}"
+        document = {
+            "test_id": test_id, "status": "proposed", "created_at": self._clock().isoformat(),
+            "requested_by": caller.subject, "request": request.model_dump(mode="json"),
+            "weights": result.weights,
+            "expected": {"annual_return": result.expected_return, "annual_volatility": result.volatility,
+                         "sharpe": result.sharpe},
+            "strategy_metrics": {s: _tidy(m) for s, m in metrics_table(returns).items()},
+            "correlation": correlation(returns).round(6).to_dict(),
+            "in_sample": {"metrics": _tidy(in_sample.metrics), "equity": _curve(in_sample.equity)},
+            "walk_forward": {
+                "metrics": _tidy(out_of_sample.metrics), "equity": _curve(out_of_sample.equity),
+                "windows": [{"train": [str(w.train_start), str(w.train_end)],
+                             "test": [str(w.test_start), str(w.test_end)], "weights": w.weights,
+                             "in_sample": _tidy(w.in_sample), "out_of_sample": _tidy(w.out_of_sample)}
+                            for w in out_of_sample.windows],
+            },
+        }
+        self._store.put(Collections.PORTFOLIO_TESTS, test_id, document)
+        return document
+
+    def get_test(self, test_id: str, caller: Principal) -> dict[str, Any]:
+        _admin(caller)
+        document = self._store.get(Collections.PORTFOLIO_TESTS, test_id)
+        if document is None:
+            raise RequestRejected("test_id", f"no portfolio test {test_id!r}", 404, "not_found")
+        return document
+
+    def list_tests(self, caller: Principal, limit: int = 50) -> list[dict[str, Any]]:
+        _admin(caller)
+        return self._store.query(Collections.PORTFOLIO_TESTS, order_by="created_at", descending=True, limit=limit)
+
+    # --- approval -------------------------------------------------------------------
+    def approve(self, test_id: str, approval: Approval, caller: Principal) -> Allocation:
+        """The test's weights become the next allocation version for the chosen accounts."""
+        test = self.get_test(test_id, caller)
+        if test["status"] != "proposed":
+            raise RequestRejected("test_id", f"test {test_id} is {test['status']}, not proposed", 409, "conflict")
+        weights = {s: w for s, w in test["weights"].items() if w > 1e-9}
+        accounts = self._accounts(approval.account_ids)
+        self._check_eligibility(accounts, weights)
+        now = self._clock()
+        effective_from = approval.effective_from or now
+        if effective_from.tzinfo is None:
+            raise RequestRejected("effective_from", "must include a timezone")
+
+        def commit(tx: Transaction) -> Allocation:
+            document = tx.get(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC)
+            current = Allocation.model_validate(document) if document else Allocation(version=0)
+            in_force = current.in_effect(now)
+            latest = max(current.version, current.pending.version if current.pending else 0)
+            approved = Allocation(
+                version=latest + 1,
+                weights={**in_force.weights, **{a.account_id: dict(weights) for a in accounts}},
+                approved_by=caller.subject, approved_at=now, effective_from=effective_from, source_test_id=test_id,
+            )
+            # Due now: it is the allocation. Due later: it waits beside the one in force.
+            new_current = approved if effective_from <= now else in_force.model_copy(update={"pending": approved})
+            tx.set(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC, new_current.model_dump(mode="json"))
+            tx.set(Collections.ALLOCATION_HISTORY, f"v{approved.version:06d}", approved.model_dump(mode="json"))
+            tx.set(Collections.PORTFOLIO_TESTS, test_id, {**test, "status": "approved", "approved_by": caller.subject,
+                                                          "approved_at": now.isoformat(),
+                                                          "allocation_version": approved.version})
+            return approved
+
+        return self._store.transaction(commit)
+
+    def current_allocation(self, caller: Principal) -> dict[str, Any]:
+        _admin(caller)
+        document = self._store.get(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC)
+        current = Allocation.model_validate(document) if document else Allocation(version=0)
+        return {"in_effect": current.in_effect(self._clock()).model_dump(mode="json"),
+                "pending": current.pending.model_dump(mode="json") if current.pending else None}
+
+    def history(self, caller: Principal) -> list[dict[str, Any]]:
+        _admin(caller)
+        return self._store.query(Collections.ALLOCATION_HISTORY, order_by="version", descending=True)
+
+    # --- internals ------------------------------------------------------------------
+    def _returns(self, strategy_ids: list[str]) -> pd.DataFrame:
+        series = {}
+        for strategy_id in dict.fromkeys(strategy_ids):
+            document = self._store.get(Collections.STRATEGY_RETURNS, strategy_id)
+            if document is None:
+                raise RequestRejected(f"strategy_ids.{strategy_id}", "has no uploaded return series")
+            loaded = ReturnSeries.from_document(document)
+            series[strategy_id] = pd.Series(loaded.returns, index=pd.DatetimeIndex(loaded.dates), dtype=float)
+        try:
+            return prepare_returns(series)
+        except PortfolioDataError as error:
+            raise RequestRejected(error.field, error.reason) from None
+
+    def _accounts(self, account_ids: list[str] | None) -> list[Account]:
+        if account_ids is None:
+            return [Account.model_validate(d) for d in self._store.query(Collections.ACCOUNTS)]
+        accounts = []
+        for account_id in account_ids:
+            document = self._store.get(Collections.ACCOUNTS, account_id)
+            if document is None:
+                raise RequestRejected("account_ids", f"no account {account_id!r}", 404, "not_found")
+            accounts.append(Account.model_validate(document))
+        return accounts
+
+    def _check_eligibility(self, accounts: list[Account], weights: dict[str, float]) -> None:
+        for strategy_id in weights:
+            document = self._store.get(Collections.STRATEGIES, strategy_id)
+            if document is None:
+                raise RequestRejected("weights", f"strategy {strategy_id!r} no longer exists", 409, "conflict")
+            strategy = Strategy.model_validate(document)
+            if strategy.status == "retired":
+                raise RequestRejected("weights", f"strategy {strategy_id!r} is retired", 409, "conflict")
+            for account in accounts:
+                if not strategy.eligible_for(account):
+                    raise RequestRejected("account_ids", f"strategy {strategy_id!r} may not trade in account "
+                                                         f"{account.account_id!r}", 409, "conflict")
+
+
+def _curve(equity: pd.Series) -> dict[str, list]:
+    return {"dates": [d.date().isoformat() for d in equity.index], "equity": [round(float(v), 8) for v in equity]}
+
+
+def _admin(caller: Principal) -> None:
+    if caller.role != "admin":
+        raise RequestRejected("authorization", "only an admin runs and approves portfolio tests", 403, "forbidden")

@@ -1,0 +1,57 @@
+"""API keys: shown once, stored hashed, revocable, rotatable; rate limits per key."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from shared.adapters.store_sqlite import SqliteStore
+from shared.auth.api_keys import ApiKeys
+from shared.auth.rate_limit import RateLimiter
+from shared.domain.errors import RequestRejected
+from shared.domain.models import Collections
+from tests.conftest import FakeClock
+
+
+@pytest.fixture
+def store(tmp_path) -> SqliteStore:
+    return SqliteStore(str(tmp_path / "keys.sqlite"))
+
+
+def test_an_issued_key_authenticates_its_caller_and_is_not_stored(store):
+    keys = ApiKeys(store)
+    key, token = keys.issue("developer", "dev_alice", label="laptop")
+    principal, found = keys.authenticate(token)
+    assert (principal.role, principal.subject, found.key_id) == ("developer", "dev_alice", key.key_id)
+    stored = json.dumps(store.query(Collections.API_KEYS))
+    assert token.split(".")[1] not in stored
+
+
+@pytest.mark.parametrize("token", [None, "", "Bearer x", "mt_zz.abc", "mt_0123456789abcdef.wrong-secret-value-123"])
+def test_malformed_unknown_or_wrong_tokens_are_refused(store, token):
+    ApiKeys(store).issue("admin", "root", token="mt_0123456789abcdef.right-secret-value-123")
+    assert ApiKeys(store).authenticate(token) is None
+
+
+def test_revoked_and_rotated_keys_stop_working(store):
+    keys = ApiKeys(store)
+    key, token = keys.issue("admin", "ops")
+    replacement, new_token = keys.rotate(key.key_id)
+    assert keys.authenticate(token) is None
+    assert keys.authenticate(new_token)[0].subject == "ops" and replacement.key_id != key.key_id
+    keys.revoke(replacement.key_id)
+    assert keys.authenticate(new_token) is None
+
+
+def test_rate_limit_answers_429_until_the_next_minute(store):
+    clock = FakeClock()
+    limiter = RateLimiter(store, clock)
+    for _ in range(3):
+        limiter.check("k1", per_minute=3)
+    with pytest.raises(RequestRejected) as refused:
+        limiter.check("k1", per_minute=3)
+    assert refused.value.status == 429 and "3 requests per minute" in refused.value.reason
+    limiter.check("k2", per_minute=3)  # other keys are unaffected
+    clock.advance(60)
+    limiter.check("k1", per_minute=3)
