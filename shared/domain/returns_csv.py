@@ -10,9 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import math
-from itertools import pairwise
 from dataclasses import dataclass
 from datetime import date
+from itertools import pairwise
 
 MAX_CSV_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 20_000

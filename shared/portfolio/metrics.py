@@ -38,6 +38,7 @@ def metrics(returns: pd.Series, risk_free: float = 0.0) -> Metrics:
     growth = float(np.prod(1 + values))
     cagr = growth ** (TRADING_DAYS / days) - 1 if days else 0.0
     volatility = float(values.std(ddof=1) * math.sqrt(TRADING_DAYS)) if days > 1 else 0.0
+    volatility = volatility if volatility > 1e-12 else 0.0  # a constant series' std is rounding noise
     excess = values.mean() * TRADING_DAYS - risk_free if days else 0.0
     sharpe = excess / volatility if volatility > 0 else None
     downside = math.sqrt(float(np.mean(np.minimum(values, 0) ** 2)) * TRADING_DAYS) if days else 0.0

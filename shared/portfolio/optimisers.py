@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
+from scipy.optimize import minimize, nnls
 
 from .errors import InfeasibleConstraints, PortfolioDataError
 from .returns import TRADING_DAYS, annualised_moments
@@ -126,6 +126,11 @@ def max_sharpe(returns: pd.DataFrame, constraints: Constraints, risk_free: float
         weights = _solve(sharpe, None, _start(lower, upper, cap), lower, upper, [_budget(cap)])
         return _result("max_sharpe", names, weights, -sharpe(weights), returns, risk_free)
 
+    if not (lower > 0).any() and not (upper < cap).any():
+        weights = _tangency_by_nnls(cov, excess) * cap
+        result = _result("max_sharpe", names, weights, 0.0, returns, risk_free)
+        return replace(result, objective=result.sharpe or 0.0)
+
     # Variables y (n) and the scale k; bounds become linear constraints in (y, k).
     n = len(names)
     rows = [{"type": "eq", "fun": lambda z: z[:n] @ excess - 1, "jac": lambda z: np.append(excess, 0.0)},
@@ -148,6 +153,26 @@ def max_sharpe(returns: pd.DataFrame, constraints: Constraints, risk_free: float
     weights = np.clip(solution.x[:n] / solution.x[n], lower, upper)
     result = _result("max_sharpe", names, weights, 0.0, returns, risk_free)
     return replace(result, objective=result.sharpe or 0.0)
+
+
+def _tangency_by_nnls(cov: np.ndarray, excess: np.ndarray) -> np.ndarray:
+    """Long-only max Sharpe with no binding bounds, exactly, as one non-negative least squares.
+
+    For any direction d = y/t, min over t of t²·d'Σd + m·(t·excess·d - 1)² equals
+    m / (1 + m·(excess·d)²/d'Σd), so minimising ||[L'; √m·excess'] y - [0; √m]||² over
+    y >= 0 (Σ = LL') maximises the squared Sharpe ratio, whatever m > 0 is. Lawson-Hanson
+    finds that active set exactly, with no step sizes or tolerances to tune.
+    """
+    n = len(excess)
+    root = np.linalg.cholesky(cov).T
+    scale = math.sqrt(np.trace(cov) / n) / max(float(np.abs(excess).max()), 1e-12)
+    design = np.vstack([root, excess * scale])
+    target = np.zeros(n + 1)
+    target[-1] = scale
+    y, _ = nnls(design, target, maxiter=50 * n)
+    if y.sum() <= 0:
+        raise PortfolioDataError("returns", "no long-only portfolio has a positive Sharpe ratio")
+    return y / y.sum()
 
 
 def _log_growth(values: np.ndarray) -> tuple[Callable, Callable]:

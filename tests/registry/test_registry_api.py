@@ -166,3 +166,27 @@ def test_bad_optimisation_requests_name_the_field_and_store_nothing(client, embe
     answer = client.post("/api/portfolio/tests", headers=ADMIN, json=body)
     assert answer.status_code == 422 and answer.get_json()["field"].startswith(field), answer.get_json()
     assert embedded.store.query(Collections.PORTFOLIO_TESTS) == []
+
+
+def test_the_cli_drives_the_api_over_http(embedded, monkeypatch, capsys):
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from devstack import registry_cli
+
+    server = make_server("127.0.0.1", 0, create_app(embedded), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("MT_API_URL", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.setenv("MT_API_KEY", DEMO_API_KEYS["admin", "admin"])
+        assert registry_cli.main(["optimise", "risk_parity", "momentum_us", "fx_carry"]) == 0
+        test_id = json.loads(capsys.readouterr().out)["test_id"]
+        assert registry_cli.main(["approve", test_id, "--accounts", "DEMO-CLIENT-B"]) == 0
+        assert json.loads(capsys.readouterr().out)["allocation"]["version"] == 2
+        assert registry_cli.main(["status", "fx_carry", "paused"]) == 0
+        assert json.loads(capsys.readouterr().out)["strategy"]["status"] == "paused"
+        monkeypatch.setenv("MT_API_KEY", "mt_0000000000000000.revoked-or-never-issued")
+        assert registry_cli.main(["strategies"]) == 1
+    finally:
+        server.shutdown()
