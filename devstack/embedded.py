@@ -14,7 +14,7 @@ from waitress import serve
 from shared.bootstrap import Services, build_services
 from shared.config import Settings
 from shared.demo import seed_demo_fund
-from shared.http_api import handle_webhook, signal_journey
+from shared.http_api import handle_webhook
 from shared.registry_api import registry_blueprint
 
 log = logging.getLogger("devstack.embedded")
@@ -31,10 +31,6 @@ def create_app(services: Services) -> flask.Flask:
     @app.get("/healthz")
     def health() -> tuple[dict, int]:
         return {"status": "ok", "store": services.settings.store, "bus": services.settings.bus}, 200
-
-    @app.get("/api/signals/<signal_id>")
-    def journey(signal_id: str) -> tuple[dict, int]:
-        return signal_journey(services, signal_id)
 
     return app
 

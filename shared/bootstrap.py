@@ -18,6 +18,7 @@ from shared.ports.broker import BrokerClient
 from shared.ports.bus import Bus, Message
 from shared.ports.store import Store
 from shared.services.account_poller import AccountPoller
+from shared.services.admin import AdminControls
 from shared.services.cerebro_service import CerebroService
 from shared.services.confirmations import ConfirmationService
 from shared.services.execution_service import ExecutionService
@@ -77,6 +78,7 @@ class Services:
     api_keys: ApiKeys
     rate_limiter: RateLimiter
     registry: StrategyRegistry
+    admin: AdminControls
     clock: Callable[[], datetime] = utcnow
 
     @functools.cached_property
@@ -133,12 +135,13 @@ def build_services(
         "mock": MockBroker(store, MockBrokerConfig(slippage_bps=settings.mock_slippage_bps,
                                                    commission_per_unit=settings.mock_commission_per_unit), clock),
     }
+    ingest = IngestService(store, bus, clock, settings.environment, settings.dedupe_window_seconds)
     return Services(
         settings=settings,
         store=store,
         bus=bus,
         brokers=brokers,
-        ingest=IngestService(store, bus, clock, settings.environment, settings.dedupe_window_seconds),
+        ingest=ingest,
         cerebro=CerebroService(store, bus, brokers, settings.limits, clock),
         execution=ExecutionService(store, bus, brokers, clock, settings.order_claim_lease_seconds),
         confirmations=ConfirmationService(store, clock),
@@ -147,6 +150,7 @@ def build_services(
         api_keys=ApiKeys(store, clock),
         rate_limiter=RateLimiter(store, clock),
         registry=StrategyRegistry(store, clock),
+        admin=AdminControls(store, bus, ingest, clock),
         clock=clock,
     )
 

@@ -8,17 +8,34 @@ what the caller's role may do.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import flask
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from shared.auth.api_keys import Principal
 from shared.bootstrap import Services
 from shared.domain.errors import RequestRejected
-from shared.services.portfolio_service import Approval, OptimisationRequest
+from shared.domain.models import Collections
+from shared.http_api import signal_journey
+from shared.services.portfolio_requests import Approval, OptimisationRequest
 from shared.services.strategy_registry import StrategyChanges, StrategySpec, public, validated
 
 MAX_JSON_BYTES = 64 * 1024
+
+
+class KillSwitchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: StrictBool
+    reason: Annotated[str, Field(max_length=500)] = ""
+
+
+class FlattenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    confirm: Annotated[str, Field(max_length=50)]
+    strategy_ids: list[Annotated[str, Field(max_length=64)]] | None = None
 JsonReply = tuple[Any, int]
 
 
@@ -51,7 +68,7 @@ def json_body() -> Any:
 
 def registry_blueprint(services: Services) -> flask.Blueprint:
     api = flask.Blueprint("registry", __name__)
-    registry, portfolio = services.registry, services.portfolio
+    registry = services.registry
 
     def route(rule: str, methods: list[str]) -> Callable:
         def wrap(view: Callable[..., JsonReply]) -> Callable[..., JsonReply]:
@@ -98,31 +115,54 @@ def registry_blueprint(services: Services) -> flask.Blueprint:
 
     @route("/api/portfolio/tests", ["POST"])
     def run_test(who: Principal) -> JsonReply:
-        return portfolio.run_test(validated(OptimisationRequest, json_body()), who), 201
+        return services.portfolio.run_test(validated(OptimisationRequest, json_body()), who), 201
 
     @route("/api/portfolio/tests", ["GET"])
     def list_tests(who: Principal) -> JsonReply:
         summaries = [{k: t.get(k) for k in ("test_id", "status", "created_at", "requested_by", "weights", "expected")}
-                     for t in portfolio.list_tests(who)]
+                     for t in services.portfolio.list_tests(who)]
         return {"tests": summaries}, 200
 
     @route("/api/portfolio/tests/<test_id>", ["GET"])
     def get_test(who: Principal, test_id: str) -> JsonReply:
-        return portfolio.get_test(test_id, who), 200
+        return services.portfolio.get_test(test_id, who), 200
 
     @route("/api/portfolio/tests/<test_id>/approve", ["POST"])
     def approve(who: Principal, test_id: str) -> JsonReply:
         body = json_body() if flask.request.get_data(cache=True) else {}
-        allocation = portfolio.approve(test_id, validated(Approval, body), who)
+        allocation = services.portfolio.approve(test_id, validated(Approval, body), who)
         return {"allocation": allocation.model_dump(mode="json")}, 200
+
+    @route("/api/signals/<signal_id>", ["GET"])
+    def journey(who: Principal, signal_id: str) -> JsonReply:
+        record = services.store.get(Collections.SIGNALS, signal_id)
+        if record is not None and who.role != "admin":
+            registry.get(record["strategy_id"], who)  # a developer sees only their own strategies' signals
+        return signal_journey(services, signal_id)
+
+    @route("/api/admin/kill-switch", ["GET"])
+    def kill_switch(who: Principal) -> JsonReply:
+        if who.role != "admin":
+            raise RequestRejected("authorization", "only an admin may do this", 403, "forbidden")
+        return services.admin.kill_switch(), 200
+
+    @route("/api/admin/kill-switch", ["POST"])
+    def set_kill_switch(who: Principal) -> JsonReply:
+        body = validated(KillSwitchRequest, json_body())
+        return services.admin.set_kill_switch(body.enabled, body.reason, who), 200
+
+    @route("/api/admin/flatten", ["POST"])
+    def flatten(who: Principal) -> JsonReply:
+        body = validated(FlattenRequest, json_body())
+        return services.admin.flatten_all(body.confirm, who, body.strategy_ids), 202
 
     @route("/api/allocation", ["GET"])
     def allocation(who: Principal) -> JsonReply:
-        return portfolio.current_allocation(who), 200
+        return services.portfolio.current_allocation(who), 200
 
     @route("/api/allocation/history", ["GET"])
     def allocation_history(who: Principal) -> JsonReply:
-        return {"versions": portfolio.history(who)}, 200
+        return {"versions": services.portfolio.history(who)}, 200
 
     return api
 

@@ -24,6 +24,7 @@ from .models import (
     OrderType,
     RiskLimits,
     Side,
+    SignalSource,
     SizingKind,
     StandardizedSignal,
     Strategy,
@@ -82,10 +83,12 @@ def decide(
             orders=orders or [],
         )
 
-    if kill_switch:
+    admin_flatten = signal.action is Action.FLATTEN and signal.source is SignalSource.ADMIN
+    if kill_switch and not admin_flatten:
         checks.append(Check(name="kill_switch", outcome="fail", detail="global kill switch is on"))
         return finish("rejected", "kill switch is on")
-    checks.append(Check(name="kill_switch", outcome="pass", detail="off"))
+    checks.append(Check(name="kill_switch", outcome="pass",
+                        detail="on, but an admin flatten only reduces risk" if kill_switch else "off"))
 
     if snapshot is None or age is None:
         checks.append(Check(name="account_data", outcome="fail", detail="no account snapshot"))
@@ -244,4 +247,5 @@ def _order(
         reference_price=price,
         limit_price=signal.limit_price if instrument == signal.instrument else None,
         stop_price=signal.stop_price if instrument == signal.instrument else None,
+        reduce_only=signal.action in (Action.EXIT, Action.FLATTEN),
     )

@@ -33,6 +33,9 @@ class Collections(StrEnum):
     API_KEYS = "api_keys"
 
 
+KILL_SWITCH_DOC = "kill_switch"  # in system_settings: {"enabled": bool, "reason", "changed_by", "changed_at"}
+
+
 class Topics(StrEnum):
     SIGNALS = "standardized-signals"
     ORDERS = "trading-orders"
@@ -91,6 +94,7 @@ class SignalSource(StrEnum):
     TRADINGVIEW_JSON = "tradingview_json"
     TRADINGVIEW_TEXT = "tradingview_text"
     HTTP_API = "http_api"
+    ADMIN = "admin"  # the admin's flatten-all
 
 
 class Broker(StrEnum):
@@ -272,6 +276,7 @@ class Order(_Model):
     reference_price: PositiveFloat | None = None
     limit_price: PositiveFloat | None = None
     stop_price: PositiveFloat | None = None
+    reduce_only: bool = False  # an exit or flatten: allowed through the kill switch at execution
 
 
 class Decision(_Model):

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from shared.domain.cerebro import AccountContext, decide
 from shared.domain.models import (
+    KILL_SWITCH_DOC,
     Account,
     Action,
     Allocation,
@@ -29,7 +30,6 @@ from shared.ports.broker import BrokerClient
 from shared.ports.bus import Bus
 from shared.ports.store import Store, Transaction
 
-KILL_SWITCH_DOC = "kill_switch"
 CURRENT_ALLOCATION_DOC = "current"
 
 

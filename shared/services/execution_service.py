@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from shared.domain.models import Collections, Order, OrderUpdate, Topics
+from shared.domain.models import KILL_SWITCH_DOC, Collections, Order, OrderUpdate, Topics
 from shared.journey import Journey
 from shared.ports.broker import BrokerClient, BrokerError
 from shared.ports.bus import Bus
@@ -50,6 +50,10 @@ class ExecutionService:
         update = broker.find_order(order.account_id, order.client_order_id) if claim == "recover" else None
         if update is not None:
             self._journey.step(order.signal_id, f"{order.client_order_id} found at the broker after a restart")
+        elif self._kill_switch_on() and not order.reduce_only:
+            # Orders decided before the switch was thrown still wait on the topic: stop them here.
+            return self._conclude(order, OrderUpdate(client_order_id=order.client_order_id, status="rejected",
+                                                     reason="kill switch is on"))
         else:
             try:
                 update = broker.place_order(order)
@@ -62,6 +66,9 @@ class ExecutionService:
         for later in broker.take_updates():
             self._publish(later, None)
         return result
+
+    def _kill_switch_on(self) -> bool:
+        return bool((self._store.get(Collections.SETTINGS, KILL_SWITCH_DOC) or {}).get("enabled"))
 
     def _claim(self, order: Order) -> str:
         """'new' (place it), 'recover' (look up first, then place) or 'done'."""

@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.domain.models import Collections, Environment, StandardizedSignal, Strategy, Topics
+from shared.domain.models import (
+    Action,
+    Collections,
+    Environment,
+    Instrument,
+    OrderType,
+    SignalSource,
+    StandardizedSignal,
+    Strategy,
+    Topics,
+)
 from shared.domain.signal_parsing import ParsedSignal, SignalRejected, parse_request
 from shared.journey import Journey
 from shared.ports.bus import Bus
@@ -57,6 +68,22 @@ class IngestService:
             self._authenticate(parsed)
         except SignalRejected as rejection:
             return IngestResult(rejection.status, rejection.as_json())
+        return self._accept(parsed, source_ip)
+
+    def submit_flatten(self, strategy_id: str, instrument: Instrument, requested_by: str) -> IngestResult:
+        """The admin's flatten: a signal like any other (stored, journeyed, deduplicated),
+        sourced `admin` so cerebro lets it through the kill switch."""
+        now = self._clock()
+        parsed = ParsedSignal(
+            strategy_id=strategy_id, passphrase=None, client_signal_id=f"flatten-{strategy_id}-{now:%Y%m%dT%H%M%S}",
+            instrument=instrument, action=Action.FLATTEN, sizing=None, order_type=OrderType.MARKET, price=None,
+            limit_price=None, stop_price=None, stop_loss=None, take_profit=None, signal_time=now, environment=None,
+            source=SignalSource.ADMIN,
+            canonical=json.dumps({"action": "flatten", "strategy_id": strategy_id, "requested_by": requested_by}),
+        )
+        return self._accept(parsed, "")
+
+    def _accept(self, parsed: ParsedSignal, source_ip: str) -> IngestResult:
         now = self._clock()
         signal_id, is_new, published = self._store_once(parsed, now, source_ip)
         if not is_new and published:

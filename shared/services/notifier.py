@@ -77,6 +77,11 @@ class NotifierService:
                     f"{data['broker_quantity']:g} vs ours {data['our_quantity']:g}")
         if kind == "broker_session_expired":
             return f"🔑 {data['broker']} session expired for {data['account_id']}: log in again before trading"
+        if kind == "kill_switch":
+            state = "ON: no new risk" if data["enabled"] else "off: trading resumes"
+            return f"🛑 Kill switch {state} ({data['changed_by']}: {data.get('reason') or 'no reason given'})"
+        if kind == "flatten_all":
+            return f"🧯 Flatten-all by {data['requested_by']}: {', '.join(data['strategies']) or 'nothing held'}"
         if kind == "daily_summary":
             return self.daily_summary()
         return None

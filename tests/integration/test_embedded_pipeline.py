@@ -8,10 +8,11 @@ import pytest
 
 from devstack.embedded import create_app
 from shared.bootstrap import Services
-from shared.demo import DEMO_PASSPHRASES
+from shared.demo import DEMO_API_KEYS, DEMO_PASSPHRASES
 from shared.domain.models import Collections, Topics
 from tests.conftest import signal_body
 
+ADMIN = {"Authorization": f"Bearer {DEMO_API_KEYS['admin', 'admin']}"}
 COLLECTIONS_WRITTEN_BY_A_SIGNAL = [Collections.RAW_SIGNALS, Collections.SIGNALS, Collections.SIGNAL_DEDUPE,
                                    Collections.ORDERS, Collections.CONFIRMATIONS, Collections.POSITIONS]
 
@@ -36,7 +37,7 @@ def test_signal_fills_in_every_allocating_account(client, embedded):
     signal_id = answer.get_json()["signal_id"]
     assert embedded.bus.drain()
 
-    journey = client.get(f"/api/signals/{signal_id}").get_json()
+    journey = client.get(f"/api/signals/{signal_id}", headers=ADMIN).get_json()
     assert journey["signal"]["status"] == "decided"
     assert {o["account_id"]: o["status"] for o in journey["orders"]} == {
         "DEMO-CLIENT-A": "filled", "DEMO-CLIENT-B": "filled"}
