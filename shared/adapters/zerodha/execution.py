@@ -1,0 +1,184 @@
+"""Zerodha through the official kiteconnect client, exactly once per client order id.
+
+Kite's ``tag`` (up to 20 characters) carries our client order id. Before placing,
+and again after any timeout, the order book is searched for that tag: an order
+Kite already has is never placed a second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, ClassVar
+
+import requests
+from kiteconnect import KiteConnect
+from kiteconnect import exceptions as kite_errors
+
+from shared.domain.models import AccountSnapshot, Instrument, Order, OrderType, OrderUpdate
+from shared.ports.broker import BrokerClient, BrokerError
+from shared.ports.store import Store
+
+from .config import ZerodhaConfig
+from .instruments import InstrumentBook, KiteInstrument
+from .parsing import account_snapshot, order_update
+from .session import ZerodhaSessionExpired, ZerodhaSessions
+
+OPEN_ORDERS = "zerodha_open_orders"  # orders still working, for take_updates
+_ORDER_TYPES = {OrderType.MARKET: "MARKET", OrderType.LIMIT: "LIMIT", OrderType.STOP: "SL-M"}
+_TRANSIENT = (requests.Timeout, requests.ConnectionError, kite_errors.NetworkException,
+              kite_errors.GeneralException, kite_errors.DataException)
+
+
+class ZerodhaBroker(BrokerClient):
+    name = "zerodha"
+    supports_stop_orders: ClassVar[bool] = True  # as SL-M (stop-market)
+    max_tag_length: ClassVar[int] = 20
+
+    def __init__(self, store: Store, config: ZerodhaConfig, instruments: Callable[[KiteConnect], InstrumentBook],
+                 clock: Callable[[], datetime]):
+        """``instruments`` loads the instrument book with a logged-in client (cache it: the CSV is large)."""
+        self._store = store
+        self._sessions = ZerodhaSessions(store, config, clock)
+        self._load_instruments = instruments
+        self._book: InstrumentBook | None = None
+        self._clock = clock
+
+    @property
+    def sessions(self) -> ZerodhaSessions:
+        return self._sessions
+
+    # --- BrokerClient -----------------------------------------------------------
+    def place_order(self, order: Order) -> OrderUpdate:
+        if len(order.client_order_id) > self.max_tag_length:
+            raise BrokerError(f"client order id {order.client_order_id} is longer than Kite's 20-character tag")
+        kite = self._sessions.client(order.account_id)
+        existing = self._call(order.account_id, lambda: self._lookup(kite, order))
+        if existing is not None:
+            return existing
+        contract = self._contract(kite, order.instrument)
+        params: dict[str, Any] = {
+            "variety": "regular", "exchange": contract.exchange, "tradingsymbol": contract.tradingsymbol,
+            "transaction_type": order.side.value.upper(), "quantity": self._book_for(kite).kite_quantity(
+                contract, order.quantity), "product": self._product(order.account_id, contract),
+            "order_type": _ORDER_TYPES[order.order_type], "tag": order.client_order_id,
+        }
+        if order.order_type is OrderType.LIMIT:
+            params["price"] = order.limit_price
+        if order.order_type is OrderType.STOP:
+            params["trigger_price"] = order.stop_price
+        try:
+            order_id = self._call(order.account_id, lambda: kite.place_order(**params))
+        except BrokerError as error:
+            if not error.retryable:
+                raise
+            # The request may have reached Kite before the answer was lost: look before anyone retries.
+            found = self._call(order.account_id, lambda: self._lookup(kite, order))
+            if found is not None:
+                return found
+            raise
+        except (kite_errors.InputException, kite_errors.OrderException) as error:
+            return OrderUpdate(client_order_id=order.client_order_id, status="rejected", reason=str(error))
+        return self._state(kite, order, {"order_id": order_id}, contract)
+
+    def find_order(self, account_id: str, client_order_id: str) -> OrderUpdate | None:
+        record = self._store.get(OPEN_ORDERS, client_order_id)
+        if record is None:
+            return None
+        kite = self._sessions.client(account_id)
+        return self._call(account_id, lambda: self._lookup(kite, Order.model_validate(record["order"])))
+
+    def cancel_order(self, account_id: str, client_order_id: str) -> OrderUpdate:
+        record = self._store.get(OPEN_ORDERS, client_order_id)
+        if record is None:
+            raise BrokerError(f"no Zerodha order {client_order_id} in account {account_id}")
+        kite = self._sessions.client(account_id)
+        order = Order.model_validate(record["order"])
+        current = self._call(account_id, lambda: self._lookup(kite, order))
+        if current is None or current.status not in ("working", "partially_filled", "submitted"):
+            return current or OrderUpdate(client_order_id=client_order_id, status="cancelled")
+        self._call(account_id, lambda: kite.cancel_order("regular", current.broker_order_id))
+        return self._call(account_id, lambda: self._lookup(kite, order)) or current
+
+    def account_snapshot(self, account_id: str) -> AccountSnapshot:
+        kite = self._sessions.client(account_id)
+        margins, positions, holdings = self._call(account_id, lambda: (kite.margins(), kite.positions(),
+                                                                       kite.holdings()))
+        return account_snapshot(margins, positions, holdings, self._clock())
+
+    def last_price(self, instrument: Instrument) -> float | None:
+        accounts = self._sessions.logged_in()
+        if not accounts:
+            return None
+        kite = self._sessions.client(accounts[0])
+        contract = self._contract(kite, instrument)
+        quotes = self._call(accounts[0], lambda: kite.ltp(contract.key))
+        return float(quotes[contract.key]["last_price"]) if contract.key in quotes else None
+
+    def take_updates(self) -> list[OrderUpdate]:
+        """Orders that were still working when placed and have changed since."""
+        updates = []
+        for record in self._store.query(OPEN_ORDERS, where={"open": True}):
+            order = Order.model_validate(record["order"])
+            try:
+                kite = self._sessions.client(order.account_id)
+                current = self._lookup(kite, order)
+            except (BrokerError, *_TRANSIENT):
+                continue  # try again on the next poll
+            if current is not None and (current.status, current.filled_quantity) != (record["status"],
+                                                                                     record["filled"]):
+                updates.append(current)
+        return updates
+
+    # --- internals ------------------------------------------------------------------
+    def _lookup(self, kite: KiteConnect, order: Order) -> OrderUpdate | None:
+        """Our order in Kite's order book, found by tag; None if Kite never saw it."""
+        for kite_order in kite.orders():
+            if kite_order.get("tag") == order.client_order_id or order.client_order_id in (kite_order.get("tags")
+                                                                                           or []):
+                contract = self._contract(kite, order.instrument)
+                return self._state(kite, order, kite_order, contract)
+        return None
+
+    def _state(self, kite: KiteConnect, order: Order, kite_order: dict[str, Any],
+               contract: KiteInstrument) -> OrderUpdate:
+        order_id = kite_order["order_id"]
+        latest = kite.order_history(order_id)[-1]
+        trades = kite.order_trades(order_id) if float(latest.get("filled_quantity") or 0) > 0 else []
+        update = order_update(order, latest, trades, contract, self._clock())
+        self._store.put(OPEN_ORDERS, order.client_order_id, {
+            "order": order.model_dump(mode="json"), "account_id": order.account_id, "order_id": str(order_id),
+            "status": update.status, "filled": update.filled_quantity,
+            "open": update.status in ("submitted", "working", "partially_filled"),
+        })
+        return update
+
+    def _contract(self, kite: KiteConnect, instrument: Instrument) -> KiteInstrument:
+        return self._book_for(kite).resolve(instrument, self._clock().date())
+
+    def _book_for(self, kite: KiteConnect) -> InstrumentBook:
+        if self._book is None:
+            self._book = self._load_instruments(kite)
+        return self._book
+
+    def _product(self, account_id: str, contract: KiteInstrument) -> str:
+        if self._sessions.account(account_id).intraday:
+            return "MIS"
+        return "NRML" if contract.is_derivative else "CNC"
+
+    def _call(self, account_id: str, work: Callable[[], Any]) -> Any:
+        """Run a Kite call, translating its failures into what execution understands."""
+        try:
+            return work()
+        except kite_errors.TokenException:
+            self._sessions.mark_expired(account_id)
+            raise ZerodhaSessionExpired(account_id) from None
+        except kite_errors.PermissionException as error:
+            raise BrokerError(f"Zerodha refused: {error}") from None
+        except _TRANSIENT as error:
+            raise BrokerError(f"Zerodha unavailable: {type(error).__name__}", retryable=True) from None
+
+
+def load_instruments(kite: KiteConnect) -> InstrumentBook:
+    """The production loader: the full instruments CSV (tens of MB), once per process."""
+    return InstrumentBook.from_csv(kite._get("market.instruments.all"))

@@ -1,0 +1,78 @@
+"""Kite's daily access token: obtained by login, kept in the store, expired each morning.
+
+Kite access tokens expire around 06:00 IST the next day and an expired one is
+answered with 403 TokenException. That is an operator problem (someone must log in
+again), so it becomes ``ZerodhaSessionExpired``, which the notifier turns into an alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from kiteconnect import KiteConnect
+
+from shared.ports.broker import BrokerError
+from shared.ports.store import Store
+
+from .config import ZerodhaAccountConfig, ZerodhaConfig
+
+SESSIONS = "broker_sessions"
+
+
+class ZerodhaSessionExpired(BrokerError):
+    def __init__(self, account_id: str):
+        super().__init__(f"Zerodha session for account {account_id} expired or missing: log in again "
+                         f"(kite login, then `session.login(account, request_token)`)", retryable=False)
+        self.account_id = account_id
+
+
+class ZerodhaSessions:
+    """One KiteConnect client per account, built from the token kept in the store."""
+
+    def __init__(self, store: Store, config: ZerodhaConfig, clock: Callable[[], datetime]):
+        self._store = store
+        self._config = config
+        self._clock = clock
+        self._clients: dict[str, tuple[str, KiteConnect]] = {}
+
+    def account(self, account_id: str) -> ZerodhaAccountConfig:
+        if account_id not in self._config.accounts:
+            raise BrokerError(f"account {account_id} has no Zerodha credentials configured")
+        return self._config.accounts[account_id]
+
+    def client(self, account_id: str) -> KiteConnect:
+        document = self._store.get(SESSIONS, f"zerodha:{account_id}")
+        if not document or document.get("expired"):
+            raise ZerodhaSessionExpired(account_id)
+        token = document["access_token"]
+        cached = self._clients.get(account_id)
+        if cached is None or cached[0] != token:
+            kite = self._new_client(account_id)
+            kite.set_access_token(token)
+            cached = (token, kite)
+            self._clients[account_id] = cached
+        return cached[1]
+
+    def login(self, account_id: str, request_token: str) -> None:
+        """Exchange the login redirect's request token for the day's access token."""
+        account = self.account(account_id)
+        session = self._new_client(account_id).generate_session(request_token, account.api_secret.get_secret_value())
+        self._store.put(SESSIONS, f"zerodha:{account_id}", {
+            "account_id": account_id, "access_token": session["access_token"], "user_id": session.get("user_id", ""),
+            "login_time": str(session.get("login_time", "")), "stored_at": self._clock().isoformat(),
+            "expired": False,
+        })
+
+    def logged_in(self) -> list[str]:
+        """Accounts whose session has not been seen to expire."""
+        return [d["account_id"] for d in self._store.query(SESSIONS, where={"expired": False}) if "account_id" in d]
+
+    def mark_expired(self, account_id: str) -> None:
+        self._store.update(SESSIONS, f"zerodha:{account_id}", {"expired": True})
+        self._clients.pop(account_id, None)
+
+    def _new_client(self, account_id: str) -> KiteConnect:
+        account = self.account(account_id)
+        # debug stays False: kiteconnect's debug log prints the Authorization header.
+        return KiteConnect(account.api_key, root=self._config.root, timeout=self._config.timeout_seconds)

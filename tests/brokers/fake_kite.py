@@ -1,0 +1,210 @@
+"""A local Kite Connect REST server that answers as Kite documents, for the real kiteconnect client.
+
+Envelopes ``{"status": "success", "data": ...}`` and ``{"status": "error", "message",
+"error_type"}`` with Kite's HTTP codes, form-encoded POSTs, ``Authorization: token
+api_key:access_token``, text/csv instruments, and the sha256 login checksum. Tests
+script what the next order does (fill, partial, reject, rest, time out, fail 5xx).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+INSTRUMENTS_CSV = """\
+instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,tick_size,lot_size,instrument_type,\
+segment,exchange
+738561,2885,RELIANCE,RELIANCE INDUSTRIES,0,,0,0.05,1,EQ,NSE,NSE
+408065,1594,INFY,INFOSYS,0,,0,0.05,1,EQ,NSE,NSE
+13368066,52219,NIFTY26NOVFUT,NIFTY,0,2026-11-26,0,0.1,75,FUT,NFO-FUT,NFO
+13369090,52223,NIFTY26DECFUT,NIFTY,0,2026-12-31,0,0.1,75,FUT,NFO-FUT,NFO
+13360002,52100,NIFTY26OCTFUT,NIFTY,0,2026-10-29,0,0.1,75,FUT,NFO-FUT,NFO
+"""
+
+
+@dataclass
+class FakeKite:
+    api_key: str = "kite_api_key"
+    api_secret: str = "kite_api_secret"
+    request_token: str = "req_token_123"
+    prices: dict[str, float] = field(default_factory=lambda: {"NSE:RELIANCE": 1300.0, "NSE:INFY": 1500.0,
+                                                               "NFO:NIFTY26NOVFUT": 24000.0})
+    next_behaviours: list[str] = field(default_factory=list)  # fill|partial|reject|rest|timeout|fail_5xx
+    access_tokens: set[str] = field(default_factory=set)
+    orders: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # order id -> history
+    trades: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    placements: list[dict[str, str]] = field(default_factory=list)  # every POST /orders accepted
+    requests_seen: list[str] = field(default_factory=list)
+    stall_seconds: float = 1.5
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(250_000_000_000_001))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # --- test controls -------------------------------------------------------------
+    def expire_tokens(self) -> None:
+        self.access_tokens.clear()
+
+    def placed_with_tag(self, tag: str) -> int:
+        return sum(1 for p in self.placements if p.get("tag") == tag)
+
+    def fill_rest(self, order_id: str) -> None:
+        """A resting order fills completely, later."""
+        history = self.orders[order_id]
+        self._trade(order_id, history[-1], int(history[-1]["quantity"]) - int(history[-1]["filled_quantity"]))
+
+    # --- WSGI ---------------------------------------------------------------------------
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        request = Request(environ)
+        self.requests_seen.append(f"{request.method} {request.path}")
+        try:
+            response = self._route(request)
+        except KiteError as error:
+            response = _json({"status": "error", "message": error.message, "error_type": error.kind}, error.code)
+        return response(environ, start_response)
+
+    def _route(self, request: Request) -> Response:
+        path, method = request.path, request.method
+        if path == "/session/token" and method == "POST":
+            return self._login(request.form)
+        if path.startswith("/instruments"):
+            return Response(INSTRUMENTS_CSV, content_type="text/csv")
+        self._authorise(request)
+        parts = path.strip("/").split("/")
+        with self._lock:
+            if path == "/orders/regular" and method == "POST":
+                return self._place(request.form)
+            if path == "/orders" and method == "GET":
+                return _ok([history[-1] for history in self.orders.values()])
+            if parts[0] == "orders" and len(parts) == 2 and method == "GET":
+                return _ok(self._history(parts[1]))
+            if parts[0] == "orders" and len(parts) == 3 and parts[2] == "trades":
+                return _ok(self.trades.get(parts[1], []))
+            if parts[:2] == ["orders", "regular"] and method == "DELETE":
+                return self._cancel(parts[2])
+        if path == "/user/margins":
+            return _ok({"equity": {"enabled": True, "net": 500000.0,
+                                   "available": {"cash": 480000.0, "live_balance": 470000.0, "collateral": 0},
+                                   "utilised": {"debits": 30000.0, "exposure": 12000.0}},
+                        "commodity": {"enabled": False, "net": 0, "available": {}, "utilised": {}}})
+        if path == "/portfolio/positions":
+            return _ok({"net": [{"exchange": "NFO", "tradingsymbol": "NIFTY26NOVFUT", "quantity": 75,
+                                 "product": "NRML", "last_price": 24010.0}], "day": []})
+        if path == "/portfolio/holdings":
+            return _ok([{"exchange": "NSE", "tradingsymbol": "INFY", "quantity": 10, "last_price": 1500.0}])
+        if path == "/quote/ltp":
+            keys = request.args.getlist("i")
+            return _ok({k: {"instrument_token": 1, "last_price": self.prices[k]} for k in keys if k in self.prices})
+        raise KiteError(404, "GeneralException", f"route not found: {method} {path}")
+
+    # --- endpoints ----------------------------------------------------------------------
+    def _login(self, form: Any) -> Response:
+        expected = hashlib.sha256(f"{self.api_key}{self.request_token}{self.api_secret}".encode()).hexdigest()
+        if form.get("api_key") != self.api_key or form.get("checksum") != expected:
+            raise KiteError(403, "TokenException", "Invalid `checksum`.")
+        token = f"access_{len(self.access_tokens) + 1}_{hashlib.sha1(expected.encode()).hexdigest()[:8]}"
+        self.access_tokens.add(token)
+        return _ok({"user_id": "AB1234", "access_token": token, "login_time": "2026-11-25 09:00:00",
+                    "api_key": self.api_key})
+
+    def _authorise(self, request: Request) -> None:
+        header = request.headers.get("Authorization", "")
+        if request.headers.get("X-Kite-Version") != "3":
+            raise KiteError(400, "InputException", "X-Kite-Version header missing")
+        if not header.startswith(f"token {self.api_key}:") or header.split(":", 1)[1] not in self.access_tokens:
+            raise KiteError(403, "TokenException", "Incorrect `api_key` or `access_token`.")
+
+    def _place(self, form: Any) -> Response:
+        behaviour = self.next_behaviours.pop(0) if self.next_behaviours else "fill"
+        if behaviour == "fail_5xx":
+            raise KiteError(502, "NetworkException", "Gateway timed out")
+        for name in ("exchange", "tradingsymbol", "transaction_type", "quantity", "product", "order_type"):
+            if not form.get(name):
+                raise KiteError(400, "InputException", f"Missing `{name}`")
+        if form["order_type"] == "LIMIT" and not form.get("price"):
+            raise KiteError(400, "InputException", "Invalid `price`: a LIMIT order needs a price")
+        if len(form.get("tag", "")) > 20:
+            raise KiteError(400, "InputException", "Tag length cannot be more than 20 characters")
+        order_id = str(next(self._ids))
+        self.placements.append(dict(form))
+        base = {"order_id": order_id, "tag": form.get("tag"), "tags": [form.get("tag")] if form.get("tag") else None,
+                "exchange": form["exchange"], "tradingsymbol": form["tradingsymbol"],
+                "transaction_type": form["transaction_type"], "quantity": int(form["quantity"]),
+                "product": form["product"], "order_type": form["order_type"], "price": float(form.get("price", 0)),
+                "trigger_price": float(form.get("trigger_price", 0)), "filled_quantity": 0,
+                "pending_quantity": int(form["quantity"]), "average_price": 0, "status_message": None,
+                "order_timestamp": "2026-11-25 09:15:00", "variety": "regular"}
+        self.orders[order_id] = [{**base, "status": "PUT ORDER REQ RECEIVED"}, {**base, "status": "OPEN"}]
+        if behaviour == "reject":
+            self.orders[order_id].append({**base, "status": "REJECTED",
+                                          "status_message": "Insufficient funds. Required margin is 95000"})
+        elif behaviour in ("fill", "timeout"):
+            self._trade(order_id, base, int(form["quantity"]))
+        elif behaviour == "partial":
+            self._trade(order_id, base, int(form["quantity"]) // 3 or 1)
+        if behaviour == "timeout":
+            self._lock.release()
+            try:
+                time.sleep(self.stall_seconds)  # accepted, but the answer arrives after the client gave up
+            finally:
+                self._lock.acquire()
+        return _ok({"order_id": order_id})
+
+    def _trade(self, order_id: str, base: dict[str, Any], quantity: int) -> None:
+        key = f"{base['exchange']}:{base['tradingsymbol']}"
+        price = base["price"] or self.prices.get(key, 100.0)
+        trades = self.trades.setdefault(order_id, [])
+        trades.append({"trade_id": f"T{order_id[-6:]}{len(trades) + 1}", "order_id": order_id,
+                       "exchange": base["exchange"], "tradingsymbol": base["tradingsymbol"],
+                       "transaction_type": base["transaction_type"], "quantity": quantity, "average_price": price,
+                       "fill_timestamp": "2026-11-25 09:15:01"})
+        filled = sum(t["quantity"] for t in trades)
+        status = "COMPLETE" if filled >= int(base["quantity"]) else "OPEN"
+        self.orders[order_id].append({**self.orders[order_id][-1], "status": status, "filled_quantity": filled,
+                                      "pending_quantity": int(base["quantity"]) - filled, "average_price": price})
+
+    def _history(self, order_id: str) -> list[dict[str, Any]]:
+        if order_id not in self.orders:
+            raise KiteError(400, "InputException", "Invalid `order_id`.")
+        return self.orders[order_id]
+
+    def _cancel(self, order_id: str) -> Response:
+        latest = self._history(order_id)[-1]
+        if latest["status"] not in ("OPEN", "TRIGGER PENDING"):
+            raise KiteError(400, "OrderException", f"Order cannot be cancelled as it is {latest['status']}")
+        self.orders[order_id].append({**latest, "status": "CANCELLED", "status_message": "Cancelled by user"})
+        return _ok({"order_id": order_id})
+
+
+class KiteError(Exception):
+    def __init__(self, code: int, kind: str, message: str):
+        super().__init__(message)
+        self.code, self.kind, self.message = code, kind, message
+
+
+def _ok(data: Any) -> Response:
+    return _json({"status": "success", "data": data}, 200)
+
+
+def _json(body: Any, status: int) -> Response:
+    return Response(json.dumps(body), status=status, content_type="application/json")
+
+
+@contextmanager
+def running(fake: FakeKite) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, fake, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)

@@ -1,0 +1,184 @@
+"""The Zerodha adapter with the real kiteconnect client against the local fake Kite server."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+
+from shared.adapters.store_sqlite import SqliteStore
+from shared.adapters.zerodha import (
+    InstrumentBook,
+    ZerodhaAccountConfig,
+    ZerodhaBroker,
+    ZerodhaConfig,
+    ZerodhaSessionExpired,
+    load_instruments,
+)
+from shared.domain.models import AssetClass, Broker, Instrument, Order, OrderType, Side, client_order_id
+from shared.ports.broker import BrokerError
+from tests.brokers.fake_kite import INSTRUMENTS_CSV, FakeKite, running
+from tests.conftest import FakeClock
+
+RELIANCE = Instrument(symbol="RELIANCE", exchange="NSE", currency="INR")
+NIFTY = Instrument(symbol="NIFTY1!", asset_class=AssetClass.FUTURE, exchange="NSE", currency="INR")
+
+
+@pytest.fixture
+def kite() -> Iterator[tuple[FakeKite, str]]:
+    fake = FakeKite()
+    with running(fake) as url:
+        yield fake, url
+
+
+@pytest.fixture
+def broker(kite, tmp_path) -> ZerodhaBroker:
+    fake, url = kite
+    config = ZerodhaConfig(root=url, timeout_seconds=0.5, accounts={
+        "ZD-1": ZerodhaAccountConfig(account_id="ZD-1", api_key=fake.api_key, api_secret=fake.api_secret)})
+    broker = ZerodhaBroker(SqliteStore(str(tmp_path / "z.sqlite")), config, load_instruments, FakeClock())
+    broker.sessions.login("ZD-1", fake.request_token)
+    return broker
+
+
+def order(instrument: Instrument = RELIANCE, quantity: float = 10, signal: str = "s1", **fields: object) -> Order:
+    return Order(client_order_id=client_order_id(signal, "ZD-1", instrument.key), signal_id=signal,
+                 strategy_id="india_momo", account_id="ZD-1", broker=Broker.ZERODHA, instrument=instrument,
+                 side=Side.BUY, quantity=quantity, **fields)
+
+
+def test_login_uses_the_checksum_and_a_wrong_secret_is_refused(kite, tmp_path):
+    fake, url = kite
+    assert len(fake.access_tokens) == 0
+    config = ZerodhaConfig(root=url, accounts={"ZD-1": ZerodhaAccountConfig(account_id="ZD-1", api_key=fake.api_key,
+                                                                           api_secret="wrong-secret")})
+    broker = ZerodhaBroker(SqliteStore(str(tmp_path / "z.sqlite")), config, load_instruments, FakeClock())
+    with pytest.raises(Exception, match="checksum"):
+        broker.sessions.login("ZD-1", fake.request_token)
+    with pytest.raises(ZerodhaSessionExpired):
+        broker.account_snapshot("ZD-1")
+
+
+def test_market_order_fills_with_the_tag_product_and_fill_details(broker, kite):
+    fake, _ = kite
+    placed = order()
+    update = broker.place_order(placed)
+    assert update.status == "filled" and update.filled_quantity == 10
+    (fill,) = update.fills
+    assert (fill.price, fill.quantity, fill.broker) == (1300.0, 10, Broker.ZERODHA)
+    assert fill.filled_at.isoformat() == "2026-11-25T09:15:01+05:30"
+    (sent,) = fake.placements
+    assert sent["tag"] == placed.client_order_id and len(sent["tag"]) <= 20
+    assert (sent["product"], sent["order_type"], sent["transaction_type"]) == ("CNC", "MARKET", "BUY")
+    assert "POST /orders/regular" in fake.requests_seen
+
+
+def test_continuous_future_maps_to_the_nearest_live_expiry_in_lots(broker, kite):
+    fake, _ = kite
+    update = broker.place_order(order(NIFTY, quantity=2.7))
+    (sent,) = fake.placements
+    assert (sent["tradingsymbol"], sent["quantity"], sent["product"]) == ("NIFTY26NOVFUT", "150", "NRML")
+    assert update.filled_quantity == 2  # lots, as our books count them
+
+
+def test_instrument_book_mapping_and_rounding():
+    book = InstrumentBook.from_csv(INSTRUMENTS_CSV)
+    today = date(2026, 11, 27)  # the November future has expired: NIFTY1! is now December
+    assert book.resolve(NIFTY, today).tradingsymbol == "NIFTY26DECFUT"
+    assert book.resolve(Instrument(symbol="INFY"), today).key == "NSE:INFY"
+    with pytest.raises(BrokerError, match="NIFTY2!"):
+        book.resolve(Instrument(symbol="NIFTY2!", exchange="NSE"), today)
+    with pytest.raises(BrokerError, match="unknown Zerodha instrument NSE:TSLA"):
+        book.resolve(Instrument(symbol="TSLA"), today)
+    with pytest.raises(BrokerError, match="less than one lot"):
+        book.kite_quantity(book.resolve(NIFTY, today), 0.5)
+
+
+def test_partial_fill_then_the_rest(broker, kite):
+    fake, _ = kite
+    fake.next_behaviours = ["partial"]
+    placed = order(quantity=9)
+    update = broker.place_order(placed)
+    assert update.status == "partially_filled" and update.filled_quantity == 3
+    assert broker.take_updates() == []
+    fake.fill_rest(update.broker_order_id)
+    (later,) = broker.take_updates()
+    assert later.status == "filled" and later.filled_quantity == 9 and len(later.fills) == 2
+
+
+def test_rejection_carries_kites_reason(broker, kite):
+    kite[0].next_behaviours = ["reject"]
+    update = broker.place_order(order())
+    assert update.status == "rejected" and "Insufficient funds" in update.reason
+
+
+def test_input_errors_are_rejections_not_retries(broker, kite):
+    unpriced = order().model_copy(update={"order_type": OrderType.LIMIT})  # skips the model's own check
+    update = broker.place_order(unpriced)
+    assert update.status == "rejected" and "LIMIT order needs a price" in update.reason
+    assert kite[0].placements == []
+
+
+def test_cancel_a_resting_limit_order(broker, kite):
+    kite[0].next_behaviours = ["rest"]
+    placed = order(order_type=OrderType.LIMIT, limit_price=1250.0)
+    assert broker.place_order(placed).status == "working"
+    assert kite[0].placements[0]["price"] == "1250.0"
+    cancelled = broker.cancel_order("ZD-1", placed.client_order_id)
+    assert cancelled.status == "cancelled"
+    assert broker.find_order("ZD-1", placed.client_order_id).status == "cancelled"
+
+
+def test_snapshot_has_balances_positions_and_holdings(broker):
+    snapshot = broker.account_snapshot("ZD-1")
+    assert snapshot.cash == 470000.0 and snapshot.margin_used == 30000.0
+    assert snapshot.equity == 500000.0 + 10 * 1500.0
+    assert snapshot.positions == {"NFO:NIFTY26NOVFUT": 75, "NSE:INFY": 10}
+    assert broker.last_price(RELIANCE) == 1300.0
+
+
+def test_expired_token_is_a_clear_non_retryable_error(broker, kite):
+    kite[0].expire_tokens()
+    with pytest.raises(ZerodhaSessionExpired) as expired:
+        broker.place_order(order())
+    assert not expired.value.retryable and "ZD-1" in str(expired.value) and "log in again" in str(expired.value)
+    with pytest.raises(ZerodhaSessionExpired):  # remembered: no more calls with a dead token
+        broker.account_snapshot("ZD-1")
+    assert kite[0].placements == []
+
+
+def test_a_timeout_after_kite_accepted_is_found_by_tag_not_placed_again(broker, kite):
+    fake, _ = kite
+    fake.next_behaviours = ["timeout"]
+    placed = order()
+    update = broker.place_order(placed)  # the answer is lost, the lookup by tag finds the order
+    assert update.status == "filled"
+    assert broker.place_order(placed).status == "filled"  # and a redelivery returns it too
+    assert fake.placed_with_tag(placed.client_order_id) == 1
+
+
+def test_a_5xx_is_retryable_and_the_retry_places_once(broker, kite):
+    fake, _ = kite
+    fake.next_behaviours = ["fail_5xx"]
+    placed = order()
+    with pytest.raises(BrokerError) as failed:
+        broker.place_order(placed)
+    assert failed.value.retryable
+    assert broker.place_order(placed).status == "filled"
+    assert broker.place_order(placed).status == "filled"
+    assert fake.placed_with_tag(placed.client_order_id) == 1
+
+
+def test_no_secret_or_token_reaches_the_logs(broker, kite, caplog):
+    caplog.set_level(logging.DEBUG)
+    fake, _ = kite
+    broker.place_order(order())
+    broker.account_snapshot("ZD-1")
+    fake.expire_tokens()
+    with pytest.raises(ZerodhaSessionExpired) as expired:
+        broker.account_snapshot("ZD-1")
+    text = caplog.text + str(expired.value) + repr(broker.sessions.account("ZD-1"))
+    assert fake.api_secret not in text
+    assert not any(token in text for token in ("access_1_",))
