@@ -136,6 +136,9 @@ def build_services(
                                                    commission_per_unit=settings.mock_commission_per_unit), clock),
     }
     ingest = IngestService(store, bus, clock, settings.environment, settings.dedupe_window_seconds)
+    zerodha = _zerodha(settings, store, clock)
+    if zerodha is not None:
+        brokers["zerodha"] = zerodha
     return Services(
         settings=settings,
         store=store,
@@ -145,7 +148,7 @@ def build_services(
         cerebro=CerebroService(store, bus, brokers, settings.limits, clock),
         execution=ExecutionService(store, bus, brokers, clock, settings.order_claim_lease_seconds),
         confirmations=ConfirmationService(store, clock),
-        poller=AccountPoller(store, brokers),
+        poller=AccountPoller(store, brokers, bus),
         notifier=NotifierService(store, _telegram(settings), settings.telegram_chat_id, settings.environment, clock),
         api_keys=ApiKeys(store, clock),
         rate_limiter=RateLimiter(store, clock),
@@ -153,6 +156,19 @@ def build_services(
         admin=AdminControls(store, bus, ingest, clock),
         clock=clock,
     )
+
+
+def _zerodha(settings: Settings, store: Store, clock: Callable[[], datetime]) -> BrokerClient | None:
+    """None when no Zerodha account is configured (the embedded demo fund trades only at the Mock)."""
+    if not settings.zerodha_accounts:
+        return None
+    import json
+
+    from shared.adapters.zerodha import ZerodhaAccountConfig, ZerodhaBroker, ZerodhaConfig, load_instruments
+
+    accounts = {account_id: ZerodhaAccountConfig(account_id=account_id, **fields)
+                for account_id, fields in json.loads(settings.zerodha_accounts).items()}
+    return ZerodhaBroker(store, ZerodhaConfig(accounts=accounts, root=settings.kite_api_url), load_instruments, clock)
 
 
 def _telegram(settings: Settings) -> TelegramSender | None:

@@ -18,8 +18,9 @@ CLOUD_SETTINGS = (
     "TELEGRAM_CHAT_ID",
 )
 # Read from Secret Manager in GCP (Terraform maps each to a secret).
-SECRET_SETTINGS = ("TELEGRAM_BOT_TOKEN",)
-LOCAL_ONLY_SETTINGS = ("MT_SQLITE_PATH", "MONGODB_URI", "MONGODB_DATABASE", "MT_LOG_DIR", "TELEGRAM_API_URL")
+SECRET_SETTINGS = ("TELEGRAM_BOT_TOKEN", "ZERODHA_ACCOUNTS")
+LOCAL_ONLY_SETTINGS = ("MT_SQLITE_PATH", "MONGODB_URI", "MONGODB_DATABASE", "MT_LOG_DIR", "TELEGRAM_API_URL",
+                       "KITE_API_URL")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ class Settings:
     telegram_bot_token: str = field(default="", repr=False)
     telegram_chat_id: str = ""
     telegram_api_url: str = "https://api.telegram.org/bot"
+    # JSON {account_id: {"api_key", "api_secret", "intraday"?}}: one Kite app per Zerodha login.
+    zerodha_accounts: str = field(default="", repr=False)
+    kite_api_url: str = "https://api.kite.trade"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -83,4 +87,6 @@ class Settings:
             telegram_bot_token=env.get("TELEGRAM_BOT_TOKEN", ""),
             telegram_chat_id=env.get("TELEGRAM_CHAT_ID", ""),
             telegram_api_url=env.get("TELEGRAM_API_URL", defaults.telegram_api_url),
+            zerodha_accounts=env.get("ZERODHA_ACCOUNTS", ""),
+            kite_api_url=env.get("KITE_API_URL", defaults.kite_api_url),
         )

@@ -18,6 +18,7 @@ from shared.bootstrap import Services
 from shared.domain.errors import RequestRejected
 from shared.domain.models import Collections
 from shared.http_api import signal_journey
+from shared.ports.broker import BrokerError
 from shared.services.portfolio_requests import Approval, OptimisationRequest
 from shared.services.strategy_registry import StrategyChanges, StrategySpec, public, validated
 
@@ -29,6 +30,13 @@ class KillSwitchRequest(BaseModel):
 
     enabled: StrictBool
     reason: Annotated[str, Field(max_length=500)] = ""
+
+
+class ZerodhaLogin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: Annotated[str, Field(min_length=1, max_length=64)]
+    request_token: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class FlattenRequest(BaseModel):
@@ -155,6 +163,24 @@ def registry_blueprint(services: Services) -> flask.Blueprint:
     def flatten(who: Principal) -> JsonReply:
         body = validated(FlattenRequest, json_body())
         return services.admin.flatten_all(body.confirm, who, body.strategy_ids), 202
+
+    @route("/api/admin/brokers/zerodha/session", ["POST"])
+    def zerodha_login(who: Principal) -> JsonReply:
+        """Kite's daily login: paste the request_token from the login redirect."""
+        if who.role != "admin":
+            raise RequestRejected("authorization", "only an admin may do this", 403, "forbidden")
+        body = validated(ZerodhaLogin, json_body())
+        broker = services.brokers.get("zerodha")
+        if broker is None:
+            raise RequestRejected("account_id", "no Zerodha accounts are configured", 409, "conflict")
+        try:
+            broker.sessions.login(body.account_id, body.request_token)  # type: ignore[attr-defined]
+        except BrokerError as error:
+            raise RequestRejected("account_id", str(error), 404, "not_found") from None
+        except Exception as error:  # noqa: BLE001 - Kite's refusal of the token or checksum
+            raise RequestRejected("request_token", f"Kite refused the login: {type(error).__name__}", 422) from None
+        services.poller.poll_all()
+        return {"status": "logged_in", "account_id": body.account_id}, 200
 
     @route("/api/allocation", ["GET"])
     def allocation(who: Principal) -> JsonReply:

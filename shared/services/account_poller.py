@@ -10,17 +10,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from shared.domain.models import Account, Collections
+from shared.domain.models import Account, Collections, Topics
 from shared.ports.broker import BrokerClient, BrokerError
+from shared.ports.bus import Bus
 from shared.ports.store import Store
 
 log = logging.getLogger(__name__)
 
 
 class AccountPoller:
-    def __init__(self, store: Store, brokers: Mapping[str, BrokerClient]):
+    def __init__(self, store: Store, brokers: Mapping[str, BrokerClient], bus: Bus):
         self._store = store
         self._brokers = brokers
+        self._bus = bus
 
     def poll_all(self) -> dict[str, str]:
         """Returns account id -> 'ok' or the reason it could not be refreshed."""
@@ -38,6 +40,11 @@ class AccountPoller:
             snapshot = broker.account_snapshot(account.account_id)
         except BrokerError as error:
             log.warning("snapshot of %s failed: %s", account.account_id, error)
+            if getattr(error, "session_expired", False):
+                # Cerebro will refuse this account once its snapshot ages: tell a human now.
+                self._bus.publish(Topics.NOTIFICATIONS, {"kind": "broker_session_expired",
+                                                         "broker": account.broker.value,
+                                                         "account_id": account.account_id})
             return str(error)
         self._store.update(Collections.ACCOUNTS, account.account_id,
                            {"snapshot": snapshot.model_dump(mode="json")})

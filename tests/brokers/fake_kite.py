@@ -39,6 +39,9 @@ class FakeKite:
     request_token: str = "req_token_123"
     prices: dict[str, float] = field(default_factory=lambda: {"NSE:RELIANCE": 1300.0, "NSE:INFY": 1500.0,
                                                                "NFO:NIFTY26NOVFUT": 24000.0})
+    net_positions: list[dict[str, Any]] = field(default_factory=lambda: [
+        {"exchange": "NFO", "tradingsymbol": "NIFTY26NOVFUT", "quantity": 75, "product": "NRML",
+         "last_price": 24010.0}])
     next_behaviours: list[str] = field(default_factory=list)  # fill|partial|reject|rest|timeout|fail_5xx
     access_tokens: set[str] = field(default_factory=set)
     orders: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # order id -> history
@@ -96,8 +99,7 @@ class FakeKite:
                                    "utilised": {"debits": 30000.0, "exposure": 12000.0}},
                         "commodity": {"enabled": False, "net": 0, "available": {}, "utilised": {}}})
         if path == "/portfolio/positions":
-            return _ok({"net": [{"exchange": "NFO", "tradingsymbol": "NIFTY26NOVFUT", "quantity": 75,
-                                 "product": "NRML", "last_price": 24010.0}], "day": []})
+            return _ok({"net": self.net_positions, "day": []})
         if path == "/portfolio/holdings":
             return _ok([{"exchange": "NSE", "tradingsymbol": "INFY", "quantity": 10, "last_price": 1500.0}])
         if path == "/quote/ltp":

@@ -21,9 +21,12 @@ SESSIONS = "broker_sessions"
 
 
 class ZerodhaSessionExpired(BrokerError):
+    session_expired = True  # the account poller alerts on it
+
     def __init__(self, account_id: str):
         super().__init__(f"Zerodha session for account {account_id} expired or missing: log in again "
-                         f"(kite login, then `session.login(account, request_token)`)", retryable=False)
+                         f"(Kite login, then POST the request_token to /api/admin/brokers/zerodha/session)",
+                         retryable=False)
         self.account_id = account_id
 
 

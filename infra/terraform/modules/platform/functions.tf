@@ -24,7 +24,7 @@ locals {
       trigger_topics = ["trading-orders"]
       public        = false
       min_instances = var.latency_critical_min_instances
-      secrets       = {}
+      secrets       = { ZERODHA_ACCOUNTS = "zerodha-accounts" }
     }
     confirmations = {
       entry_point   = "confirmations"
@@ -51,7 +51,7 @@ locals {
       trigger_topics = []
       public        = false
       min_instances = 0
-      secrets       = {}
+      secrets       = { ZERODHA_ACCOUNTS = "zerodha-accounts" }
     }
     strategy_registry = {
       entry_point   = "strategy_registry"
@@ -59,7 +59,7 @@ locals {
       trigger_topics = []
       public        = true # developers and admins call it with API keys, checked by the function
       min_instances = 0
-      secrets       = {}
+      secrets       = { ZERODHA_ACCOUNTS = "zerodha-accounts" }
     }
   }
 
