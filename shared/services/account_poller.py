@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from shared.domain.models import Account, Collections, Topics
+from shared.domain.models import Account, AccountSnapshot, Collections, Topics
+from shared.domain.reconciliation import find_breaks, our_net_positions
 from shared.ports.broker import BrokerClient, BrokerError
 from shared.ports.bus import Bus
 from shared.ports.store import Store
 
 log = logging.getLogger(__name__)
+RECONCILIATION_BREAKS = "reconciliation_breaks"
 
 
 class AccountPoller:
@@ -48,4 +50,33 @@ class AccountPoller:
             return str(error)
         self._store.update(Collections.ACCOUNTS, account.account_id,
                            {"snapshot": snapshot.model_dump(mode="json")})
-        return "ok"
+        breaks = self.reconcile(account, snapshot)
+        return f"ok, {breaks} reconciliation break(s)" if breaks else "ok"
+
+    def reconcile(self, account: Account, snapshot: AccountSnapshot) -> int:
+        """Record each difference between the broker's net positions and ours; alert when one
+        survives two polls (a fill between the broker's answer and our record is not a break)."""
+        ours = our_net_positions(self._store.query(Collections.POSITIONS, where={"account_id": account.account_id}))
+        found = {b.instrument_key: b for b in find_breaks(account.account_id, snapshot.positions, ours)}
+        now = snapshot.as_of.isoformat()
+        for record in self._store.query(RECONCILIATION_BREAKS, where={"account_id": account.account_id,
+                                                                      "open": True}):
+            if record["instrument_key"] not in found:
+                self._store.update(RECONCILIATION_BREAKS, record["break_id"], {"open": False, "resolved_at": now})
+        for key, difference in found.items():
+            break_id = f"{account.account_id}:{key}"
+            previous = self._store.get(RECONCILIATION_BREAKS, break_id) or {}
+            same = previous.get("open") and (previous["broker_quantity"], previous["our_quantity"]) == (
+                difference.broker_quantity, difference.our_quantity)
+            seen = previous.get("polls", 0) + 1 if same else 1
+            self._store.put(RECONCILIATION_BREAKS, break_id, {
+                "break_id": break_id, "account_id": account.account_id, "instrument_key": key,
+                "broker_quantity": difference.broker_quantity, "our_quantity": difference.our_quantity,
+                "open": True, "polls": seen, "first_seen": previous.get("first_seen", now) if same else now,
+                "last_seen": now,
+            })
+            if seen == 2:
+                self._bus.publish(Topics.NOTIFICATIONS, {
+                    "kind": "reconciliation_break", "account_id": account.account_id, "symbol": key,
+                    "broker_quantity": difference.broker_quantity, "our_quantity": difference.our_quantity})
+        return len(found)
