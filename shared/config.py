@@ -15,8 +15,10 @@ CLOUD_SETTINGS = (
     "MT_STORE", "MT_BUS", "GOOGLE_CLOUD_PROJECT", "MT_ENVIRONMENT", "MT_STRUCTURED_LOGS",
     "MAX_POSITION_SIZE_PCT", "MAX_BROKER_ALLOCATION_PCT", "MAX_ACCOUNT_DATA_AGE_SECONDS",
     "DEDUPE_WINDOW_SECONDS", "ORDER_CLAIM_LEASE_SECONDS", "MOCK_SLIPPAGE_BPS", "MOCK_COMMISSION_PER_UNIT",
-    "TELEGRAM_CHAT_ID",
+    "TELEGRAM_CHAT_ID", "WEBHOOK_IP_ALLOWLIST",
 )
+# TradingView's documented webhook source addresses; `WEBHOOK_IP_ALLOWLIST=tradingview` expands to them.
+TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
 # Read from Secret Manager in GCP (Terraform maps each to a secret).
 SECRET_SETTINGS = ("TELEGRAM_BOT_TOKEN", "ZERODHA_ACCOUNTS")
 LOCAL_ONLY_SETTINGS = ("MT_SQLITE_PATH", "MONGODB_URI", "MONGODB_DATABASE", "MT_LOG_DIR", "TELEGRAM_API_URL",
@@ -45,6 +47,7 @@ class Settings:
     # JSON {account_id: {"api_key", "api_secret", "intraday"?}}: one Kite app per Zerodha login.
     zerodha_accounts: str = field(default="", repr=False)
     kite_api_url: str = "https://api.kite.trade"
+    webhook_ip_allowlist: tuple[str, ...] = ()  # empty: any source (authentication still applies)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -89,4 +92,15 @@ class Settings:
             telegram_api_url=env.get("TELEGRAM_API_URL", defaults.telegram_api_url),
             zerodha_accounts=env.get("ZERODHA_ACCOUNTS", ""),
             kite_api_url=env.get("KITE_API_URL", defaults.kite_api_url),
+            webhook_ip_allowlist=parse_address_list(env.get("WEBHOOK_IP_ALLOWLIST", "")),
         )
+
+
+def parse_address_list(raw: str) -> tuple[str, ...]:
+    addresses: list[str] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if item.lower() == "tradingview":
+            addresses.extend(TRADINGVIEW_IPS)
+        elif item:
+            addresses.append(item)
+    return tuple(addresses)

@@ -30,11 +30,23 @@ def handle_webhook(request: flask.Request, services: Services) -> JsonReply:
         return _error(405, "method_not_allowed", "method", "send signals with POST")
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         return _error(413, "too_large", "body", f"larger than {MAX_BODY_BYTES} bytes")
+    source_ip = client_address(request)
+    allowlist = services.settings.webhook_ip_allowlist
+    if allowlist and source_ip not in allowlist:
+        log.warning("webhook refused from %s: not in WEBHOOK_IP_ALLOWLIST", source_ip)
+        return _error(403, "forbidden_source", "source_ip", f"{source_ip or 'unknown'} is not an allowed sender")
     body = request.stream.read(MAX_BODY_BYTES + 1)
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    source_ip = forwarded.split(",")[0].strip() if forwarded else (request.remote_addr or "")
     result = services.ingest.ingest(body, request.content_type or "", request.args.to_dict(), source_ip)
     return result.body, result.status
+
+
+def client_address(request: flask.Request) -> str:
+    """The address that connected to Google's front end. It appends that address last to
+    X-Forwarded-For; anything to its left was written by the client and proves nothing."""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded:
+        return forwarded.split(",")[-1].strip()
+    return request.remote_addr or ""
 
 
 def signal_journey(services: Services, signal_id: str) -> JsonReply:

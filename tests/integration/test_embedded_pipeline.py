@@ -168,3 +168,24 @@ def test_publish_failure_answers_503_and_the_resend_publishes(client, embedded, 
     assert second.status_code == 202 and second.get_json()["signal_id"] == first.get_json()["signal_id"]
     embedded.bus.drain()
     assert len(embedded.store.query(Collections.ORDERS)) == 2
+
+
+@pytest.mark.parametrize("forwarded, status", [
+    ("52.89.214.238", 202),  # TradingView, as Google's front end appends it
+    ("52.89.214.238, 203.0.113.9", 403),  # a client that wrote TradingView's address itself
+    ("203.0.113.9", 403),
+])
+def test_ip_allowlist_uses_the_address_googles_front_end_appended(embedded, forwarded, status):
+    from dataclasses import replace
+
+    from shared.config import parse_address_list
+
+    embedded.settings = replace(embedded.settings, webhook_ip_allowlist=parse_address_list("tradingview"))
+    client = create_app(embedded).test_client()
+    answer = client.post("/webhook", data=signal_body(ticker="AAPL", action="buy", quantity=1, price=190,
+                                                      signal_id=f"ip-{status}-{len(forwarded)}"),
+                         content_type="application/json", headers={"X-Forwarded-For": forwarded})
+    assert answer.status_code == status
+    if status == 403:
+        assert answer.get_json()["field"] == "source_ip"
+        assert embedded.store.query(Collections.RAW_SIGNALS) == []

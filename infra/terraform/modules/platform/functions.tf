@@ -78,6 +78,7 @@ locals {
     MOCK_SLIPPAGE_BPS            = "1"
     MOCK_COMMISSION_PER_UNIT     = "0.005"
     TELEGRAM_CHAT_ID             = var.telegram_chat_id
+    WEBHOOK_IP_ALLOWLIST         = var.webhook_ip_allowlist
   }
 }
 

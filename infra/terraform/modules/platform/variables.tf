@@ -69,6 +69,12 @@ variable "telegram_chat_id" {
   type        = string
 }
 
+variable "webhook_ip_allowlist" {
+  description = "Comma-separated sources the webhook accepts; 'tradingview' expands to TradingView's documented IPs; empty accepts any source."
+  type        = string
+  default     = "tradingview"
+}
+
 variable "poll_schedule" {
   description = "Cron schedule (UTC) of the account poller."
   type        = string
