@@ -1,0 +1,98 @@
+"""The OpenAPI 3.1 document of the HTTP APIs, built from the same pydantic models that
+validate the requests, so the document cannot drift from the code.
+
+    python -m shared.openapi > docs/openapi.json
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+from shared.domain.signal_parsing import SignalPayload
+from shared.registry_api import FlattenRequest, KillSwitchRequest, ZerodhaLogin
+from shared.services.portfolio_requests import Approval, OptimisationRequest
+from shared.services.strategy_registry import StrategyChanges, StrategySpec
+
+ERROR = {"type": "object", "required": ["error", "field", "reason"],
+         "properties": {"error": {"type": "string"}, "field": {"type": "string"}, "reason": {"type": "string"}}}
+CSV = "text/csv"
+
+# (method, path, summary, request body: model | content type | None, success status, authenticated)
+ROUTES: list[tuple[str, str, str, type[BaseModel] | str | None, int, bool]] = [
+    ("post", "/webhook", "Receive a signal (TradingView JSON, TradingView text, or HTTP API JSON)", SignalPayload,
+     202, False),
+    ("get", "/healthz", "Liveness of the embedded server", None, 200, False),
+    ("get", "/api/signals/{signal_id}", "A signal's journey: raw, standardized, decisions, orders, fills", None, 200,
+     True),
+    ("get", "/api/strategies", "Strategies the caller may see", None, 200, True),
+    ("post", "/api/strategies", "Register a strategy; its webhook passphrase is returned once", StrategySpec, 201,
+     True),
+    ("get", "/api/strategies/{strategy_id}", "One strategy", None, 200, True),
+    ("patch", "/api/strategies/{strategy_id}", "Rename, pause, retire, put live, change capital", StrategyChanges,
+     200, True),
+    ("post", "/api/strategies/{strategy_id}/passphrase", "Rotate the webhook passphrase", None, 200, True),
+    ("put", "/api/strategies/{strategy_id}/returns", "Upload a daily return series (date,return or date,equity)",
+     CSV, 200, True),
+    ("post", "/api/portfolio/tests", "Run and store an optimisation with its backtests", OptimisationRequest, 201,
+     True),
+    ("get", "/api/portfolio/tests", "Recent portfolio tests", None, 200, True),
+    ("get", "/api/portfolio/tests/{test_id}", "One portfolio test, in full", None, 200, True),
+    ("post", "/api/portfolio/tests/{test_id}/approve", "Approve a test as the next allocation version", Approval,
+     200, True),
+    ("get", "/api/allocation", "The allocation in force and any pending one", None, 200, True),
+    ("get", "/api/allocation/history", "Every approved allocation version", None, 200, True),
+    ("get", "/api/admin/kill-switch", "Kill switch state", None, 200, True),
+    ("post", "/api/admin/kill-switch", "Throw or release the kill switch", KillSwitchRequest, 200, True),
+    ("post", "/api/admin/flatten", "Flatten every strategy's positions (confirm with 'FLATTEN ALL')",
+     FlattenRequest, 202, True),
+    ("post", "/api/admin/brokers/zerodha/session", "Kite's daily login with the redirect's request_token",
+     ZerodhaLogin, 200, True),
+]
+
+
+def document() -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    schemas: dict[str, Any] = {"Error": ERROR}
+    for method, path, summary, body, status, authenticated in ROUTES:
+        operation: dict[str, Any] = {
+            "summary": summary,
+            "responses": {str(status): {"description": "success"},
+                          "4XX": {"description": "refused; the field and reason are named",
+                                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+        }
+        parameters = [{"name": part[1:-1], "in": "path", "required": True, "schema": {"type": "string"}}
+                      for part in path.split("/") if part.startswith("{")]
+        if parameters:
+            operation["parameters"] = parameters
+        if authenticated:
+            operation["security"] = [{"apiKey": []}]
+            operation["responses"]["429"] = {"description": "rate limit reached"}
+        if isinstance(body, type):
+            schema = body.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(schema.pop("$defs", {}))
+            schemas[body.__name__] = schema
+            operation["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{body.__name__}"}}}}
+            if body is SignalPayload:
+                operation["requestBody"]["content"]["text/plain"] = {"schema": {
+                    "type": "string", "description": "TradingView's default strategy message; strategy_id and "
+                                                     "passphrase in the query string"}}
+        elif body == CSV:
+            operation["requestBody"] = {"required": True, "content": {CSV: {"schema": {"type": "string"}}}}
+        paths.setdefault(path, {})[method] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Mathematricks Trader", "version": "1.0.0",
+                 "description": "Signals in; strategies, portfolio tests, allocation and admin controls."},
+        "paths": paths,
+        "components": {"schemas": schemas,
+                       "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
+                                                      "description": "mt_<key id>.<secret>"}}},
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(document(), indent=2, sort_keys=True))

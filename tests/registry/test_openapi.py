@@ -1,0 +1,32 @@
+"""The OpenAPI document covers exactly the routes the code serves, and is up to date."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from devstack.embedded import create_app
+from devstack.processes import REPO_ROOT
+from shared.openapi import document
+
+
+def test_every_served_route_is_documented_and_nothing_else(embedded):
+    app = create_app(embedded)
+    served = {(method.lower(), re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule))
+              for rule in app.url_map.iter_rules() if rule.endpoint != "static"
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    documented = {(method, path) for path, operations in document()["paths"].items() for method in operations}
+    assert served == documented
+
+
+def test_the_committed_document_is_the_generated_one():
+    committed = json.loads((REPO_ROOT / "docs" / "openapi.json").read_text())
+    assert committed == json.loads(json.dumps(document())), "run: python -m shared.openapi > docs/openapi.json"
+
+
+def test_request_schemas_come_from_the_validating_models():
+    spec = document()
+    schema = spec["components"]["schemas"]["StrategySpec"]
+    assert schema["additionalProperties"] is False and "strategy_id" in schema["required"]
+    webhook = spec["paths"]["/webhook"]["post"]["requestBody"]["content"]
+    assert set(webhook) == {"application/json", "text/plain"}
