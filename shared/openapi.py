@@ -25,6 +25,8 @@ ROUTES: list[tuple[str, str, str, type[BaseModel] | str | None, int, bool]] = [
     ("post", "/webhook", "Receive a signal (TradingView JSON, TradingView text, or HTTP API JSON)", SignalPayload,
      202, False),
     ("get", "/healthz", "Liveness of the embedded server", None, 200, False),
+    ("post", "/api/signals", "Send a signal with a developer API key, for the caller's own strategies only",
+     SignalPayload, 202, True),
     ("get", "/api/signals/{signal_id}", "A signal's journey: raw, standardized, decisions, orders, fills", None, 200,
      True),
     ("get", "/api/strategies", "Strategies the caller may see", None, 200, True),
@@ -76,7 +78,7 @@ def document() -> dict[str, Any]:
             schemas[body.__name__] = schema
             operation["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": {"$ref": f"#/components/schemas/{body.__name__}"}}}}
-            if body is SignalPayload:
+            if body is SignalPayload and path == "/webhook":
                 operation["requestBody"]["content"]["text/plain"] = {"schema": {
                     "type": "string", "description": "TradingView's default strategy message; strategy_id and "
                                                      "passphrase in the query string"}}

@@ -17,6 +17,7 @@ from shared.auth.api_keys import Principal
 from shared.bootstrap import Services
 from shared.domain.errors import RequestRejected
 from shared.domain.models import Collections
+from shared.domain.signal_parsing import MAX_BODY_BYTES
 from shared.http_api import signal_journey
 from shared.ports.broker import BrokerError
 from shared.services.portfolio_requests import Approval, OptimisationRequest
@@ -140,6 +141,16 @@ def registry_blueprint(services: Services) -> flask.Blueprint:
         body = json_body() if flask.request.get_data(cache=True) else {}
         allocation = services.portfolio.approve(test_id, validated(Approval, body), who)
         return {"allocation": allocation.model_dump(mode="json")}, 200
+
+    @route("/api/signals", ["POST"])
+    def send_signal(who: Principal) -> JsonReply:
+        """The HTTP API for strategy developers: the webhook's JSON body, authenticated by
+        the API key instead of a passphrase."""
+        if flask.request.content_length and flask.request.content_length > MAX_BODY_BYTES:
+            raise RequestRejected("body", f"larger than {MAX_BODY_BYTES} bytes", 413, "too_large")
+        body = flask.request.stream.read(MAX_BODY_BYTES + 1)
+        result = services.ingest.ingest_from_api(body, flask.request.content_type or "", who.role, who.subject)
+        return result.body, result.status
 
     @route("/api/signals/<signal_id>", ["GET"])
     def journey(who: Principal, signal_id: str) -> JsonReply:

@@ -63,12 +63,34 @@ class IngestService:
         self._journey = Journey("WEBHOOK")
 
     def ingest(self, body: bytes, content_type: str, query: Mapping[str, str], source_ip: str = "") -> IngestResult:
+        """A webhook delivery, authenticated by the strategy's passphrase."""
         try:
             parsed = parse_request(body, content_type, query)
-            self._authenticate(parsed)
+            strategy = self._strategy(parsed.strategy_id)
+            if not passphrase_matches(strategy, parsed.passphrase):
+                raise SignalRejected("passphrase", "missing or wrong for this strategy", 401, "unauthorized")
+            self._check_tradeable(strategy, parsed)
         except SignalRejected as rejection:
             return IngestResult(rejection.status, rejection.as_json())
         return self._accept(parsed, source_ip)
+
+    def ingest_from_api(self, body: bytes, content_type: str, role: str, subject: str) -> IngestResult:
+        """An HTTP API signal, authenticated by the caller's API key: a developer may
+        signal only for strategies they own; an admin for any."""
+        try:
+            if content_type.split(";")[0].strip() != "application/json":
+                raise SignalRejected("content_type", "must be application/json", 415, "unsupported_media_type")
+            parsed = parse_request(body, content_type, {})
+            if parsed.passphrase is not None:
+                raise SignalRejected("passphrase", "not used with an API key; leave it out")
+            strategy = self._strategy(parsed.strategy_id)
+            if role != "admin" and not (role == "developer" and strategy.owner == subject):
+                raise SignalRejected("strategy_id", "you may only send signals for your own strategies", 403,
+                                     "forbidden")
+            self._check_tradeable(strategy, parsed)
+        except SignalRejected as rejection:
+            return IngestResult(rejection.status, rejection.as_json())
+        return self._accept(parsed, f"api:{subject}")
 
     def submit_flatten(self, strategy_id: str, instrument: Instrument, requested_by: str) -> IngestResult:
         """The admin's flatten: a signal like any other (stored, journeyed, deduplicated),
@@ -103,13 +125,13 @@ class IngestService:
                                       f"{parsed.instrument.symbol} for {parsed.strategy_id}")
         return IngestResult(202, {"status": "accepted", "signal_id": signal_id})
 
-    def _authenticate(self, parsed: ParsedSignal) -> None:
-        document = self._store.get(Collections.STRATEGIES, parsed.strategy_id)
+    def _strategy(self, strategy_id: str) -> Strategy:
+        document = self._store.get(Collections.STRATEGIES, strategy_id)
         if document is None:
-            raise SignalRejected("strategy_id", f"unknown strategy {parsed.strategy_id!r}", 404, "unknown_strategy")
-        strategy = Strategy.model_validate(document)
-        if not passphrase_matches(strategy, parsed.passphrase):
-            raise SignalRejected("passphrase", "missing or wrong for this strategy", 401, "unauthorized")
+            raise SignalRejected("strategy_id", f"unknown strategy {strategy_id!r}", 404, "unknown_strategy")
+        return Strategy.model_validate(document)
+
+    def _check_tradeable(self, strategy: Strategy, parsed: ParsedSignal) -> None:
         if strategy.status != "live":
             raise SignalRejected("strategy_id", f"strategy is {strategy.status}, not live", 409, "strategy_not_live")
         if parsed.environment is not None and parsed.environment != self._environment:

@@ -81,7 +81,7 @@ def test_huge_bodies_are_refused_without_reading_them(client, embedded):
 @SETTINGS
 @given(route=st.sampled_from(["/api/strategies", "/api/portfolio/tests", "/api/admin/kill-switch",
                               "/api/admin/flatten", "/api/portfolio/tests/pt_x/approve",
-                              "/api/admin/brokers/zerodha/session"]),
+                              "/api/admin/brokers/zerodha/session", "/api/signals"]),
        body=st.one_of(VALUES.map(json.dumps), st.binary(max_size=300).map(lambda b: b.decode("latin-1"))))
 def test_registry_api_bodies(client, embedded, route, body):
     before = len(embedded.store.query(Collections.STRATEGIES))
@@ -89,6 +89,7 @@ def test_registry_api_bodies(client, embedded, route, body):
     assert_clean_answer(answer)
     if answer.status_code >= 400:
         assert len(embedded.store.query(Collections.STRATEGIES)) == before
+    assert_whole_records(embedded)
 
 
 @SETTINGS
