@@ -58,8 +58,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--poll-seconds", type=float, default=15.0, help="account snapshot refresh interval")
     parser.add_argument("--no-seed", action="store_true", help="do not seed the demo fund")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = replace(Settings.from_env(), store="sqlite", bus="inprocess")
     services, stop = start_embedded(settings, args.poll_seconds, seed=not args.no_seed)
     print(f"Mathematricks embedded stack: webhook on http://{args.host}:{args.port}/webhook "
