@@ -42,6 +42,8 @@ def start_embedded(settings: Settings, poll_seconds: float, seed: bool = True) -
         log.info("seeded the demo fund")
     services.poller.poll_all()
     services.subscribe_pipeline()
+    if resumed := services.resume_unfinished():
+        log.info("resumed %d unsettled signals from before the restart", len(resumed))
     stop = threading.Event()
 
     def poll_forever() -> None:

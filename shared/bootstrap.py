@@ -24,6 +24,7 @@ from shared.services.confirmations import ConfirmationService
 from shared.services.execution_service import ExecutionService
 from shared.services.ingest import IngestService
 from shared.services.notifier import NotifierService
+from shared.services.recovery import PipelineRecovery
 from shared.services.strategy_registry import StrategyRegistry
 
 if TYPE_CHECKING:
@@ -116,6 +117,10 @@ class Services:
         for topic in (Topics.CONFIRMATIONS, Topics.NOTIFICATIONS, Topics.SIGNALS.dead_letter,
                       Topics.ORDERS.dead_letter, Topics.CONFIRMATIONS.dead_letter):
             self.bus.subscribe(topic, lambda message: self.notifier.handle(message.message_id, message.data))
+
+    def resume_unfinished(self) -> list[str]:
+        """Embedded stack: republish what a previous process left unsettled."""
+        return PipelineRecovery(self.store, self.bus).resume()
 
     def close(self) -> None:
         self.bus.close()

@@ -38,6 +38,7 @@ class InProcessBus(Bus):
         self._pending = 0
         self._idle = threading.Condition()
         self._dispatcher: threading.Thread | None = None
+        self._abandoned = False
         self.published: dict[str, int] = {}
 
     def publish(self, topic: str, data: dict[str, Any], attributes: dict[str, str] | None = None) -> str:
@@ -71,6 +72,20 @@ class InProcessBus(Bus):
             self._dispatcher = None
         self._subscriptions.clear()
 
+    def abandon(self) -> int:
+        """Stop as a crashed process would: queued and retrying messages are lost (the
+        store survives; `PipelineRecovery` picks up from it). Returns how many were lost."""
+        self._abandoned = True
+        self._subscriptions.clear()
+        lost = 0
+        while True:
+            try:
+                lost += self._queue.get_nowait() is not None
+            except queue.Empty:
+                break
+        self.close()
+        return lost
+
     def _enqueue(self, subscription: _Subscription, message: Message) -> None:
         with self._idle:
             self._pending += 1
@@ -79,6 +94,8 @@ class InProcessBus(Bus):
     def _dispatch(self) -> None:
         while (item := self._queue.get()) is not None:
             subscription, message = item
+            if self._abandoned:
+                continue
             try:
                 subscription.handler(message)
             except Exception as error:  # noqa: BLE001 - any failure means redeliver

@@ -317,6 +317,10 @@ class OrderUpdate(_Model):
     filled_quantity: float = 0.0
     fills: list[Fill] = Field(default_factory=list)
 
+    @property
+    def is_final(self) -> bool:
+        return self.status in ("filled", "rejected", "cancelled")
+
 
 def client_order_id(signal_id: str, account_id: str, instrument_key: str) -> str:
     """Deterministic id, so every retry of the same decision names the same order.

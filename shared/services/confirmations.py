@@ -55,6 +55,8 @@ class ConfirmationService:
                     **order, "status": update.status, "filled_quantity": update.filled_quantity,
                     "confirmed_at": self._clock().isoformat(),
                 })
+                if update.is_final:
+                    self._settle(tx, order["signal_id"], update.client_order_id)
             return new
 
         new_fills = self._store.transaction(work)
@@ -62,6 +64,16 @@ class ConfirmationService:
             self._journey.step(fill.signal_id, f"{fill.account_id} filled {fill.side.value} {fill.quantity:g} "
                                                f"{fill.instrument.symbol} @ {fill.price:g}")
         return len(new_fills)
+
+    @staticmethod
+    def _settle(tx: Transaction, signal_id: str, client_order_id: str) -> None:
+        """Tick the order off its signal; the last one settles the signal, so a restart
+        knows which signals still have work in flight."""
+        signal = tx.get(Collections.SIGNALS, signal_id)
+        if signal is None or client_order_id not in signal.get("open_orders", ()):
+            return
+        still_open = [cid for cid in signal["open_orders"] if cid != client_order_id]
+        tx.set(Collections.SIGNALS, signal_id, {**signal, "open_orders": still_open, "settled": not still_open})
 
     @staticmethod
     def _apply(fill: Fill, held: dict | None) -> dict:

@@ -18,8 +18,6 @@ from shared.ports.broker import BrokerClient, BrokerError
 from shared.ports.bus import Bus
 from shared.ports.store import Store, Transaction
 
-TERMINAL = {"filled", "rejected", "cancelled"}
-
 
 class OrderInFlight(Exception):
     """Another delivery holds a fresh claim on this order; try again later."""

@@ -180,6 +180,7 @@ class IngestService:
             })
             tx.set(Collections.SIGNALS, signal_id, {
                 "signal_id": signal_id, "strategy_id": parsed.strategy_id, "status": "received",
+                "settled": False,
                 "received_at": stamp, "signal": signal.model_dump(mode="json"),
             })
             return signal_id, True, False

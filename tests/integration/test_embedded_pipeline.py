@@ -189,3 +189,19 @@ def test_ip_allowlist_uses_the_address_googles_front_end_appended(embedded, forw
     if status == 403:
         assert answer.get_json()["field"] == "source_ip"
         assert embedded.store.query(Collections.RAW_SIGNALS) == []
+
+
+def test_a_restart_resumes_what_the_crash_left_unsettled(client, embedded, monkeypatch):
+    body = signal_body(ticker="AAPL", action="buy", quantity=1, price=190, signal_id="orphan")
+    real_publish = embedded.bus.publish
+    monkeypatch.setattr(embedded.bus, "publish", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("down")))
+    signal_id = post(client, body).get_json()["signal_id"]  # stored, never published; no resend comes
+    monkeypatch.setattr(embedded.bus, "publish", real_publish)
+    assert embedded.store.get(Collections.SIGNALS, signal_id)["settled"] is False
+
+    assert embedded.resume_unfinished() == [signal_id]
+    assert embedded.bus.drain()
+    record = embedded.store.get(Collections.SIGNALS, signal_id)
+    assert record["settled"] is True and record["open_orders"] == []
+    assert len(embedded.store.query(Collections.CONFIRMATIONS)) == 2
+    assert embedded.resume_unfinished() == []

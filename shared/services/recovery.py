@@ -1,0 +1,34 @@
+"""Resume after a restart of the embedded stack.
+
+Pub/Sub keeps undelivered messages across a crash; the in-process bus does not. The
+store does, so on start every signal that is not yet settled (some order of it not
+final) is published again. Every stage is idempotent: cerebro republishes its recorded
+decisions, execution skips or recovers orders it already placed (asking the broker by
+client order id), and confirmations count each fill once. Only the lost steps run.
+"""
+
+from __future__ import annotations
+
+from shared.domain.models import Collections, Topics
+from shared.journey import Journey
+from shared.ports.bus import Bus
+from shared.ports.store import Store
+
+
+class PipelineRecovery:
+    def __init__(self, store: Store, bus: Bus):
+        self._store = store
+        self._bus = bus
+        self._journey = Journey("RECOVERY")
+
+    def resume(self) -> list[str]:
+        """Republish every unsettled signal; returns their ids."""
+        resumed = []
+        for record in self._store.query(Collections.SIGNALS, where={"settled": False}):
+            signal_id = record["signal_id"]
+            self._bus.publish(Topics.SIGNALS, {"signal": record["signal"]}, {"signal_id": signal_id})
+            if record["status"] == "received":  # stored, then the process died before publishing
+                self._store.update(Collections.SIGNALS, signal_id, {"status": "published"})
+            self._journey.step(signal_id, f"resumed after a restart (was {record['status']})")
+            resumed.append(signal_id)
+        return resumed
