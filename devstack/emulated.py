@@ -82,18 +82,26 @@ def start_emulators(project: str, log_dir: Path) -> EmulatedStack:
 def start_functions(stack: EmulatedStack, webhook_port: int | None = None,
                     extra_env: dict[str, str] | None = None) -> None:
     """One functions-framework process per function, each on its own port."""
-    env = {**stack.env, "PYTHONPATH": str(REPO_ROOT), **(extra_env or {})}
-    executable = Path(sys.executable).with_name("functions-framework")
-    for name, (signature, _triggers) in FUNCTIONS.items():
+    for name in FUNCTIONS:
         port = webhook_port if name == "webhook" and webhook_port else free_port()
-        stack.functions[name] = start_process(
-            f"function-{name}",
-            [str(executable), f"--source={REPO_ROOT / 'functions' / name / 'main.py'}", f"--target={name}",
-             f"--signature-type={signature}", "--host=127.0.0.1", f"--port={port}"],
-            stack.log_dir, port, env,
-        )
+        stack.functions[name] = start_function(stack, name, port, extra_env)
     for process in stack.functions.values():
         wait_for_port(process)
+
+
+def start_function(stack: EmulatedStack, name: str, port: int,
+                   extra_env: dict[str, str] | None = None) -> ManagedProcess:
+    """One function's functions-framework process (also how a killed one is restarted:
+    on the same port, so its push subscriptions find it again)."""
+    env = {**stack.env, "PYTHONPATH": str(REPO_ROOT), **(extra_env or {})}
+    executable = Path(sys.executable).with_name("functions-framework")
+    signature = FUNCTIONS[name][0]
+    return start_process(
+        f"function-{name}",
+        [str(executable), f"--source={REPO_ROOT / 'functions' / name / 'main.py'}", f"--target={name}",
+         f"--signature-type={signature}", "--host=127.0.0.1", f"--port={port}"],
+        stack.log_dir, port, env,
+    )
 
 
 def provision_pubsub(stack: EmulatedStack) -> None:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 import requests
 from google.cloud import pubsub_v1
 
-from devstack.emulated import EmulatedStack, provision_pubsub, start_functions
+from devstack.emulated import EmulatedStack
 from devstack.processes import ManagedProcess
 from shared.adapters.store_firestore import FirestoreStore
 from shared.bootstrap import Services, build_services
@@ -21,25 +20,14 @@ from shared.config import Settings
 from shared.demo import DEMO_PASSPHRASES, seed_demo_fund
 from shared.domain.models import Collections, Topics
 from tests.conftest import signal_body
+from tests.integration.stack_helpers import eventually, for_signal, running_stack
 
 
 @pytest.fixture(scope="module")
 def stack(pubsub_emulator: ManagedProcess, firestore_emulator: ManagedProcess,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatedStack]:
-    project = f"e2e-{uuid.uuid4().hex[:8]}"
-    log_dir: Path = tmp_path_factory.mktemp("emulated-stack")
-    stack = EmulatedStack(project, log_dir, pubsub_emulator, firestore_emulator)
-    environment = pytest.MonkeyPatch()
-    for name, value in stack.env.items():
-        environment.setenv(name, value)
-    try:
-        start_functions(stack)
-        provision_pubsub(stack)
+    with running_stack(pubsub_emulator, firestore_emulator, tmp_path_factory.mktemp("emulated-stack")) as stack:
         yield stack
-    finally:
-        for process in stack.functions.values():
-            process.stop()
-        environment.undo()
 
 
 @pytest.fixture(scope="module")
@@ -49,19 +37,6 @@ def services(stack: EmulatedStack) -> Iterator[Services]:
     seed_demo_fund(built.store, built.mock_broker)
     assert requests.post(stack.url("account_poller"), timeout=30).json() == {"polled": 2, "failed": {}}
     yield built
-
-
-def eventually(check: Callable[[], object], timeout: float = 60.0) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.2)
-
-
-def for_signal(services: Services, collection: str, signal_id: str) -> list[dict]:
-    return services.store.query(collection, where={"signal_id": signal_id})
 
 
 def test_webhook_to_fill_through_push_subscriptions(stack, services):
