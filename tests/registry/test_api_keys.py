@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from devstack.keys import main as keys_cli
 from shared.adapters.store_sqlite import SqliteStore
 from shared.auth.api_keys import ApiKeys
 from shared.auth.rate_limit import RateLimiter
@@ -55,3 +56,17 @@ def test_rate_limit_answers_429_until_the_next_minute(store):
     limiter.check("k2", per_minute=3)  # other keys are unaffected
     clock.advance(60)
     limiter.check("k1", per_minute=3)
+
+
+def test_the_keys_cli_issues_a_working_key_and_revokes_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MT_SQLITE_PATH", str(tmp_path / "keys.sqlite"))
+    assert keys_cli(["issue", "admin", "alice", "--label", "first"]) == 0
+    printed = capsys.readouterr().out
+    token = printed.split("store it now): ")[1].strip()
+    key_id = printed.split()[1].rstrip(":")
+    store = SqliteStore(str(tmp_path / "keys.sqlite"))
+    principal, _ = ApiKeys(store).authenticate(token)
+    assert (principal.role, principal.subject) == ("admin", "alice")
+    assert keys_cli(["revoke", key_id]) == 0 and "revoked" in capsys.readouterr().out
+    assert ApiKeys(store).authenticate(token) is None
+    assert keys_cli(["revoke", "ffffffffffffffff"]) == 1

@@ -44,3 +44,8 @@ output "dashboards_url" {
   description = "The dashboards."
   value       = module.platform.dashboards_url
 }
+
+output "registry_url" {
+  description = "The registry API."
+  value       = module.platform.registry_url
+}

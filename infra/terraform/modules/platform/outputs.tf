@@ -17,3 +17,8 @@ output "gateway_vm_name" {
   description = "The IB Gateway VM (reach it with IAP: gcloud compute ssh --tunnel-through-iap)."
   value       = module.gateway_vm.instance_name
 }
+
+output "registry_url" {
+  description = "The registry API (strategies, portfolio, allocation, admin): MT_API_URL for devstack.registry_cli."
+  value       = module.function["strategy_registry"].uri
+}
