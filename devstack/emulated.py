@@ -31,6 +31,7 @@ FUNCTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "confirmations": ("cloudevent", (Topics.CONFIRMATIONS,)),
     "account_poller": ("http", ()),
     "strategy_registry": ("http", ()),
+    "dashboard_creator": ("cloudevent", (Topics.CONFIRMATIONS, Topics.DASHBOARD_REFRESH)),
     "notifier": ("cloudevent", (Topics.CONFIRMATIONS, Topics.NOTIFICATIONS,
                                 Topics.SIGNALS.dead_letter, Topics.ORDERS.dead_letter,
                                 Topics.CONFIRMATIONS.dead_letter)),

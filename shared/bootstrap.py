@@ -12,6 +12,7 @@ from shared.adapters.broker_mock import MockBroker, MockBrokerConfig
 from shared.auth.api_keys import ApiKeys
 from shared.auth.rate_limit import RateLimiter
 from shared.config import Settings
+from shared.dashboards.creator import DashboardCreator
 from shared.domain.models import Order, OrderUpdate, StandardizedSignal, Topics
 from shared.journey import configure as configure_journey
 from shared.ports.broker import BrokerClient
@@ -80,6 +81,7 @@ class Services:
     rate_limiter: RateLimiter
     registry: StrategyRegistry
     admin: AdminControls
+    dashboards: DashboardCreator
     clock: Callable[[], datetime] = utcnow
 
     @functools.cached_property
@@ -159,6 +161,7 @@ def build_services(
         rate_limiter=RateLimiter(store, clock),
         registry=StrategyRegistry(store, clock),
         admin=AdminControls(store, bus, ingest, clock),
+        dashboards=DashboardCreator(store, clock),
         clock=clock,
     )
 

@@ -37,6 +37,8 @@ DEMO_API_KEYS = {
     ("admin", "admin"): "mt_00000000000000a1.demo-admin-key-not-secret",
     ("developer", "dev_alice"): "mt_00000000000000d1.demo-alice-key-not-secret",
     ("developer", "dev_bob"): "mt_00000000000000d2.demo-bob-key-not-secret",
+    ("client", "client_a"): "mt_00000000000000c1.demo-client-a-key-not-secret",
+    ("client", "client_b"): "mt_00000000000000c2.demo-client-b-key-not-secret",
 }
 
 # (annual drift, annual volatility) of each strategy's synthetic three-year backtest.

@@ -12,7 +12,7 @@ import flask
 from pydantic import ValidationError
 
 from shared.bootstrap import Services
-from shared.domain.models import Collections
+from shared.dashboards.documents import signal_journey
 from shared.domain.signal_parsing import MAX_BODY_BYTES
 from shared.ports.bus import dead_letter
 
@@ -49,15 +49,11 @@ def client_address(request: flask.Request) -> str:
     return request.remote_addr or ""
 
 
-def signal_journey(services: Services, signal_id: str) -> JsonReply:
-    """Everything recorded about one signal: raw, standardized, decisions, orders, fills."""
-    record = services.store.get(Collections.SIGNALS, signal_id)
-    if record is None:
+def signal_journey_reply(services: Services, signal_id: str) -> JsonReply:
+    journey = signal_journey(services.store, signal_id)
+    if journey is None:
         return _error(404, "not_found", "signal_id", f"no signal {signal_id!r}")
-    orders = services.store.query(Collections.ORDERS, where={"signal_id": signal_id})
-    fills = services.store.query(Collections.CONFIRMATIONS, where={"signal_id": signal_id})
-    raw = services.store.get(Collections.RAW_SIGNALS, signal_id)
-    return {"signal": record, "raw": raw, "orders": orders, "fills": fills}, 200
+    return journey, 200
 
 
 class PoisonMessage(Exception):

@@ -46,6 +46,12 @@ ROUTES: list[tuple[str, str, str, type[BaseModel] | str | None, int, bool]] = [
      200, True),
     ("get", "/api/allocation", "The allocation in force and any pending one", None, 200, True),
     ("get", "/api/allocation/history", "Every approved allocation version", None, 200, True),
+    ("get", "/api/dashboards/clients/{client_id}", "A client's dashboard document (that client or an admin)",
+     None, 200, True),
+    ("get", "/api/dashboards/strategies/{strategy_id}", "A strategy's dashboard document, without client "
+     "identities (its developer or an admin)", None, 200, True),
+    ("get", "/api/dashboards/health", "System health: each stage's last activity, work in flight, dead letters, "
+     "breaks", None, 200, True),
     ("get", "/api/admin/kill-switch", "Kill switch state", None, 200, True),
     ("post", "/api/admin/kill-switch", "Throw or release the kill switch", KillSwitchRequest, 200, True),
     ("post", "/api/admin/flatten", "Flatten every strategy's positions (confirm with 'FLATTEN ALL')",

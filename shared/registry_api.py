@@ -15,10 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from shared.auth.api_keys import Principal
 from shared.bootstrap import Services
+from shared.dashboards.documents import admin_health
 from shared.domain.errors import RequestRejected
 from shared.domain.models import Collections
 from shared.domain.signal_parsing import MAX_BODY_BYTES
-from shared.http_api import signal_journey
+from shared.http_api import signal_journey_reply
 from shared.ports.broker import BrokerError
 from shared.services.portfolio_requests import Approval, OptimisationRequest
 from shared.services.strategy_registry import StrategyChanges, StrategySpec, public, validated
@@ -157,7 +158,26 @@ def registry_blueprint(services: Services) -> flask.Blueprint:
         record = services.store.get(Collections.SIGNALS, signal_id)
         if record is not None and who.role != "admin":
             registry.get(record["strategy_id"], who)  # a developer sees only their own strategies' signals
-        return signal_journey(services, signal_id)
+        return signal_journey_reply(services, signal_id)
+
+    @route("/api/dashboards/clients/<client_id>", ["GET"])
+    def client_dashboard(who: Principal, client_id: str) -> JsonReply:
+        """A client's precomputed dashboard: the client themself or an admin."""
+        if who.role != "admin" and not (who.role == "client" and who.subject == client_id):
+            raise RequestRejected("client_id", f"no dashboard for client {client_id!r}", 404, "not_found")
+        return services.dashboards.client(client_id), 200
+
+    @route("/api/dashboards/strategies/<strategy_id>", ["GET"])
+    def strategy_dashboard(who: Principal, strategy_id: str) -> JsonReply:
+        """A strategy's precomputed dashboard: its developer or an admin."""
+        registry.get(strategy_id, who)
+        return services.dashboards.strategy(strategy_id), 200
+
+    @route("/api/dashboards/health", ["GET"])
+    def health_dashboard(who: Principal) -> JsonReply:
+        if who.role != "admin":
+            raise RequestRejected("authorization", "only an admin may do this", 403, "forbidden")
+        return admin_health(services.store, services.clock()), 200
 
     @route("/api/admin/kill-switch", ["GET"])
     def kill_switch(who: Principal) -> JsonReply:

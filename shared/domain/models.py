@@ -31,6 +31,9 @@ class Collections(StrEnum):
     ALLOCATION_HISTORY = "allocation_history"
     STRATEGY_RETURNS = "strategy_returns"
     API_KEYS = "api_keys"
+    ACCOUNT_HISTORY = "account_history"  # one equity point per account per minute, from the poller
+    DEAD_LETTERS = "dead_letters"  # one per dead-lettered message, recorded by the notifier
+    DASHBOARDS = "dashboards"  # precomputed documents per client and per strategy
 
 
 KILL_SWITCH_DOC = "kill_switch"  # in system_settings: {"enabled": bool, "reason", "changed_by", "changed_at"}
@@ -41,6 +44,7 @@ class Topics(StrEnum):
     ORDERS = "trading-orders"
     CONFIRMATIONS = "execution-confirmations"
     NOTIFICATIONS = "notifications"  # alerts: reconciliation breaks, session expiry, daily summary
+    DASHBOARD_REFRESH = "dashboard-refresh"  # Cloud Scheduler's tick: rebuild every dashboard document
 
     @property
     def dead_letter(self) -> str:

@@ -43,6 +43,11 @@ class NotifierService:
         An order update is one event however often it is republished (execution
         republishes on redelivery), so its key is its content, not the message id.
         """
+        if "dead_letter" in data:  # kept for the admin's health view, whether or not Telegram is set up
+            letter = data["dead_letter"]
+            self._store.put(Collections.DEAD_LETTERS, message_id, {
+                "source_topic": letter.get("source_topic", ""), "error": str(letter.get("error", ""))[:500],
+                "at": self._clock().isoformat()})
         text = self.format(data)
         if text is None or self._sender is None or not self._chat_id:
             return None

@@ -57,6 +57,11 @@ def test_webhook_to_fill_through_push_subscriptions(stack, services):
     assert record["status"] == "decided" and len(record["decisions"]) == 2
     log = (stack.log_dir / "signal_processing.log").read_text()
     assert f"[EXECUTION] | {signal_id}: DEMO-CLIENT-A buy 40 AAPL: filled" in log
+    # The dashboard creator function refreshed both documents from the confirmations.
+    assert eventually(lambda: {f["signal_id"] for f in (services.store.get(
+        Collections.DASHBOARDS, "strategy:momentum_us") or {"fills": []})["fills"]} >= {signal_id})
+    client_doc = eventually(lambda: services.store.get(Collections.DASHBOARDS, "client:client_a"))
+    assert [a["account_id"] for a in client_doc["accounts"]] == ["DEMO-CLIENT-A"]
 
 
 def test_tradingview_resend_and_redelivered_messages_make_one_order(stack, services):

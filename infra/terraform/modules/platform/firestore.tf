@@ -10,18 +10,30 @@ resource "google_firestore_database" "main" {
   depends_on                        = [google_project_service.api]
 }
 
-# Queries that filter on one field and order by another (see shared/ports/store.py).
-resource "google_firestore_index" "raw_signals_by_strategy" {
+# Queries that filter on one field and order by another (see shared/ports/store.py):
+# the journey's raw records, and the dashboards' recent signals, fills and equity curves.
+locals {
+  composite_indexes = {
+    raw_signals_by_strategy     = { collection = "trading_signals_raw", filter = "strategy_id", order = "received_at", direction = "DESCENDING" }
+    signals_by_strategy         = { collection = "signal_store", filter = "strategy_id", order = "received_at", direction = "DESCENDING" }
+    fills_by_account            = { collection = "execution_confirmations", filter = "account_id", order = "filled_at", direction = "DESCENDING" }
+    fills_by_strategy           = { collection = "execution_confirmations", filter = "strategy_id", order = "filled_at", direction = "DESCENDING" }
+    account_history_by_account  = { collection = "account_history", filter = "account_id", order = "at", direction = "ASCENDING" }
+  }
+}
+
+resource "google_firestore_index" "query" {
+  for_each   = local.composite_indexes
   project    = var.project_id
   database   = google_firestore_database.main.name
-  collection = "trading_signals_raw"
+  collection = each.value.collection
 
   fields {
-    field_path = "strategy_id"
+    field_path = each.value.filter
     order      = "ASCENDING"
   }
   fields {
-    field_path = "received_at"
-    order      = "DESCENDING"
+    field_path = each.value.order
+    order      = each.value.direction
   }
 }

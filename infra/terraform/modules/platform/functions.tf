@@ -53,6 +53,14 @@ locals {
       min_instances = 0
       secrets       = { ZERODHA_ACCOUNTS = "zerodha-accounts" }
     }
+    dashboard_creator = {
+      entry_point    = "dashboard_creator"
+      publishes      = [] # derived data: a bad message is dropped, the scheduled refresh repairs it
+      trigger_topics = ["execution-confirmations", "dashboard-refresh"]
+      public         = false
+      min_instances  = 0
+      secrets        = {}
+    }
     strategy_registry = {
       entry_point   = "strategy_registry"
       publishes     = []

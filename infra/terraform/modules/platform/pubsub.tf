@@ -2,7 +2,8 @@
 # the functions (the same topology devstack/emulated.py builds on the emulator).
 
 locals {
-  topics = toset(["standardized-signals", "trading-orders", "execution-confirmations", "notifications"])
+  topics = toset(["standardized-signals", "trading-orders", "execution-confirmations", "notifications",
+  "dashboard-refresh"])
   topic_ids = merge(
     { for t in local.topics : t => google_pubsub_topic.topic[t].id },
     { for t in local.topics : "${t}-dead-letter" => google_pubsub_topic.dead_letter[t].id },

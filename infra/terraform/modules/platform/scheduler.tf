@@ -33,3 +33,18 @@ resource "google_cloud_scheduler_job" "account_poller" {
     }
   }
 }
+
+# Dashboards are refreshed on every fill; this tick also catches what moves without one
+# (snapshots, prices, uploaded returns).
+resource "google_cloud_scheduler_job" "dashboard_refresh" {
+  project   = var.project_id
+  region    = var.region
+  name      = "${var.environment}-dashboard-refresh"
+  schedule  = var.dashboard_refresh_schedule
+  time_zone = "Etc/UTC"
+
+  pubsub_target {
+    topic_name = google_pubsub_topic.topic["dashboard-refresh"].id
+    data       = base64encode(jsonencode({ refresh = "all" }))
+  }
+}

@@ -80,3 +80,9 @@ variable "poll_schedule" {
   type        = string
   default     = "* * * * *"
 }
+
+variable "dashboard_refresh_schedule" {
+  description = "Cron schedule (UTC) of the full dashboard refresh."
+  type        = string
+  default     = "*/5 * * * *"
+}

@@ -1,0 +1,53 @@
+"""Mathematricks dashboards: log in with your API key; you see only your role's pages.
+
+    streamlit run dashboards_streamlit/app.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: shared/ and this package
+
+from dashboards_streamlit.session import login, principal
+
+HERE = Path(__file__).parent
+PAGES = {
+    "admin": [("views/admin_health.py", "System health", ":material/monitor_heart:"),
+              ("views/admin_journey.py", "Signal journey", ":material/route:"),
+              ("views/admin_portfolio.py", "Strategies & allocation", ":material/pie_chart:"),
+              ("views/admin_accounts.py", "Accounts & reconciliation", ":material/account_balance:"),
+              ("views/admin_controls.py", "Kill switch", ":material/emergency:")],
+    "client": [("views/client_overview.py", "My accounts", ":material/show_chart:"),
+               ("views/client_activity.py", "Positions & fills", ":material/receipt_long:")],
+    "developer": [("views/developer_strategies.py", "My strategies", ":material/insights:")],
+}
+
+st.set_page_config(page_title="Mathematricks", page_icon=":material/finance:", layout="wide")
+
+
+def login_page() -> None:
+    st.title("Mathematricks Trader")
+    with st.form("login"):
+        token = st.text_input("API key", type="password", help="mt_<key id>.<secret>, from your fund's admin")
+        if st.form_submit_button("Log in"):
+            if login(token) is None:
+                st.error("Unknown, revoked or malformed API key.")
+            else:
+                st.rerun()
+
+
+who = principal()
+if who is None:
+    page = st.navigation([st.Page(login_page, title="Log in", icon=":material/login:")])
+else:
+    with st.sidebar:
+        st.caption(f"Logged in as **{who.subject}** ({who.role})")
+        if st.button("Log out"):
+            st.session_state.clear()
+            st.rerun()
+    page = st.navigation([st.Page(str(HERE / path), title=title, icon=icon) for path, title, icon in PAGES[who.role]])
+page.run()

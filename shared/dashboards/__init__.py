@@ -1,0 +1,1 @@
+"""Dashboard documents: what each role may see, computed from the store."""

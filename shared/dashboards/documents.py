@@ -1,0 +1,170 @@
+"""Dashboard documents, one per client and one per strategy, computed from the store.
+
+Each document holds exactly what its reader may see: a client's document only their own
+accounts; a strategy's document its signals, decisions and fills without any account or
+client identity (developers see how their strategy traded, never for whom). The
+dashboard creator stores them; the dashboards and the registry API serve them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from itertools import pairwise
+from typing import Any
+
+from shared.domain.models import KILL_SWITCH_DOC, Allocation, Collections, StandardizedSignal
+from shared.domain.returns_csv import ReturnSeries
+from shared.ports.store import Store
+from shared.services.account_poller import RECONCILIATION_BREAKS
+from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
+
+RECENT = 100
+
+
+def signal_journey(store: Store, signal_id: str) -> dict[str, Any] | None:
+    """Everything recorded about one signal: raw, standardized, decisions, orders, fills."""
+    record = store.get(Collections.SIGNALS, signal_id)
+    if record is None:
+        return None
+    return {"signal": record, "raw": store.get(Collections.RAW_SIGNALS, signal_id),
+            "orders": store.query(Collections.ORDERS, where={"signal_id": signal_id}),
+            "fills": store.query(Collections.CONFIRMATIONS, where={"signal_id": signal_id})}
+
+
+def client_document(store: Store, client_id: str, now: datetime) -> dict[str, Any]:
+    allocation_doc = store.get(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC)
+    allocation = (Allocation.model_validate(allocation_doc) if allocation_doc else Allocation()).in_effect(now)
+    names = {s["strategy_id"]: s.get("name") or s["strategy_id"] for s in store.query(Collections.STRATEGIES)}
+    accounts = []
+    for account in sorted(store.query(Collections.ACCOUNTS, where={"client_id": client_id}),
+                          key=lambda a: a["account_id"]):
+        account_id = account["account_id"]
+        snapshot = account.get("snapshot") or {}
+        equity = float(snapshot.get("equity", 0.0))
+        curve = [{"at": p["at"], "equity": p["equity"]} for p in store.query(
+            Collections.ACCOUNT_HISTORY, where={"account_id": account_id}, order_by="at")]
+        accounts.append({
+            "account_id": account_id, "name": account.get("name", ""), "broker": account.get("broker", ""),
+            "currency": account.get("base_currency", "USD"), "equity": equity,
+            "cash": snapshot.get("cash"), "margin_used": snapshot.get("margin_used"),
+            "margin_available": snapshot.get("margin_available"), "as_of": snapshot.get("as_of"),
+            "equity_curve": curve, "daily_pnl": daily_pnl(curve), "drawdown": drawdown(curve),
+            "allocation": [{"strategy_id": s, "strategy": names.get(s, s), "weight": w, "capital": equity * w}
+                           for s, w in sorted(allocation.weights.get(account_id, {}).items())],
+            "positions": [
+                {"strategy": names.get(p["strategy_id"], p["strategy_id"]), "symbol": p["instrument"]["symbol"],
+                 "quantity": p["quantity"], "avg_price": p["avg_price"], "realized_pnl": p["realized_pnl"]}
+                for p in sorted(store.query(Collections.POSITIONS, where={"account_id": account_id}),
+                                key=lambda p: (p["strategy_id"], p["instrument_key"])) if p["quantity"]],
+            "recent_fills": [
+                {"filled_at": f["filled_at"], "strategy": names.get(f["strategy_id"], f["strategy_id"]),
+                 "symbol": f["instrument"]["symbol"], "side": f["side"], "quantity": f["quantity"],
+                 "price": f["price"], "commission": f["commission"]}
+                for f in store.query(Collections.CONFIRMATIONS, where={"account_id": account_id},
+                                     order_by="filled_at", descending=True, limit=RECENT)],
+        })
+    return {"kind": "client", "client_id": client_id, "generated_at": now.isoformat(), "accounts": accounts}
+
+
+def strategy_document(store: Store, strategy_id: str, now: datetime) -> dict[str, Any] | None:
+    strategy = store.get(Collections.STRATEGIES, strategy_id)
+    if strategy is None:
+        return None
+    signals = store.query(Collections.SIGNALS, where={"strategy_id": strategy_id}, order_by="received_at",
+                          descending=True, limit=RECENT)
+    signal_prices = {}
+    rows = []
+    for record in signals:
+        signal = StandardizedSignal.model_validate(record["signal"])
+        signal_prices[signal.signal_id] = signal.price
+        decisions = record.get("decisions") or []
+        rows.append({
+            "signal_id": signal.signal_id, "received_at": record["received_at"], "action": signal.action.value,
+            "symbol": signal.instrument.symbol, "price": signal.price, "status": record["status"],
+            "accounts_approved": sum(d["status"] == "approved" for d in decisions),
+            "accounts_rejected": sum(d["status"] == "rejected" for d in decisions),
+            "reasons": sorted({d["reason"] for d in decisions if d["status"] != "approved" and d.get("reason")}),
+        })
+    fills = []
+    for fill in store.query(Collections.CONFIRMATIONS, where={"strategy_id": strategy_id}, order_by="filled_at",
+                            descending=True, limit=RECENT):
+        reference = signal_prices.get(fill["signal_id"])
+        sign = 1 if fill["side"] == "buy" else -1
+        slippage = sign * (fill["price"] - reference) / reference * 1e4 if reference else None
+        fills.append({"filled_at": fill["filled_at"], "signal_id": fill["signal_id"],
+                      "symbol": fill["instrument"]["symbol"], "side": fill["side"], "quantity": fill["quantity"],
+                      "price": fill["price"], "signal_price": reference, "slippage_bps": slippage})
+    measured = [f["slippage_bps"] for f in fills if f["slippage_bps"] is not None]
+    returns = store.get(Collections.STRATEGY_RETURNS, strategy_id)
+    return {
+        "kind": "strategy", "strategy_id": strategy_id, "name": strategy.get("name") or strategy_id,
+        "owner": strategy.get("owner"), "status": strategy.get("status"), "generated_at": now.isoformat(),
+        "signals": rows, "fills": fills,
+        "slippage": {"fills": len(measured), "mean_bps": sum(measured) / len(measured) if measured else None},
+        **performance(ReturnSeries.from_document(returns) if returns else None),
+    }
+
+
+def performance(series: ReturnSeries | None) -> dict[str, Any]:
+    """Metrics and the equity curve of the strategy's daily return series."""
+    if series is None or len(series.returns) < 2:
+        return {"metrics": None, "equity_curve": []}
+    import pandas as pd  # only the dashboards pay for pandas
+
+    from shared.portfolio.metrics import equity_curve, metrics
+
+    returns = pd.Series(series.returns, index=[d.isoformat() for d in series.dates])
+    computed = metrics(returns)
+    curve = equity_curve(returns)
+    return {"metrics": {name: getattr(computed, name) for name in computed.__dataclass_fields__},
+            "equity_curve": [{"date": d, "equity": float(v)} for d, v in curve.items()]}
+
+
+def daily_pnl(curve: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Change of each day's last equity over the previous day's last."""
+    closing: dict[str, float] = {}
+    for point in curve:
+        closing[point["at"][:10]] = point["equity"]
+    days = sorted(closing)
+    return [{"date": day, "pnl": closing[day] - closing[previous]} for previous, day in pairwise(days)]
+
+
+def drawdown(curve: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fall from the running peak, as a positive fraction."""
+    peak = 0.0
+    points = []
+    for point in curve:
+        peak = max(peak, point["equity"])
+        points.append({"at": point["at"], "drawdown": 1 - point["equity"] / peak if peak > 0 else 0.0})
+    return points
+
+
+def admin_health(store: Store, now: datetime) -> dict[str, Any]:
+    """The seed's status view, from the store so it reads the same on every stack: each
+    stage's last activity, the work still in flight, dead letters, breaks, the kill switch."""
+
+    def latest(collection: str, field: str) -> str | None:
+        found = store.query(collection, order_by=field, descending=True, limit=1)
+        return found[0].get(field) if found else None
+
+    snapshots = [a["snapshot"]["as_of"] for a in store.query(Collections.ACCOUNTS) if a.get("snapshot")]
+    stages = [("webhook", latest(Collections.RAW_SIGNALS, "received_at")),
+              ("cerebro", latest(Collections.SIGNALS, "decided_at")),
+              ("execution", latest(Collections.ORDERS, "updated_at")),
+              ("confirmations", latest(Collections.CONFIRMATIONS, "recorded_at")),
+              ("account poller", min(snapshots) if snapshots else None)]
+    dead = store.query(Collections.DEAD_LETTERS)
+    by_topic: dict[str, int] = {}
+    for letter in dead:
+        by_topic[letter["source_topic"]] = by_topic.get(letter["source_topic"], 0) + 1
+    return {
+        "generated_at": now.isoformat(),
+        "components": [{"component": name, "last_activity": at,
+                        "idle_seconds": (now - datetime.fromisoformat(at)).total_seconds() if at else None}
+                       for name, at in stages],
+        "in_flight": {"unsettled_signals": len(store.query(Collections.SIGNALS, where={"settled": False})),
+                      "orders_submitting": len(store.query(Collections.ORDERS, where={"status": "submitting"}))},
+        "dead_letters": by_topic,
+        "open_breaks": store.query(RECONCILIATION_BREAKS, where={"open": True}),
+        "kill_switch": store.get(Collections.SETTINGS, KILL_SWITCH_DOC) or {"enabled": False},
+    }
