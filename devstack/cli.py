@@ -26,11 +26,18 @@ def _record(process: ManagedProcess) -> dict[str, Any]:
             "started_at": time.time()}
 
 
-def up(stack: str, port: int) -> int:
+def up(stack: str, port: int, dashboards_port: int = 8501) -> int:
     if STATE_FILE.exists() and any(_alive(c["pid"]) for c in _state()["components"]):
         print("The stack is already running; `python -m devstack down` first.", file=sys.stderr)
         return 1
     started = _up_embedded(port) if stack == "embedded" else _up_emulators(port)
+    if dashboards_port:
+        api_url = f"http://127.0.0.1:{port}" if stack == "embedded" else started.pop("registry_url")
+        env = {**started["env"], "MT_API_URL": api_url}
+        if stack == "embedded":
+            env["MT_SQLITE_PATH"] = started["sqlite_path"]
+        started["components"].append(_record(_start_dashboards(dashboards_port, env)))
+        print(f"Dashboards: http://127.0.0.1:{dashboards_port} (log in with a key from shared/demo.py)")
     STATE_FILE.write_text(json.dumps(started, indent=2))
     print(f"{stack} stack is up. Webhook: http://127.0.0.1:{port}/webhook")
     print("Send a sample: .venv/bin/python tests/signals_testing/send_test_signal.py "
@@ -43,6 +50,16 @@ def _up_embedded(port: int) -> dict[str, Any]:
     wait_for_port(process)
     return {"stack": "embedded", "env": {}, "components": [_record(process)],
             "sqlite_path": os.environ.get("MT_SQLITE_PATH", str(REPO_ROOT / "data" / "mtrader.sqlite"))}
+
+
+def _start_dashboards(port: int, env: dict[str, str]) -> ManagedProcess:
+    executable = Path(sys.executable).with_name("streamlit")
+    process = start_process("dashboards", [
+        str(executable), "run", str(REPO_ROOT / "dashboards_streamlit" / "app.py"), f"--server.port={port}",
+        "--server.address=127.0.0.1", "--server.headless=true", "--browser.gatherUsageStats=false"],
+        LOG_DIR, port, env)
+    wait_for_port(process, timeout=60)
+    return process
 
 
 def _up_emulators(port: int) -> dict[str, Any]:
@@ -60,7 +77,8 @@ def _up_emulators(port: int) -> dict[str, Any]:
         stack.stop()
         raise
     components = [_record(p) for p in [*stack.processes(), scheduler]]
-    return {"stack": "emulators", "env": stack.env, "components": components}
+    return {"stack": "emulators", "env": stack.env, "components": components,
+            "registry_url": stack.url("strategy_registry").rstrip("/")}
 
 
 def _seed(env: dict[str, str]) -> None:
@@ -173,10 +191,11 @@ def main(argv: list[str] | None = None) -> None:
     start = commands.add_parser("up", help="start the local stack in the background")
     start.add_argument("--stack", choices=["embedded", "emulators"], default="embedded")
     start.add_argument("--port", type=int, default=8080, help="the webhook's port")
+    start.add_argument("--dashboards-port", type=int, default=8501, help="Streamlit's port; 0: no dashboards")
     commands.add_parser("status", help="components, their health, and recent signals")
     commands.add_parser("down", help="stop everything `up` started")
     args = parser.parse_args(argv)
     if args.command == "up":
-        sys.exit(up(args.stack, args.port))
+        sys.exit(up(args.stack, args.port, args.dashboards_port))
     sys.exit(status() if args.command == "status" else down())
 

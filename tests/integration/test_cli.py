@@ -41,8 +41,8 @@ def test_up_send_status_down(stack: str, cli_env: dict[str, str], request: pytes
         from tests.emulators import require_gcloud
 
         require_gcloud()
-    port = free_port()
-    started = cli("up", f"--stack={stack}", f"--port={port}", env=cli_env)
+    port, dashboards = free_port(), free_port()
+    started = cli("up", f"--stack={stack}", f"--port={port}", f"--dashboards-port={dashboards}", env=cli_env)
     try:
         assert started.returncode == 0, started.stderr
         again = cli("up", f"--stack={stack}", f"--port={port}", env=cli_env)
@@ -54,7 +54,8 @@ def test_up_send_status_down(stack: str, cli_env: dict[str, str], request: pytes
         output = wait_for_fills(cli_env, "orders 2/2 filled")
         assert "orders 2/2 filled" in output, output
         assert json.loads(sent.stdout.partition(" ")[2])["signal_id"] in output
-        assert "DEAD" not in output and "running" in output
+        assert "DEAD" not in output and "running" in output and "dashboards" in output
+        assert requests.get(f"http://127.0.0.1:{dashboards}/_stcore/health", timeout=10).text == "ok"
     finally:
         stopped = cli("down", env=cli_env)
     assert stopped.returncode == 0

@@ -42,6 +42,12 @@ resource "google_cloud_run_v2_service" "dashboards" {
         name  = "MT_ENVIRONMENT"
         value = var.environment
       }
+      env {
+        # Reads go to Firestore (read-only role); every change goes through the registry
+        # API with the logged-in user's own key.
+        name  = "MT_API_URL"
+        value = module.function["strategy_registry"].uri
+      }
     }
   }
 }
