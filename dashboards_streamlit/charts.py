@@ -12,9 +12,10 @@ def line(points: list[dict[str, Any]], x: str, y: str, title: str, percent: bool
     frame = pd.DataFrame(points)
     if frame.empty:
         frame = pd.DataFrame({x: [], y: []})
-    axis = alt.Axis(format="%") if percent else alt.Axis()
-    return alt.Chart(frame, title=title).mark_line().encode(
-        x=alt.X(f"{x}:T", title=None), y=alt.Y(f"{y}:Q", title=None, axis=axis), tooltip=[x, y])
+    axis = alt.Axis(format=".1%") if percent else alt.Axis(format=",.0f")
+    return alt.Chart(frame, title=title).mark_line(point=len(frame) < 30).encode(
+        x=alt.X(f"{x}:T", title=None), y=alt.Y(f"{y}:Q", title=None, axis=axis, scale=alt.Scale(zero=False)),
+        tooltip=[x, y])
 
 
 def bars(points: list[dict[str, Any]], x: str, y: str, title: str, temporal: bool = False) -> alt.Chart:

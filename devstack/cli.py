@@ -56,7 +56,8 @@ def _start_dashboards(port: int, env: dict[str, str]) -> ManagedProcess:
     executable = Path(sys.executable).with_name("streamlit")
     process = start_process("dashboards", [
         str(executable), "run", str(REPO_ROOT / "dashboards_streamlit" / "app.py"), f"--server.port={port}",
-        "--server.address=127.0.0.1", "--server.headless=true", "--browser.gatherUsageStats=false"],
+        "--server.address=127.0.0.1", "--server.headless=true", "--browser.gatherUsageStats=false",
+        "--client.toolbarMode=viewer"],
         LOG_DIR, port, env)
     wait_for_port(process, timeout=60)
     return process
