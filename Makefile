@@ -28,9 +28,9 @@ $(CHECKOV):
 
 install: $(STAMP)
 
-## run: the embedded stack in the foreground (webhook on http://127.0.0.1:8080/webhook)
+## run: the embedded stack in the foreground (webhook on :8080, dashboards on :8501)
 run: $(STAMP)
-	$(PY) -m devstack.embedded --port $${PORT:-8080}
+	$(PY) -m devstack.embedded --port $${PORT:-8080} --dashboards-port $${DASHBOARDS_PORT:-8501}
 
 ## test: the whole suite, emulator tests included
 test: $(STAMP) $(CHECKOV) $(CHROMEDRIVER)

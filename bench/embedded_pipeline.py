@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> None:
 
     port = free_port()
     env = {"MT_SQLITE_PATH": str(db), "MT_LOG_DIR": str(work)}
-    server = start_process("embedded", [sys.executable, "-m", "devstack.embedded", f"--port={port}", "--no-seed"],
+    server = start_process("embedded", [sys.executable, "-m", "devstack.embedded", f"--port={port}", "--no-seed",
+                                        "--dashboards-port=0"],
                            work, port, env)
     try:
         wait_for_port(server)

@@ -15,7 +15,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from devstack.processes import REPO_ROOT, ManagedProcess, start_process, stop_process_group, wait_for_port
+from devstack.processes import (
+    REPO_ROOT,
+    ManagedProcess,
+    start_dashboards,
+    start_process,
+    stop_process_group,
+    wait_for_port,
+)
 
 LOG_DIR = Path(os.environ.get("MT_STACK_DIR", REPO_ROOT / "logs"))
 STATE_FILE = LOG_DIR / "stack.json"
@@ -36,7 +43,7 @@ def up(stack: str, port: int, dashboards_port: int = 8501) -> int:
         env = {**started["env"], "MT_API_URL": api_url}
         if stack == "embedded":
             env["MT_SQLITE_PATH"] = started["sqlite_path"]
-        started["components"].append(_record(_start_dashboards(dashboards_port, env)))
+        started["components"].append(_record(start_dashboards(dashboards_port, env, LOG_DIR)))
         print(f"Dashboards: http://127.0.0.1:{dashboards_port} (log in with a key from shared/demo.py)")
     STATE_FILE.write_text(json.dumps(started, indent=2))
     print(f"{stack} stack is up. Webhook: http://127.0.0.1:{port}/webhook")
@@ -46,21 +53,11 @@ def up(stack: str, port: int, dashboards_port: int = 8501) -> int:
 
 
 def _up_embedded(port: int) -> dict[str, Any]:
-    process = start_process("embedded", [sys.executable, "-m", "devstack.embedded", f"--port={port}"], LOG_DIR, port)
+    process = start_process("embedded", [sys.executable, "-m", "devstack.embedded", f"--port={port}",
+                                         "--dashboards-port=0"], LOG_DIR, port)
     wait_for_port(process)
     return {"stack": "embedded", "env": {}, "components": [_record(process)],
             "sqlite_path": os.environ.get("MT_SQLITE_PATH", str(REPO_ROOT / "data" / "mtrader.sqlite"))}
-
-
-def _start_dashboards(port: int, env: dict[str, str]) -> ManagedProcess:
-    executable = Path(sys.executable).with_name("streamlit")
-    process = start_process("dashboards", [
-        str(executable), "run", str(REPO_ROOT / "dashboards_streamlit" / "app.py"), f"--server.port={port}",
-        "--server.address=127.0.0.1", "--server.headless=true", "--browser.gatherUsageStats=false",
-        "--client.toolbarMode=viewer"],
-        LOG_DIR, port, env)
-    wait_for_port(process, timeout=60)
-    return process
 
 
 def _up_emulators(port: int) -> dict[str, Any]:

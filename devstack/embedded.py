@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
+import sys
 import threading
 from dataclasses import replace
 
 import flask
 from waitress import serve
 
+from devstack.processes import start_dashboards
 from shared.bootstrap import Services, build_services
 from shared.config import Settings
 from shared.demo import seed_demo_fund
@@ -61,6 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--poll-seconds", type=float, default=15.0, help="account snapshot refresh interval")
     parser.add_argument("--no-seed", action="store_true", help="do not seed the demo fund")
+    parser.add_argument("--dashboards-port", type=int, default=8501, help="Streamlit's port; 0: no dashboards")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -68,10 +72,19 @@ def main(argv: list[str] | None = None) -> None:
     services, stop = start_embedded(settings, args.poll_seconds, seed=not args.no_seed)
     print(f"Mathematricks embedded stack: webhook on http://{args.host}:{args.port}/webhook "
           f"(store {settings.sqlite_path}, journey log {settings.log_dir / 'signal_processing.log'})", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so `finally` stops the dashboards too
+    dashboards = None
+    if args.dashboards_port:
+        env = {"MT_SQLITE_PATH": settings.sqlite_path, "MT_API_URL": f"http://127.0.0.1:{args.port}"}
+        dashboards = start_dashboards(args.dashboards_port, env, settings.log_dir)
+        print(f"Dashboards on http://127.0.0.1:{args.dashboards_port} (log in with a key from shared/demo.py)",
+              flush=True)
     try:
         serve(create_app(services), host=args.host, port=args.port, threads=8, ident="mathematricks")
     finally:
         stop.set()
+        if dashboards is not None:
+            dashboards.stop()
         services.close()
 
 

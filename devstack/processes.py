@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -129,4 +130,15 @@ def start_firestore_emulator(log_dir: Path, port: int | None = None) -> ManagedP
         log_dir, port,
     )
     wait_for_log(process, "Dev App Server is now running")
+    return process
+
+
+def start_dashboards(port: int, env: Mapping[str, str], log_dir: Path) -> ManagedProcess:
+    """The Streamlit dashboards, reading the store ``env`` names and writing through MT_API_URL."""
+    executable = Path(sys.executable).with_name("streamlit")
+    process = start_process("dashboards", [
+        str(executable), "run", str(REPO_ROOT / "dashboards_streamlit" / "app.py"), f"--server.port={port}",
+        "--server.address=127.0.0.1", "--server.headless=true", "--browser.gatherUsageStats=false",
+        "--client.toolbarMode=viewer"], log_dir, port, env)
+    wait_for_port(process, timeout=60)
     return process

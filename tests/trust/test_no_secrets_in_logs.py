@@ -77,6 +77,7 @@ def test_a_full_run_logs_no_secret(tmp_path: Path):
                "KITE_API_URL": kite_url}
         process = subprocess.Popen(
             [sys.executable, "-m", "devstack.embedded", "--port", str(port), "--poll-seconds", "0.5",
+             "--dashboards-port", str(free_port()),
              "--log-level", "DEBUG"], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
         try:
             base = f"http://127.0.0.1:{port}"
