@@ -13,7 +13,7 @@ import logging
 import threading
 from typing import Any
 
-from google.api_core.exceptions import AlreadyExists
+from google.api_core.exceptions import AlreadyExists, PermissionDenied
 from google.cloud import pubsub_v1
 from google.cloud.pubsub_v1.types import BatchSettings, PublisherOptions
 
@@ -55,7 +55,7 @@ class PubSubBus(Bus):
         if self._subscriber is None:
             self._subscriber = pubsub_v1.SubscriberClient()
         subscription = self._subscriber.subscription_path(self._project, f"{topic}.{self._subscriber_name}")
-        with contextlib.suppress(AlreadyExists):
+        with contextlib.suppress(AlreadyExists, PermissionDenied):  # in GCP Terraform made it; workers may not
             self._subscriber.create_subscription(
                 name=subscription, topic=self.topic_path(topic), ack_deadline_seconds=30
             )

@@ -45,6 +45,7 @@ class Topics(StrEnum):
     CONFIRMATIONS = "execution-confirmations"
     NOTIFICATIONS = "notifications"  # alerts: reconciliation breaks, session expiry, daily summary
     DASHBOARD_REFRESH = "dashboard-refresh"  # Cloud Scheduler's tick: rebuild every dashboard document
+    IBKR_ORDERS = "ibkr-orders"  # execution routes IBKR orders to the gateway VM's bridge
 
     @property
     def dead_letter(self) -> str:

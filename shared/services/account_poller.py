@@ -15,22 +15,27 @@ from shared.domain.reconciliation import find_breaks, our_net_positions
 from shared.ports.broker import BrokerClient, BrokerError
 from shared.ports.bus import Bus
 from shared.ports.store import Store
+from shared.services.execution_service import BRIDGED
 
 log = logging.getLogger(__name__)
 RECONCILIATION_BREAKS = "reconciliation_breaks"
 
 
 class AccountPoller:
-    def __init__(self, store: Store, brokers: Mapping[str, BrokerClient], bus: Bus):
+    def __init__(self, store: Store, brokers: Mapping[str, BrokerClient], bus: Bus, only_configured: bool = False):
+        """``only_configured``: poll only accounts at the brokers given (the IBKR bridge's poller)."""
         self._store = store
         self._brokers = brokers
         self._bus = bus
+        self._only_configured = only_configured
 
     def poll_all(self) -> dict[str, str]:
         """Returns account id -> 'ok' or the reason it could not be refreshed."""
         results = {}
         for document in self._store.query(Collections.ACCOUNTS):
             account = Account.model_validate(document)
+            if account.broker.value not in self._brokers and (self._only_configured or account.broker.value in BRIDGED):
+                continue  # polled where its connection lives (IBKR: the gateway VM's bridge)
             results[account.account_id] = self.poll(account)
         return results
 

@@ -18,6 +18,8 @@ from shared.ports.broker import BrokerClient, BrokerError
 from shared.ports.bus import Bus
 from shared.ports.store import Store, Transaction
 
+BRIDGED = {"ibkr": Topics.IBKR_ORDERS}
+
 
 class OrderInFlight(Exception):
     """Another delivery holds a fresh claim on this order; try again later."""
@@ -34,6 +36,13 @@ class ExecutionService:
         self._journey = Journey("EXECUTION")
 
     def handle_order(self, order: Order) -> OrderUpdate | None:
+        if order.broker.value not in self._brokers and order.broker.value in BRIDGED:
+            # The broker needs a stateful connection that lives elsewhere (IBKR: the gateway VM).
+            # Forwarding is idempotent: the bridge claims the order by its client order id.
+            self._bus.publish(BRIDGED[order.broker.value], {"order": order.model_dump(mode="json")},
+                              {"signal_id": order.signal_id, "client_order_id": order.client_order_id})
+            self._journey.step(order.signal_id, f"{order.client_order_id} routed to the {order.broker.value} bridge")
+            return None
         claim = self._claim(order)
         if claim == "done":
             record = self._store.get(Collections.ORDERS, order.client_order_id) or {}
@@ -64,6 +73,16 @@ class ExecutionService:
         for later in broker.take_updates():
             self._publish(later, None)
         return result
+
+    def publish_broker_updates(self) -> int:
+        """What the brokers reported since (fills of resting orders, cancellations): the
+        bridge's poll, for orders whose placement call returned before they finished."""
+        updates = [update for broker in self._brokers.values() for update in broker.take_updates()]
+        for update in updates:
+            record = self._store.get(Collections.ORDERS, update.client_order_id) or {}
+            order = Order.model_validate(record["order"]) if record.get("order") else None
+            self._publish(update, order)
+        return len(updates)
 
     def _kill_switch_on(self) -> bool:
         return bool((self._store.get(Collections.SETTINGS, KILL_SWITCH_DOC) or {}).get("enabled"))

@@ -1,0 +1,123 @@
+"""The IBKR bridge service.
+
+It consumes the orders execution routes to ``ibkr-orders`` and places them through the
+same ExecutionService as every other broker (claim by client order id, look up by
+orderRef before placing again, publish confirmations), polls its IBKR accounts for
+snapshots and reconciliation, publishes fills of orders that finished after their
+placement call returned, and reports its health on a loopback port for systemd and
+the operator.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from shared.adapters.ibkr import IbkrBroker
+from shared.domain.models import Order, Topics
+from shared.ports.broker import BrokerError
+from shared.ports.bus import Bus, Message
+from shared.ports.store import Store
+from shared.services.account_poller import AccountPoller
+from shared.services.execution_service import ExecutionService
+
+log = logging.getLogger(__name__)
+
+
+class IbkrBridge:
+    def __init__(self, store: Store, bus: Bus, broker: IbkrBroker, clock: Callable[[], datetime],
+                 claim_lease_seconds: float, poll_seconds: float = 30.0):
+        self._broker = broker
+        self._bus = bus
+        self._clock = clock
+        self._poll_seconds = poll_seconds
+        self.execution = ExecutionService(store, bus, {"ibkr": broker}, clock, claim_lease_seconds)
+        self.poller = AccountPoller(store, {"ibkr": broker}, bus, only_configured=True)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._health_server: ThreadingHTTPServer | None = None
+        self.last_poll: dict[str, Any] = {}
+        self.orders_handled = 0
+
+    # --- lifecycle -------------------------------------------------------------------
+    def start(self, health_port: int | None = None) -> None:
+        """Connect (retrying with backoff until IB Gateway answers), then serve."""
+        self._connect_with_backoff()
+        self._bus.subscribe(Topics.IBKR_ORDERS, self._on_order)
+        self._threads.append(threading.Thread(target=self._poll_forever, name="ibkr-poll", daemon=True))
+        if health_port is not None:
+            self._health_server = ThreadingHTTPServer(("127.0.0.1", health_port), self._health_handler())
+            self._threads.append(threading.Thread(target=self._health_server.serve_forever, name="ibkr-health",
+                                                  daemon=True))
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._health_server is not None:
+            self._health_server.shutdown()
+            self._health_server.server_close()
+        self._broker.connection.close()
+
+    @property
+    def health_port(self) -> int | None:
+        return self._health_server.server_address[1] if self._health_server else None
+
+    def health(self) -> dict[str, Any]:
+        connection = self._broker.connection
+        return {"connected": connection.connected, "connects": connection.connects,
+                "gateway": f"{connection.config.host}:{connection.config.port}",
+                "orders_handled": self.orders_handled, "last_poll": self.last_poll}
+
+    # --- work --------------------------------------------------------------------------
+    def _on_order(self, message: Message) -> None:
+        """A failure raises, so the bus redelivers (Pub/Sub's retry policy, then its dead letter)."""
+        self.execution.handle_order(Order.model_validate(message.data["order"]))
+        self.orders_handled += 1
+
+    def poll_once(self) -> dict[str, Any]:
+        published = self.execution.publish_broker_updates() if self._broker.connection.connected else 0
+        accounts = self.poller.poll_all()
+        self.last_poll = {"at": self._clock().isoformat(), "accounts": accounts, "updates_published": published}
+        return self.last_poll
+
+    def _poll_forever(self) -> None:
+        while not self._stop.wait(self._poll_seconds):
+            try:
+                self.poll_once()
+            except Exception:  # the next poll tries again; the loop must live
+                log.exception("IBKR poll failed")
+
+    def _connect_with_backoff(self) -> None:
+        delay = 1.0
+        while not self._stop.is_set():
+            try:
+                self._broker.connection.connect()
+                return
+            except BrokerError as error:
+                log.warning("%s; retrying in %.0f s", error, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, self._broker.connection.config.max_backoff_seconds)
+
+    def _health_handler(self) -> type[BaseHTTPRequestHandler]:
+        bridge = self
+
+        class Health(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = json.dumps(bridge.health()).encode()
+                self.send_response(200 if bridge.health()["connected"] else 503)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Health
