@@ -102,6 +102,10 @@ class FakeTws:
 
     # --- lifecycle -------------------------------------------------------------------
     def start(self) -> int:
+        return self.start_on(0)
+
+    def start_on(self, port: int) -> int:
+        """Listen on ``port`` (0: any free one); again after ``stop``, as a restarted gateway does."""
         tws = self
 
         class Handler(socketserver.BaseRequestHandler):
@@ -109,7 +113,7 @@ class FakeTws:
                 _Session(tws, self.request).run()
 
         socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self._server.server_address[1]
@@ -119,6 +123,7 @@ class FakeTws:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server = None
 
     def drop_connections(self) -> None:
         """IB Gateway's nightly restart, as the API client sees it: the socket closes."""

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+import requests
 
 from devstack.embedded import create_app
 from gateway_vm.bridge import IbkrBridge
@@ -35,6 +37,15 @@ def add_account(services: Services, account_id: str, broker: Broker, weight: flo
     allocation = Allocation.model_validate(services.store.get(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC))
     services.store.put(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC, allocation.model_copy(
         update={"weights": {**allocation.weights, account_id: {"momentum_us": weight}}}).model_dump(mode="json"))
+
+
+def wait_for(check, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 @pytest.fixture
@@ -106,3 +117,25 @@ def test_ibkr_and_zerodha_accounts_trade_through_the_pipeline(tmp_path, clock, d
             bridge.stop()
             services.close()
             tws.stop()
+
+
+def test_the_bridge_health_check_follows_the_gateway_connection(tmp_path, clock, decoder_errors):
+    tws = FakeTws()
+    port = tws.start()
+    store, bus = SqliteStore(str(tmp_path / "s.sqlite")), InProcessBus(0.01)
+    broker = IbkrBroker(store, IbkrConnection(IbkrConfig(port=port, max_backoff_seconds=0.5)),
+                        lambda: datetime.now(UTC))
+    bridge = IbkrBridge(store, bus, broker, clock, 60.0)
+    bridge.start(health_port=0)
+    url = f"http://127.0.0.1:{bridge.health_port}/healthz"
+    try:
+        answer = requests.get(url, timeout=5)
+        assert answer.status_code == 200 and answer.json()["connected"] is True
+        tws.stop()  # IB Gateway goes away (its nightly restart)
+        assert wait_for(lambda: requests.get(url, timeout=5).status_code == 503)
+        tws.start_on(port)  # and comes back on the same port
+        assert wait_for(lambda: requests.get(url, timeout=5).status_code == 200, seconds=20)
+        assert bridge.health()["connects"] == 2
+    finally:
+        bridge.stop()
+        tws.stop()

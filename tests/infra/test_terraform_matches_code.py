@@ -90,3 +90,12 @@ def test_secrets_are_exactly_the_secret_settings_the_code_reads():
     assert declared == set(SECRET_SETTINGS)
     source = "\n".join(p.read_text() for p in Path(REPO_ROOT / "shared").rglob("*.py"))
     assert all(f'"{name}"' in source for name in SECRET_SETTINGS)
+
+
+def test_the_ibkr_bridge_pulls_the_topic_execution_routes_to():
+    from shared.services.execution_service import BRIDGED
+
+    bridge = resource(PLATFORM / "pubsub.tf", "google_pubsub_subscription", "ibkr_bridge")
+    assert unquote(one(bridge["name"])) == f"{BRIDGED['ibkr']}.bridge"  # PubSubBus(subscriber_name="bridge")
+    assert one(one(bridge["dead_letter_policy"])["max_delivery_attempts"]) == 5
+    assert "ibkr-orders" in declared_functions()["execution"].publishes

@@ -61,11 +61,9 @@ resource "google_service_account" "gateway" {
   display_name = "IB Gateway VM (${var.environment})"
 }
 
+# Pub/Sub and Firestore access are granted per resource by the platform module.
 resource "google_project_iam_member" "gateway_roles" {
   for_each = toset([
-    "roles/pubsub.subscriber",
-    "roles/pubsub.publisher",
-    "roles/secretmanager.secretAccessor",
     "roles/logging.logWriter",
   ])
   project = var.project_id

@@ -20,7 +20,7 @@ locals {
     }
     execution = {
       entry_point   = "execution"
-      publishes     = ["execution-confirmations", "trading-orders-dead-letter"]
+      publishes     = ["execution-confirmations", "trading-orders-dead-letter", "ibkr-orders"]
       trigger_topics = ["trading-orders"]
       public        = false
       min_instances = var.latency_critical_min_instances

@@ -3,7 +3,7 @@
 
 locals {
   topics = toset(["standardized-signals", "trading-orders", "execution-confirmations", "notifications",
-  "dashboard-refresh"])
+  "dashboard-refresh", "ibkr-orders"])
   topic_ids = merge(
     { for t in local.topics : t => google_pubsub_topic.topic[t].id },
     { for t in local.topics : "${t}-dead-letter" => google_pubsub_topic.dead_letter[t].id },
@@ -116,4 +116,50 @@ resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
   subscription = google_pubsub_subscription.push[each.key].name
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_service_agent
+}
+
+# The IBKR bridge on the gateway VM pulls its orders (it keeps one stateful connection to
+# IB Gateway, so it cannot be a push endpoint). Named as PubSubBus names a worker's subscription.
+resource "google_pubsub_subscription" "ibkr_bridge" {
+  project                    = var.project_id
+  name                       = "ibkr-orders.bridge"
+  topic                      = google_pubsub_topic.topic["ibkr-orders"].id
+  ack_deadline_seconds       = 60
+  message_retention_duration = "86400s"
+
+  retry_policy {
+    minimum_backoff = "1s"
+    maximum_backoff = "60s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter["ibkr-orders"].id
+    max_delivery_attempts = 5
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+resource "google_pubsub_subscription_iam_member" "bridge_pulls_ibkr_orders" {
+  project      = var.project_id
+  subscription = google_pubsub_subscription.ibkr_bridge.name
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${module.gateway_vm.service_account_email}"
+}
+
+# What the bridge publishes: confirmations, alerts (breaks, lost sessions), its dead letters.
+resource "google_pubsub_topic_iam_member" "bridge_publishes" {
+  for_each = toset(["execution-confirmations", "notifications", "ibkr-orders-dead-letter"])
+  project  = var.project_id
+  topic    = local.topic_ids[each.value]
+  role     = "roles/pubsub.publisher"
+  member   = "serviceAccount:${module.gateway_vm.service_account_email}"
+}
+
+resource "google_project_iam_member" "bridge_firestore" {
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = "serviceAccount:${module.gateway_vm.service_account_email}"
 }

@@ -1,0 +1,45 @@
+#!/bin/bash
+# Run by the VM's startup script (infra/terraform/modules/gateway_vm/startup.sh) from the
+# unpacked bundle in /opt/mathematricks: IB Gateway in Docker, the bridge under systemd.
+set -euo pipefail
+: "${MT_ENVIRONMENT:?}"
+root=/opt/mathematricks
+meta() { curl -fsS -H "Metadata-Flavor: Google" "http://metadata.google.internal/computeMetadata/v1/$1"; }
+secret() { gcloud secrets versions access latest --secret="${MT_ENVIRONMENT}-$1"; }
+project="$(meta project/project-id)"
+trading_mode="$( [ "$MT_ENVIRONMENT" = production ] && echo live || echo paper )"
+api_port="$( [ "$trading_mode" = live ] && echo 4001 || echo 4002 )"
+
+apt-get update -qq
+apt-get install -y -qq docker.io docker-compose python3-venv curl >/dev/null
+id mathematricks >/dev/null 2>&1 || useradd --system --home "$root" mathematricks
+install -d -m 700 /etc/mathematricks/secrets
+install -d -o mathematricks /var/log/mathematricks
+
+# Credentials from Secret Manager into root-only files: never in the environment or a log.
+umask 077
+secret ib-password > /etc/mathematricks/secrets/ib_password
+printf 'TWS_USERID=%s\nTRADING_MODE=%s\n' "$(secret ib-username)" "$trading_mode" > /etc/mathematricks/ib-gateway.env
+cat > /etc/mathematricks/bridge.env <<ENV
+MT_STORE=firestore
+MT_BUS=pubsub
+GOOGLE_CLOUD_PROJECT=${project}
+MT_ENVIRONMENT=${MT_ENVIRONMENT}
+MT_STRUCTURED_LOGS=1
+MT_LOG_DIR=/var/log/mathematricks
+IBKR_GATEWAY=127.0.0.1:${api_port}
+IBKR_CLIENT_ID=17
+IBKR_POLL_SECONDS=30
+BRIDGE_HEALTH_PORT=8765
+ENV
+chmod 644 /etc/mathematricks/bridge.env
+umask 022
+
+python3 -m venv "$root/.venv"
+"$root/.venv/bin/pip" install --quiet -r "$root/requirements.txt"
+
+docker-compose -f "$root/gateway_vm/docker-compose.yml" up -d
+install -m 644 "$root"/gateway_vm/mt-ibkr-bridge*.service "$root"/gateway_vm/mt-ibkr-bridge-health.timer /etc/systemd/system/
+chmod 755 "$root/gateway_vm/healthcheck.sh"
+systemctl daemon-reload
+systemctl enable --now mt-ibkr-bridge.service mt-ibkr-bridge-health.timer

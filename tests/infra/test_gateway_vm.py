@@ -1,0 +1,56 @@
+"""The gateway VM's files agree with the bridge and with Terraform."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import zipfile
+
+import yaml
+
+from devstack.package_functions import build_gateway_bundle
+from devstack.processes import REPO_ROOT
+
+GATEWAY = REPO_ROOT / "gateway_vm"
+
+
+def test_ib_gateway_listens_on_loopback_only_and_reads_its_password_from_a_file():
+    compose = yaml.safe_load((GATEWAY / "docker-compose.yml").read_text())
+    service = compose["services"]["ib-gateway"]
+    assert service["image"].startswith("ghcr.io/gnzsnz/ib-gateway")
+    assert service["ports"] and all(port.startswith("127.0.0.1:") for port in service["ports"])
+    assert {p.split(":")[1] for p in service["ports"]} == {"4001", "4002"}
+    environment = service["environment"]
+    assert environment["READ_ONLY_API"] == "no" and environment["TWOFA_TIMEOUT_ACTION"] == "restart"
+    assert environment["TWS_PASSWORD_FILE"] == "/run/secrets/ib_password" and "ib_password" in compose["secrets"]
+    assert "TWS_PASSWORD" not in environment and service["restart"] == "always"
+    assert any(volume.startswith("tws_settings:") for volume in service["volumes"])
+
+
+def test_the_unit_runs_the_bridge_with_the_settings_setup_writes():
+    unit = (GATEWAY / "mt-ibkr-bridge.service").read_text()
+    assert "ExecStart=/opt/mathematricks/.venv/bin/python -m gateway_vm.bridge" in unit
+    assert "Restart=always" in unit and "EnvironmentFile=/etc/mathematricks/bridge.env" in unit
+    setup = (GATEWAY / "setup.sh").read_text()
+    written = set(re.findall(r"^([A-Z_]+)=", setup.split("<<ENV", 1)[1].split("\nENV", 1)[0], re.MULTILINE))
+    bridge = (GATEWAY / "bridge" / "__main__.py").read_text()
+    read = set(re.findall(r'os\.environ\.get\("([A-Z_]+)"', bridge))
+    assert read <= written and {"MT_STORE", "MT_BUS", "GOOGLE_CLOUD_PROJECT"} <= written
+
+
+def test_the_secrets_setup_reads_are_declared_in_terraform():
+    setup = (GATEWAY / "setup.sh").read_text()
+    wanted = set(re.findall(r"secret ([a-z-]+)", setup)) - {"versions"}
+    secrets_tf = (REPO_ROOT / "infra" / "terraform" / "modules" / "platform" / "secrets.tf").read_text()
+    assert wanted == {"ib-username", "ib-password"}
+    assert all(f'"{name}"' in secrets_tf for name in wanted)
+
+
+def test_scripts_are_valid_bash_and_the_bundle_carries_everything():
+    for script in ("setup.sh", "healthcheck.sh"):
+        assert subprocess.run(["bash", "-n", str(GATEWAY / script)], capture_output=True).returncode == 0, script
+    names = set(zipfile.ZipFile(io.BytesIO(build_gateway_bundle())).namelist())
+    assert {"requirements.txt", "gateway_vm/setup.sh", "gateway_vm/docker-compose.yml",
+            "gateway_vm/mt-ibkr-bridge.service", "gateway_vm/bridge/__main__.py",
+            "shared/adapters/ibkr/execution.py"} <= names
