@@ -120,3 +120,46 @@ def test_poison_message_is_dead_lettered(stack, services):
     assert letters and "invalid payload" in letters[0].message.data.decode()
     subscriber.close()
     assert DEMO_PASSPHRASES["momentum_us"] not in (stack.log_dir / "signal_processing.log").read_text()
+
+
+def test_an_ibkr_order_goes_through_pub_sub_to_the_bridge_and_fills(stack, services):
+    """Last in this module: it adds an IBKR account to the allocation."""
+    from datetime import UTC, datetime
+
+    from gateway_vm.bridge import IbkrBridge
+    from shared.adapters.bus_pubsub import PubSubBus
+    from shared.adapters.ibkr import IbkrBroker, IbkrConfig, IbkrConnection
+    from shared.domain.models import Account, Allocation, Broker
+    from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
+    from tests.brokers.fake_tws import FakeTws
+
+    tws = FakeTws()
+    port = tws.start()
+    bus = PubSubBus(stack.project, subscriber_name="bridge")
+    broker = IbkrBroker(services.store, IbkrConnection(IbkrConfig(port=port)), lambda: datetime.now(UTC))
+    bridge = IbkrBridge(services.store, bus, broker, lambda: datetime.now(UTC), 60.0)
+    try:
+        services.store.put(Collections.ACCOUNTS, "DU111111", Account(
+            account_id="DU111111", broker=Broker.IBKR, client_id="client_ib").model_dump(mode="json"))
+        allocation = Allocation.model_validate(services.store.get(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC))
+        services.store.put(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC, allocation.model_copy(
+            update={"weights": {**allocation.weights, "DU111111": {"momentum_us": 0.5}}}).model_dump(mode="json"))
+        bridge.start()
+        assert bridge.poll_once()["accounts"] == {"DU111111": "ok"}
+        answer = requests.post(stack.url("webhook"), timeout=30, data=signal_body(
+            ticker="MSFT", action="buy", quantity=1, price=420, signal_id="e2e-ibkr"))
+        signal_id = answer.json()["signal_id"]
+
+        def ibkr_fills() -> list[dict]:
+            return [f for f in for_signal(services, Collections.CONFIRMATIONS, signal_id) if f["broker"] == "ibkr"]
+
+        fills = eventually(ibkr_fills)
+        assert fills, (stack.log_dir / "signal_processing.log").read_text()
+        assert fills[0]["quantity"] == 5 and tws.placed_with_ref(fills[0]["client_order_id"]) == 1
+        assert eventually(lambda: services.store.get(Collections.ORDERS, fills[0]["client_order_id"])
+                          .get("filled_quantity") == 5)
+        assert "routed to the ibkr bridge" in (stack.log_dir / "signal_processing.log").read_text()
+    finally:
+        bridge.stop()
+        bus.close()
+        tws.stop()
