@@ -81,6 +81,8 @@ def test_continuous_future_maps_to_the_nearest_live_expiry_in_lots(broker, kite)
     (sent,) = fake.placements
     assert (sent["tradingsymbol"], sent["quantity"], sent["product"]) == ("NIFTY26NOVFUT", "150", "NRML")
     assert update.filled_quantity == 2  # lots, as our books count them
+    # Once traded, Kite's position (75 units of NIFTY26NOVFUT) reads as ours: 1 lot of NSE:NIFTY1!.
+    assert broker.account_snapshot("ZD-1").positions == {"NSE:NIFTY1!": 1, "NSE:INFY": 10}
 
 
 def test_instrument_book_mapping_and_rounding():

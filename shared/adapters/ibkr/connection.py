@@ -35,6 +35,7 @@ class IbkrConnection:
         self.ib.disconnectedEvent += self._on_disconnected
         self._closing = False
         self._reconnecting = False
+        self._synced = False  # connected and done with ib_async's startup requests
         self.connects = 0
 
     # --- lifecycle -------------------------------------------------------------------
@@ -52,7 +53,7 @@ class IbkrConnection:
 
     @property
     def connected(self) -> bool:
-        return self.ib.isConnected()
+        return self._synced and self.ib.isConnected()
 
     # --- calls -------------------------------------------------------------------------
     def run(self, work: Callable[[IB], Awaitable[T]], timeout: float, require_connection: bool = True) -> T:
@@ -88,11 +89,13 @@ class IbkrConnection:
             raise BrokerError(f"cannot reach IB Gateway at {self.config.host}:{self.config.port}: "
                               f"{type(error).__name__}", retryable=True) from None
         self.connects += 1
+        self._synced = True
         log.info("connected to IB Gateway %s:%s (accounts %s)", self.config.host, self.config.port,
                  ",".join(self.ib.managedAccounts()))
 
     # --- reconnect ----------------------------------------------------------------------
     def _on_disconnected(self) -> None:
+        self._synced = False
         if not self._closing and not self._reconnecting:
             log.warning("IB Gateway connection lost; reconnecting")
             self._reconnecting = True

@@ -25,6 +25,7 @@ from .parsing import account_snapshot, order_update
 from .session import ZerodhaSessionExpired, ZerodhaSessions
 
 OPEN_ORDERS = "zerodha_open_orders"  # orders still working, for take_updates
+CONTRACTS = "zerodha_contracts"  # Kite's EXCHANGE:TRADINGSYMBOL -> the instrument key and lot size we traded
 _ORDER_TYPES = {OrderType.MARKET: "MARKET", OrderType.LIMIT: "LIMIT", OrderType.STOP: "SL-M"}
 _TRANSIENT = (requests.Timeout, requests.ConnectionError, kite_errors.NetworkException,
               kite_errors.GeneralException, kite_errors.DataException)
@@ -57,6 +58,8 @@ class ZerodhaBroker(BrokerClient):
         if existing is not None:
             return existing
         contract = self._contract(kite, order.instrument)
+        self._store.put(CONTRACTS, contract.key.replace("/", "_"), {
+            "kite_key": contract.key, "instrument_key": order.instrument.key, "lot_size": contract.lot_size})
         params: dict[str, Any] = {
             "variety": "regular", "exchange": contract.exchange, "tradingsymbol": contract.tradingsymbol,
             "transaction_type": order.side.value.upper(), "quantity": self._book_for(kite).kite_quantity(
@@ -104,7 +107,19 @@ class ZerodhaBroker(BrokerClient):
         kite = self._sessions.client(account_id)
         margins, positions, holdings = self._call(account_id, lambda: (kite.margins(), kite.positions(),
                                                                        kite.holdings()))
-        return account_snapshot(margins, positions, holdings, self._clock())
+        snapshot = account_snapshot(margins, positions, holdings, self._clock())
+        return snapshot.model_copy(update={"positions": self._as_traded(snapshot.positions)})
+
+    def _as_traded(self, kite_positions: dict[str, float]) -> dict[str, float]:
+        """Kite's positions (EXCHANGE:TRADINGSYMBOL, in units) under the instrument keys we traded
+        them as, in our quantities (lots), so reconciliation compares like with like."""
+        traded = {doc["kite_key"]: doc for doc in self._store.query(CONTRACTS)}
+        positions: dict[str, float] = {}
+        for key, units in kite_positions.items():
+            mapping = traded.get(key)
+            ours = (mapping["instrument_key"], units / mapping["lot_size"]) if mapping else (key, units)
+            positions[ours[0]] = positions.get(ours[0], 0.0) + ours[1]
+        return {key: quantity for key, quantity in positions.items() if quantity}
 
     def last_price(self, instrument: Instrument) -> float | None:
         accounts = self._sessions.logged_in()
