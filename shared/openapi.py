@@ -46,6 +46,9 @@ ROUTES: list[tuple[str, str, str, type[BaseModel] | str | None, int, bool]] = [
      200, True),
     ("get", "/api/allocation", "The allocation in force and any pending one", None, 200, True),
     ("get", "/api/allocation/history", "Every approved allocation version", None, 200, True),
+    ("get", "/api/accounts", "Accounts with their latest snapshot and its age (admin: all; client: own)", None,
+     200, True),
+    ("get", "/api/accounts/{account_id}", "One account's latest snapshot", None, 200, True),
     ("get", "/api/dashboards/clients/{client_id}", "A client's dashboard document (that client or an admin)",
      None, 200, True),
     ("get", "/api/dashboards/strategies/{strategy_id}", "A strategy's dashboard document, without client "

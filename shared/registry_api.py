@@ -8,6 +8,7 @@ what the caller's role may do.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 import flask
@@ -160,6 +161,25 @@ def registry_blueprint(services: Services) -> flask.Blueprint:
             registry.get(record["strategy_id"], who)  # a developer sees only their own strategies' signals
         return signal_journey_reply(services, signal_id)
 
+    @route("/api/accounts", ["GET"])
+    def accounts(who: Principal) -> JsonReply:
+        """The account data service: each account's latest snapshot and its age."""
+        return {"accounts": [_account_view(a, services.clock()) for a in _visible_accounts(who)]}, 200
+
+    @route("/api/accounts/<account_id>", ["GET"])
+    def account(who: Principal, account_id: str) -> JsonReply:
+        found = [a for a in _visible_accounts(who) if a["account_id"] == account_id]
+        if not found:
+            raise RequestRejected("account_id", f"no account {account_id!r}", 404, "not_found")
+        return _account_view(found[0], services.clock()), 200
+
+    def _visible_accounts(who: Principal) -> list[dict[str, Any]]:
+        if who.role == "admin":
+            return services.store.query(Collections.ACCOUNTS, order_by="account_id")
+        if who.role == "client":
+            return services.store.query(Collections.ACCOUNTS, where={"client_id": who.subject})
+        raise RequestRejected("authorization", "accounts are for admins and their clients", 403, "forbidden")
+
     @route("/api/dashboards/clients/<client_id>", ["GET"])
     def client_dashboard(who: Principal, client_id: str) -> JsonReply:
         """A client's precomputed dashboard: the client themself or an admin."""
@@ -222,6 +242,14 @@ def registry_blueprint(services: Services) -> flask.Blueprint:
         return {"versions": services.portfolio.history(who)}, 200
 
     return api
+
+
+def _account_view(account: dict[str, Any], now: datetime) -> dict[str, Any]:
+    snapshot = account.get("snapshot")
+    age = (now - datetime.fromisoformat(snapshot["as_of"])).total_seconds() if snapshot else None
+    return {"account_id": account["account_id"], "broker": account.get("broker"), "client_id": account.get("client_id"),
+            "name": account.get("name", ""), "currency": account.get("base_currency", "USD"), "snapshot": snapshot,
+            "snapshot_age_seconds": age}
 
 
 def standalone_app(services: Services) -> flask.Flask:

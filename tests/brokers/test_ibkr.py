@@ -7,7 +7,6 @@ test here fails if that logger reports an error: the fake must speak the protoco
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -18,6 +17,7 @@ from shared.adapters.store_sqlite import SqliteStore
 from shared.domain.models import AssetClass, Broker, Instrument, Order, OrderType, Side
 from shared.ports.broker import BrokerError
 from tests.brokers.fake_tws import FakeTws
+from tests.integration.stack_helpers import eventually
 
 AAPL = Instrument(symbol="AAPL", exchange="NASDAQ")
 
@@ -72,15 +72,6 @@ def an_order(client_order_id: str, quantity: float = 10, **changes: object) -> O
     return Order(client_order_id=client_order_id, signal_id="sig-ib", strategy_id="momentum_us",
                  account_id="DU111111", broker=Broker.IBKR, instrument=AAPL, side=Side.BUY, quantity=quantity,
                  reference_price=190.0, **changes)
-
-
-def eventually(check, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_a_market_order_fills_with_its_commission_and_a_redelivery_places_nothing(broker, tws):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -26,6 +25,7 @@ from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
 from tests.brokers.fake_kite import FakeKite, running
 from tests.brokers.fake_tws import FakeTws
 from tests.conftest import signal_body
+from tests.integration.stack_helpers import eventually
 
 ADMIN = {"Authorization": f"Bearer {DEMO_API_KEYS['admin', 'admin']}"}
 
@@ -37,15 +37,6 @@ def add_account(services: Services, account_id: str, broker: Broker, weight: flo
     allocation = Allocation.model_validate(services.store.get(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC))
     services.store.put(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC, allocation.model_copy(
         update={"weights": {**allocation.weights, account_id: {"momentum_us": weight}}}).model_dump(mode="json"))
-
-
-def wait_for(check, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 @pytest.fixture
@@ -132,9 +123,9 @@ def test_the_bridge_health_check_follows_the_gateway_connection(tmp_path, clock,
         answer = requests.get(url, timeout=5)
         assert answer.status_code == 200 and answer.json()["connected"] is True
         tws.stop()  # IB Gateway goes away (its nightly restart)
-        assert wait_for(lambda: requests.get(url, timeout=5).status_code == 503)
+        assert eventually(lambda: requests.get(url, timeout=5).status_code == 503)
         tws.start_on(port)  # and comes back on the same port
-        assert wait_for(lambda: requests.get(url, timeout=5).status_code == 200, seconds=20)
+        assert eventually(lambda: requests.get(url, timeout=5).status_code == 200, timeout=30)
         assert bridge.health()["connects"] == 2
     finally:
         bridge.stop()

@@ -87,3 +87,21 @@ def test_health_counts_dead_letters_and_work_in_flight(client, embedded):
     assert {c["component"]: c["last_activity"] is not None for c in health["components"]} == {
         "webhook": True, "cerebro": True, "execution": True, "confirmations": True, "account poller": True}
     assert health["kill_switch"] == {"enabled": False}
+
+
+@pytest.mark.parametrize(("who", "visible"), [
+    (("admin", "admin"), ["DEMO-CLIENT-A", "DEMO-CLIENT-B"]),
+    (("client", "client_b"), ["DEMO-CLIENT-B"]),
+])
+def test_the_account_data_service_shows_snapshots_with_their_age(client, embedded, clock, who, visible):
+    clock.advance(42)
+    answer = client.get("/api/accounts", headers=bearer(*who)).get_json()["accounts"]
+    assert [a["account_id"] for a in answer] == visible
+    stored = embedded.store.get(Collections.ACCOUNTS, visible[0])["snapshot"]
+    assert answer[0]["snapshot"] == stored and answer[0]["snapshot_age_seconds"] == pytest.approx(42, abs=1)
+    assert client.get(f"/api/accounts/{visible[0]}", headers=bearer(*who)).status_code == 200
+
+
+def test_the_account_data_service_hides_what_is_not_yours(client):
+    assert client.get("/api/accounts/DEMO-CLIENT-A", headers=bearer("client", "client_b")).status_code == 404
+    assert client.get("/api/accounts", headers=bearer("developer", "dev_alice")).status_code == 403
