@@ -18,7 +18,8 @@ from shared.ports.store import Store
 from shared.services.account_poller import RECONCILIATION_BREAKS
 from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
 
-RECENT = 100
+RECENT = 100  # signals and fills shown
+CURVE_POINTS = 3000  # quarter-hour equity points: the last month
 
 
 def signal_journey(store: Store, signal_id: str) -> dict[str, Any] | None:
@@ -41,8 +42,9 @@ def client_document(store: Store, client_id: str, now: datetime) -> dict[str, An
         account_id = account["account_id"]
         snapshot = account.get("snapshot") or {}
         equity = float(snapshot.get("equity", 0.0))
-        curve = [{"at": p["at"], "equity": p["equity"]} for p in store.query(
-            Collections.ACCOUNT_HISTORY, where={"account_id": account_id}, order_by="at")]
+        recent = store.query(Collections.ACCOUNT_HISTORY, where={"account_id": account_id}, order_by="at",
+                             descending=True, limit=CURVE_POINTS)
+        curve = [{"at": p["at"], "equity": p["equity"]} for p in reversed(recent)]
         accounts.append({
             "account_id": account_id, "name": account.get("name", ""), "broker": account.get("broker", ""),
             "currency": account.get("base_currency", "USD"), "equity": equity,

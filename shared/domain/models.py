@@ -31,7 +31,7 @@ class Collections(StrEnum):
     ALLOCATION_HISTORY = "allocation_history"
     STRATEGY_RETURNS = "strategy_returns"
     API_KEYS = "api_keys"
-    ACCOUNT_HISTORY = "account_history"  # one equity point per account per minute, from the poller
+    ACCOUNT_HISTORY = "account_history"  # one equity point per account per quarter hour, from the poller
     DEAD_LETTERS = "dead_letters"  # one per dead-lettered message, recorded by the notifier
     DASHBOARDS = "dashboards"  # precomputed documents per client and per strategy
 

@@ -55,8 +55,9 @@ class AccountPoller:
             return str(error)
         self._store.update(Collections.ACCOUNTS, account.account_id,
                            {"snapshot": snapshot.model_dump(mode="json")})
-        minute = snapshot.as_of.strftime("%Y-%m-%dT%H:%M")  # the equity curve keeps one point a minute
-        self._store.put(Collections.ACCOUNT_HISTORY, f"{account.account_id}|{minute}", {
+        # The equity curve keeps the last point of each quarter hour.
+        bucket = snapshot.as_of.replace(minute=snapshot.as_of.minute // 15 * 15).strftime("%Y-%m-%dT%H:%M")
+        self._store.put(Collections.ACCOUNT_HISTORY, f"{account.account_id}|{bucket}", {
             "account_id": account.account_id, "at": snapshot.as_of.isoformat(), "equity": snapshot.equity})
         breaks = self.reconcile(account, snapshot)
         return f"ok, {breaks} reconciliation break(s)" if breaks else "ok"

@@ -18,7 +18,7 @@ locals {
     signals_by_strategy         = { collection = "signal_store", filter = "strategy_id", order = "received_at", direction = "DESCENDING" }
     fills_by_account            = { collection = "execution_confirmations", filter = "account_id", order = "filled_at", direction = "DESCENDING" }
     fills_by_strategy           = { collection = "execution_confirmations", filter = "strategy_id", order = "filled_at", direction = "DESCENDING" }
-    account_history_by_account  = { collection = "account_history", filter = "account_id", order = "at", direction = "ASCENDING" }
+    account_history_by_account  = { collection = "account_history", filter = "account_id", order = "at", direction = "DESCENDING" }
   }
 }
 
