@@ -164,7 +164,7 @@ def admin_health(store: Store, now: datetime) -> dict[str, Any]:
         "components": [{"component": name, "last_activity": at,
                         "idle_seconds": (now - datetime.fromisoformat(at)).total_seconds() if at else None}
                        for name, at in stages],
-        "in_flight": {"unsettled_signals": len(store.query(Collections.SIGNALS, where={"settled": False})),
+        "in_flight": {"unsettled_signals": len(store.query(Collections.OPEN_SIGNALS)),
                       "orders_submitting": len(store.query(Collections.ORDERS, where={"status": "submitting"}))},
         "dead_letters": by_topic,
         "open_breaks": store.query(RECONCILIATION_BREAKS, where={"open": True}),

@@ -34,6 +34,7 @@ class Collections(StrEnum):
     ACCOUNT_HISTORY = "account_history"  # one equity point per account per quarter hour, from the poller
     DEAD_LETTERS = "dead_letters"  # one per dead-lettered message, recorded by the notifier
     DASHBOARDS = "dashboards"  # precomputed documents per client and per strategy
+    OPEN_SIGNALS = "open_signals"  # signals with work in flight (small docs): what a restart resumes
 
 
 KILL_SWITCH_DOC = "kill_switch"  # in system_settings: {"enabled": bool, "reason", "changed_by", "changed_at"}

@@ -120,12 +120,16 @@ class CerebroService:
             if record.get("decisions") is not None:
                 return [Decision.model_validate(d) for d in record["decisions"]]
             approved = sum(1 for d in decisions if d.status == "approved")
-            open_orders = [order.client_order_id for d in decisions for order in d.orders]
             tx.set(Collections.SIGNALS, signal.signal_id, {
                 **record, "decisions": dumped, "status": "decided",
                 "decided_at": self._clock().isoformat(), "approved_accounts": approved,
-                "open_orders": open_orders, "settled": not open_orders,
             })
+            open_orders = [order.client_order_id for d in decisions for order in d.orders]
+            if open_orders:
+                tx.set(Collections.OPEN_SIGNALS, signal.signal_id, {"signal_id": signal.signal_id,
+                                                                   "open_orders": open_orders})
+            else:
+                tx.delete(Collections.OPEN_SIGNALS, signal.signal_id)
             return decisions
 
         return self._store.transaction(work)

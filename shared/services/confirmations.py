@@ -42,7 +42,7 @@ class ConfirmationService:
             positions = {pid: tx.get(Collections.POSITIONS, pid) for pid in set(position_ids.values())}
             order = tx.get(Collections.ORDERS, update.client_order_id)
             # Every read before the first write: Firestore transactions require it.
-            signal = tx.get(Collections.SIGNALS, order["signal_id"]) if order and update.is_final else None
+            in_flight = tx.get(Collections.OPEN_SIGNALS, order["signal_id"]) if order and update.is_final else None
             new = [fill for fill in update.fills if seen[fill.exec_id] is None]
             for fill in new:
                 position_id = position_ids[fill.exec_id]
@@ -57,8 +57,8 @@ class ConfirmationService:
                     **order, "status": update.status, "filled_quantity": update.filled_quantity,
                     "confirmed_at": self._clock().isoformat(),
                 })
-                if signal is not None:
-                    self._settle(tx, signal, update.client_order_id)
+                if in_flight is not None:
+                    self._settle(tx, in_flight, update.client_order_id)
             return new
 
         new_fills = self._store.transaction(work)
@@ -68,14 +68,16 @@ class ConfirmationService:
         return len(new_fills)
 
     @staticmethod
-    def _settle(tx: Transaction, signal: dict, client_order_id: str) -> None:
+    def _settle(tx: Transaction, in_flight: dict, client_order_id: str) -> None:
         """Tick the order off its signal; the last one settles the signal, so a restart
         knows which signals still have work in flight."""
-        if client_order_id not in signal.get("open_orders", ()):
+        if client_order_id not in (in_flight.get("open_orders") or ()):
             return
-        still_open = [cid for cid in signal["open_orders"] if cid != client_order_id]
-        tx.set(Collections.SIGNALS, signal["signal_id"], {**signal, "open_orders": still_open,
-                                                         "settled": not still_open})
+        still_open = [cid for cid in in_flight["open_orders"] if cid != client_order_id]
+        if still_open:
+            tx.set(Collections.OPEN_SIGNALS, in_flight["signal_id"], {**in_flight, "open_orders": still_open})
+        else:
+            tx.delete(Collections.OPEN_SIGNALS, in_flight["signal_id"])
 
     @staticmethod
     def _apply(fill: Fill, held: dict | None) -> dict:

@@ -178,9 +178,10 @@ class IngestService:
                 "signal_id": signal_id, "strategy_id": parsed.strategy_id, "received_at": stamp,
                 "source": parsed.source.value, "source_ip": source_ip, "content": parsed.canonical,
             })
+            tx.set(Collections.OPEN_SIGNALS, signal_id, {"signal_id": signal_id, "open_orders": None,
+                                                         "since": stamp})
             tx.set(Collections.SIGNALS, signal_id, {
                 "signal_id": signal_id, "strategy_id": parsed.strategy_id, "status": "received",
-                "settled": False,
                 "received_at": stamp, "signal": signal.model_dump(mode="json"),
             })
             return signal_id, True, False

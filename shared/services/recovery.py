@@ -1,8 +1,8 @@
 """Resume after a restart of the embedded stack.
 
 Pub/Sub keeps undelivered messages across a crash; the in-process bus does not. The
-store does, so on start every signal that is not yet settled (some order of it not
-final) is published again. Every stage is idempotent: cerebro republishes its recorded
+store does, so on start every signal still in ``open_signals`` (not yet decided, or
+some order of it not final) is published again. Every stage is idempotent: cerebro republishes its recorded
 decisions, execution skips or recovers orders it already placed (asking the broker by
 client order id), and confirmations count each fill once. Only the lost steps run.
 """
@@ -24,8 +24,11 @@ class PipelineRecovery:
     def resume(self) -> list[str]:
         """Republish every unsettled signal; returns their ids."""
         resumed = []
-        for record in self._store.query(Collections.SIGNALS, where={"settled": False}):
-            signal_id = record["signal_id"]
+        for in_flight in self._store.query(Collections.OPEN_SIGNALS):
+            signal_id = in_flight["signal_id"]
+            record = self._store.get(Collections.SIGNALS, signal_id)
+            if record is None:
+                continue
             self._bus.publish(Topics.SIGNALS, {"signal": record["signal"]}, {"signal_id": signal_id})
             if record["status"] == "received":  # stored, then the process died before publishing
                 self._store.update(Collections.SIGNALS, signal_id, {"status": "published"})

@@ -47,7 +47,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Sqlit
                                   cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
             assert sent.stdout.startswith("202 "), sent.stdout + sent.stderr
         store = SqliteStore(env["MT_SQLITE_PATH"])
-        assert wait(lambda: len(store.query(Collections.SIGNALS, where={"settled": True})) == len(SAMPLES), 60)
+        assert wait(lambda: len(store.query(Collections.SIGNALS, where={"status": "decided"})) == len(SAMPLES)
+                    and not store.query(Collections.OPEN_SIGNALS), 60)
         yield f"http://127.0.0.1:{dashboards}", store
     finally:
         cli("down", env=env)

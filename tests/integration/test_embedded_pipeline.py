@@ -197,11 +197,11 @@ def test_a_restart_resumes_what_the_crash_left_unsettled(client, embedded, monke
     monkeypatch.setattr(embedded.bus, "publish", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("down")))
     signal_id = post(client, body).get_json()["signal_id"]  # stored, never published; no resend comes
     monkeypatch.setattr(embedded.bus, "publish", real_publish)
-    assert embedded.store.get(Collections.SIGNALS, signal_id)["settled"] is False
+    assert embedded.store.get(Collections.OPEN_SIGNALS, signal_id) is not None
 
     assert embedded.resume_unfinished() == [signal_id]
     assert embedded.bus.drain()
     record = embedded.store.get(Collections.SIGNALS, signal_id)
-    assert record["settled"] is True and record["open_orders"] == []
+    assert record["status"] == "decided" and embedded.store.get(Collections.OPEN_SIGNALS, signal_id) is None
     assert len(embedded.store.query(Collections.CONFIRMATIONS)) == 2
     assert embedded.resume_unfinished() == []
