@@ -36,4 +36,4 @@ def correlation_heatmap(matrix: dict[str, dict[str, float]]) -> alt.Chart:
     return alt.Chart(pd.DataFrame(rows), title="Correlation").mark_rect().encode(
         x=alt.X("a:N", title=None), y=alt.Y("b:N", title=None),
         color=alt.Color("correlation:Q", scale=alt.Scale(domain=[-1, 1], scheme="redblue", reverse=True)),
-        tooltip=["a", "b", alt.Tooltip("correlation:Q", format=".2f")])
+        tooltip=["a", "b", alt.Tooltip("correlation:Q", format=".2f")]).properties(height=300)

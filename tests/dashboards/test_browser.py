@@ -104,6 +104,16 @@ def open_page(driver, title: str, name: str) -> None:
     driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
 
 
+def run_an_optimisation(driver) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.XPATH, "//button[.//p[text()='Run']]").click()
+    assert wait(lambda: "Proposal pt_" in driver.page_source, 60)
+    assert wait(lambda: driver.find_elements(By.XPATH, "//button[.//p[text()='Approve as the next allocation']]"))
+    time.sleep(2)  # the heatmap and curve draw
+    driver.save_screenshot(str(SCREENSHOTS / "admin_portfolio_proposal.png"))
+
+
 def metric(driver, label: str) -> str:
     from selenium.webdriver.common.by import By
 
@@ -154,6 +164,7 @@ def test_the_admin_sees_health_accounts_and_controls(stack, browser):
     assert metric(browser, "Dead letters") == str(len(store.query(Collections.DEAD_LETTERS)))
     open_page(browser, "Accounts & reconciliation", "admin_accounts")
     open_page(browser, "Strategies & allocation", "admin_portfolio")
+    run_an_optimisation(browser)
     open_page(browser, "Kill switch", "admin_kill_switch")
     assert metric(browser, "Kill switch") == "off"
     open_page(browser, "Signal journey", "admin_journey")
