@@ -118,6 +118,10 @@ def test_poison_message_is_dead_lettered(stack, services):
 
     letters = eventually(pulled, timeout=30)
     assert letters and "invalid payload" in letters[0].message.data.decode()
+    # The notifier function got it too (its Telegram message is tested against a local Bot API);
+    # the admin's health view counts it.
+    recorded = eventually(lambda: services.store.query(Collections.DEAD_LETTERS), timeout=30)
+    assert recorded and recorded[0]["source_topic"] == "trading-orders"
     subscriber.close()
     assert DEMO_PASSPHRASES["momentum_us"] not in (stack.log_dir / "signal_processing.log").read_text()
 
