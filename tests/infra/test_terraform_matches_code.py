@@ -99,3 +99,21 @@ def test_the_ibkr_bridge_pulls_the_topic_execution_routes_to():
     assert unquote(one(bridge["name"])) == f"{BRIDGED['ibkr']}.bridge"  # PubSubBus(subscriber_name="bridge")
     assert one(one(bridge["dead_letter_policy"])["max_delivery_attempts"]) == 5
     assert "ibkr-orders" in declared_functions()["execution"].publishes
+
+
+def test_scheduled_messages_are_ones_the_code_handles(tmp_path):
+    """Cloud Scheduler's Pub/Sub jobs publish payloads their consumers act on."""
+    import json
+    from datetime import UTC, datetime
+
+    from shared.adapters.store_sqlite import SqliteStore
+    from shared.domain.models import Environment
+    from shared.services.notifier import NotifierService
+
+    scheduler = (PLATFORM / "scheduler.tf").read_text()
+    jobs = {topic: json.loads(re.sub(r"(\w+)\s*=", r'"\1":', payload)) for topic, payload in re.findall(
+        r'topic\["([a-z-]+)"\]\.id\s*\n\s*data\s*=\s*base64encode\(jsonencode\((\{[^)]*\})\)\)', scheduler)}
+    assert jobs == {"dashboard-refresh": {"refresh": "all"}, "notifications": {"kind": "daily_summary"}}
+    notifier = NotifierService(SqliteStore(str(tmp_path / "s.sqlite")), None, "", Environment.PRODUCTION,
+                               lambda: datetime.now(UTC))
+    assert notifier.format(jobs["notifications"]).startswith("📊 Last 24h: 0 signals")

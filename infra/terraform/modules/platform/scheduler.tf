@@ -48,3 +48,17 @@ resource "google_cloud_scheduler_job" "dashboard_refresh" {
     data       = base64encode(jsonencode({ refresh = "all" }))
   }
 }
+
+# The day's summary on Telegram (signals, fills, rejections), after the US close.
+resource "google_cloud_scheduler_job" "daily_summary" {
+  project   = var.project_id
+  region    = var.region
+  name      = "${var.environment}-daily-summary"
+  schedule  = var.daily_summary_schedule
+  time_zone = "America/New_York"
+
+  pubsub_target {
+    topic_name = google_pubsub_topic.topic["notifications"].id
+    data       = base64encode(jsonencode({ kind = "daily_summary" }))
+  }
+}

@@ -86,3 +86,9 @@ variable "dashboard_refresh_schedule" {
   type        = string
   default     = "*/5 * * * *"
 }
+
+variable "daily_summary_schedule" {
+  description = "Cron schedule (New York time) of the Telegram daily summary."
+  type        = string
+  default     = "30 16 * * 1-5"
+}
