@@ -48,8 +48,10 @@ class NotifierService:
             self._store.put(Collections.DEAD_LETTERS, message_id, {
                 "source_topic": letter.get("source_topic", ""), "error": str(letter.get("error", ""))[:500],
                 "at": self._clock().isoformat()})
+        if self._sender is None or not self._chat_id:
+            return None  # no bot configured: nothing to format
         text = self.format(data)
-        if text is None or self._sender is None or not self._chat_id:
+        if text is None:
             return None
         event_id = message_id
         if "update" in data:
