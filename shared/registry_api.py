@@ -63,6 +63,11 @@ def caller(services: Services) -> Principal:
     return principal
 
 
+def require_admin(who: Principal) -> None:
+    if who.role != "admin":
+        raise RequestRejected("authorization", "only an admin may do this", 403, "forbidden")
+
+
 def json_body() -> Any:
     if flask.request.content_length and flask.request.content_length > MAX_JSON_BYTES:
         raise RequestRejected("body", f"larger than {MAX_JSON_BYTES} bytes", 413, "too_large")
@@ -195,14 +200,12 @@ def registry_blueprint(services: Services) -> flask.Blueprint:
 
     @route("/api/dashboards/health", ["GET"])
     def health_dashboard(who: Principal) -> JsonReply:
-        if who.role != "admin":
-            raise RequestRejected("authorization", "only an admin may do this", 403, "forbidden")
+        require_admin(who)
         return admin_health(services.store, services.clock()), 200
 
     @route("/api/admin/kill-switch", ["GET"])
     def kill_switch(who: Principal) -> JsonReply:
-        if who.role != "admin":
-            raise RequestRejected("authorization", "only an admin may do this", 403, "forbidden")
+        require_admin(who)
         return services.admin.kill_switch(), 200
 
     @route("/api/admin/kill-switch", ["POST"])
@@ -218,8 +221,7 @@ def registry_blueprint(services: Services) -> flask.Blueprint:
     @route("/api/admin/brokers/zerodha/session", ["POST"])
     def zerodha_login(who: Principal) -> JsonReply:
         """Kite's daily login: paste the request_token from the login redirect."""
-        if who.role != "admin":
-            raise RequestRejected("authorization", "only an admin may do this", 403, "forbidden")
+        require_admin(who)
         body = validated(ZerodhaLogin, json_body())
         broker = services.brokers.get("zerodha")
         if broker is None:
