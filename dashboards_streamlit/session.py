@@ -90,5 +90,14 @@ def api(method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
         return answer.status_code, {"error": "bad_answer", "field": "body", "reason": answer.text[:200]}
 
 
+def fetch(path: str) -> Any:
+    """GET from the registry API; on a refusal, show it and stop the page."""
+    status, body = api("GET", path)
+    if status != 200:
+        show_error(body)
+        st.stop()
+    return body
+
+
 def show_error(body: Any) -> None:
     st.error(f"{body.get('field', '?')}: {body.get('reason', body)}" if isinstance(body, dict) else str(body))

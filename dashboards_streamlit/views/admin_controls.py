@@ -2,14 +2,11 @@
 
 import streamlit as st
 
-from dashboards_streamlit.session import api, require, show_error
+from dashboards_streamlit.session import api, fetch, require, show_error
 
 require("admin")
 st.title("Kill switch")
-status, state = api("GET", "/api/admin/kill-switch")
-if status != 200:
-    show_error(state)
-    st.stop()
+state = fetch("/api/admin/kill-switch")
 st.metric("Kill switch", "ON" if state.get("enabled") else "off")
 with st.form("kill-switch"):
     reason = st.text_input("Reason", value=state.get("reason", ""))

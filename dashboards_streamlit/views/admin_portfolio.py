@@ -4,17 +4,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboards_streamlit import charts
-from dashboards_streamlit.session import api, require, show_error
-
-METHODS = ["max_sharpe", "max_cagr", "hybrid", "min_variance", "risk_parity", "equal_weight"]
+from dashboards_streamlit.session import api, fetch, require, show_error
+from shared.services.portfolio_requests import METHODS
 
 require("admin")
 st.title("Strategies & allocation")
-status, listing = api("GET", "/api/strategies")
-if status != 200:
-    show_error(listing)
-    st.stop()
-strategies = listing["strategies"]
+strategies = fetch("/api/strategies")["strategies"]
 st.dataframe(pd.DataFrame([{k: s.get(k) for k in ("strategy_id", "name", "owner", "status", "reference_capital")}
                            for s in strategies]), hide_index=True, width="stretch")
 
