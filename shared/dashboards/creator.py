@@ -76,28 +76,26 @@ class DashboardCreator:
             key for key in (self.refresh_strategy(s) for s in sorted(strategies)) if key]
 
     def refresh_client(self, client_id: str) -> str:
-        self._store.put(Collections.DASHBOARDS, client_key(client_id),
-                        client_document(self._store, client_id, self._clock()))
+        self._build_client(client_id)
         return client_key(client_id)
 
     def refresh_strategy(self, strategy_id: str) -> str | None:
-        document = strategy_document(self._store, strategy_id, self._clock())
-        if document is None:
-            return None
-        self._store.put(Collections.DASHBOARDS, strategy_key(strategy_id), document)
-        return strategy_key(strategy_id)
+        return strategy_key(strategy_id) if self._build_strategy(strategy_id) is not None else None
 
     def client(self, client_id: str) -> dict[str, Any]:
         """The stored document, built on first request."""
-        found = self._store.get(Collections.DASHBOARDS, client_key(client_id))
-        if found is None:
-            self.refresh_client(client_id)
-            found = self._store.get(Collections.DASHBOARDS, client_key(client_id))
-        assert found is not None
-        return found
+        return self._store.get(Collections.DASHBOARDS, client_key(client_id)) or self._build_client(client_id)
 
     def strategy(self, strategy_id: str) -> dict[str, Any] | None:
-        found = self._store.get(Collections.DASHBOARDS, strategy_key(strategy_id))
-        if found is None and self.refresh_strategy(strategy_id):
-            found = self._store.get(Collections.DASHBOARDS, strategy_key(strategy_id))
-        return found
+        return self._store.get(Collections.DASHBOARDS, strategy_key(strategy_id)) or self._build_strategy(strategy_id)
+
+    def _build_client(self, client_id: str) -> dict[str, Any]:
+        document = client_document(self._store, client_id, self._clock())
+        self._store.put(Collections.DASHBOARDS, client_key(client_id), document)
+        return document
+
+    def _build_strategy(self, strategy_id: str) -> dict[str, Any] | None:
+        document = strategy_document(self._store, strategy_id, self._clock())
+        if document is not None:
+            self._store.put(Collections.DASHBOARDS, strategy_key(strategy_id), document)
+        return document
