@@ -110,8 +110,9 @@ class IbkrBridge:
 
         class Health(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                body = json.dumps(bridge.health()).encode()
-                self.send_response(200 if bridge.health()["connected"] else 503)
+                health = bridge.health()
+                body = json.dumps(health).encode()
+                self.send_response(200 if health["connected"] else 503)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
