@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,7 +20,6 @@ from typing import Any
 
 from shared.adapters.ibkr import IbkrBroker
 from shared.domain.models import Order, Topics
-from shared.ports.broker import BrokerError
 from shared.ports.bus import Bus, Message
 from shared.ports.store import Store
 from shared.services.account_poller import AccountPoller
@@ -48,7 +46,7 @@ class IbkrBridge:
     # --- lifecycle -------------------------------------------------------------------
     def start(self, health_port: int | None = None) -> None:
         """Connect (retrying with backoff until IB Gateway answers), then serve."""
-        self._connect_with_backoff()
+        self._broker.connection.keep_connected(self._stop)
         self._bus.subscribe(Topics.IBKR_ORDERS, self._on_order)
         self._threads.append(threading.Thread(target=self._poll_forever, name="ibkr-poll", daemon=True))
         if health_port is not None:
@@ -93,17 +91,6 @@ class IbkrBridge:
                 self.poll_once()
             except Exception:  # the next poll tries again; the loop must live
                 log.exception("IBKR poll failed")
-
-    def _connect_with_backoff(self) -> None:
-        delay = 1.0
-        while not self._stop.is_set():
-            try:
-                self._broker.connection.connect()
-                return
-            except BrokerError as error:
-                log.warning("%s; retrying in %.0f s", error, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, self._broker.connection.config.max_backoff_seconds)
 
     def _health_handler(self) -> type[BaseHTTPRequestHandler]:
         bridge = self

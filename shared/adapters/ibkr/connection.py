@@ -44,6 +44,15 @@ class IbkrConnection:
         self.run(lambda ib: self._connect(), timeout=self.config.connect_timeout_seconds + 30,
                  require_connection=False)
 
+    def keep_connected(self, stop: threading.Event) -> None:
+        """Connect, retrying with the same backoff as after a dropped connection, until connected
+        or ``stop`` is set; afterwards reconnects happen on their own."""
+        if not self._reconnecting:
+            self._reconnecting = True
+            asyncio.run_coroutine_threadsafe(self._reconnect(), self._loop)
+        while not self.connected and not stop.wait(0.1):
+            pass
+
     def close(self) -> None:
         self._closing = True
         if self.ib.isConnected():
