@@ -36,6 +36,7 @@ class IbkrBroker(BrokerClient):
         self._connection = connection
         self._clock = clock
         self._config = connection.config
+        self._recorded_contracts: set[tuple[int, str]] = set()
 
     @property
     def connection(self) -> IbkrConnection:
@@ -110,8 +111,10 @@ class IbkrBroker(BrokerClient):
         if contract is None:
             return OrderUpdate(client_order_id=order.client_order_id, status="rejected",
                                reason=f"IBKR has no unique contract for {order.instrument.symbol}")
-        self._store.put(CONTRACTS, str(contract.conId), {"con_id": str(contract.conId),
-                                                         "instrument_key": order.instrument.key})
+        if (contract.conId, order.instrument.key) not in self._recorded_contracts:  # once per process
+            self._store.put(CONTRACTS, str(contract.conId), {"con_id": str(contract.conId),
+                                                             "instrument_key": order.instrument.key})
+            self._recorded_contracts.add((contract.conId, order.instrument.key))
         self._remember(order, OrderUpdate(client_order_id=order.client_order_id, status="submitted"))
         trade = ib.placeOrder(contract, to_ib_order(order))
         if not await _until(lambda: trade.orderStatus.status not in ("PendingSubmit", "ApiPending")

@@ -43,6 +43,7 @@ class ZerodhaBroker(BrokerClient):
         self._sessions = ZerodhaSessions(store, config, clock)
         self._load_instruments = instruments
         self._book: InstrumentBook | None = None
+        self._recorded_contracts: set[tuple[str, str]] = set()
         self._clock = clock
 
     @property
@@ -58,8 +59,10 @@ class ZerodhaBroker(BrokerClient):
         if existing is not None:
             return existing
         contract = self._contract(kite, order.instrument)
-        self._store.put(CONTRACTS, contract.key.replace("/", "_"), {
-            "kite_key": contract.key, "instrument_key": order.instrument.key, "lot_size": contract.lot_size})
+        if (contract.key, order.instrument.key) not in self._recorded_contracts:  # once per process
+            self._store.put(CONTRACTS, contract.key.replace("/", "_"), {
+                "kite_key": contract.key, "instrument_key": order.instrument.key, "lot_size": contract.lot_size})
+            self._recorded_contracts.add((contract.key, order.instrument.key))
         params: dict[str, Any] = {
             "variety": "regular", "exchange": contract.exchange, "tradingsymbol": contract.tradingsymbol,
             "transaction_type": order.side.value.upper(), "quantity": self._book_for(kite).kite_quantity(
