@@ -6,7 +6,6 @@ test here fails if that logger reports an error: the fake must speak the protoco
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -22,23 +21,7 @@ from tests.integration.stack_helpers import eventually
 AAPL = Instrument(symbol="AAPL", exchange="NASDAQ")
 
 
-class DecoderErrors(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture(autouse=True)
-def decoder_errors() -> Iterator[DecoderErrors]:
-    handler = DecoderErrors()
-    logger = logging.getLogger("ib_async.Decoder")
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
-    assert not handler.records, [r.getMessage() for r in handler.records]
+pytestmark = pytest.mark.usefixtures("decoder_errors")
 
 
 @pytest.fixture

@@ -5,11 +5,8 @@ through ib_async at a local TWS API server and publishes the confirmation."""
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
 import requests
 
 from devstack.embedded import create_app
@@ -37,17 +34,6 @@ def add_account(services: Services, account_id: str, broker: Broker, weight: flo
     allocation = Allocation.model_validate(services.store.get(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC))
     services.store.put(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC, allocation.model_copy(
         update={"weights": {**allocation.weights, account_id: {"momentum_us": weight}}}).model_dump(mode="json"))
-
-
-@pytest.fixture
-def decoder_errors() -> Iterator[list[logging.LogRecord]]:
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.ERROR)
-    handler.emit = records.append  # type: ignore[method-assign]
-    logging.getLogger("ib_async.Decoder").addHandler(handler)
-    yield records
-    logging.getLogger("ib_async.Decoder").removeHandler(handler)
-    assert not records, [r.getMessage() for r in records]
 
 
 def test_ibkr_and_zerodha_accounts_trade_through_the_pipeline(tmp_path, clock, decoder_errors):
