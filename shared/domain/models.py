@@ -35,9 +35,15 @@ class Collections(StrEnum):
     DEAD_LETTERS = "dead_letters"  # one per dead-lettered message, recorded by the notifier
     DASHBOARDS = "dashboards"  # precomputed documents per client and per strategy
     OPEN_SIGNALS = "open_signals"  # signals with work in flight (small docs): what a restart resumes
+    INSTRUMENTS = "instruments"  # the instrument master: one document per canonical instrument
+    INSTRUMENT_ALIASES = "instrument_aliases"  # every spelling an alert may use -> the canonical key
+    MARKET_PRICES = "market_prices"  # quotes published by brokers that live elsewhere (the IBKR bridge)
+    TRADING_STATES = "trading_states"  # admin-set ACTIVE / REDUCING / HALTED per account or strategy
+    RISK_COUNTERS = "risk_counters"  # order-rate throttle buckets, one per scope per minute
 
 
 KILL_SWITCH_DOC = "kill_switch"  # in system_settings: {"enabled": bool, "reason", "changed_by", "changed_at"}
+RISK_LIMITS_DOC = "risk_limits"  # in system_settings: the fund's limits where they differ from the environment's
 
 
 class Topics(StrEnum):
@@ -109,16 +115,45 @@ class Broker(StrEnum):
     IBKR = "ibkr"
 
 
+class TradingState(StrEnum):
+    """NautilusTrader's trading states, for the fund, an account or a strategy.
+
+    ACTIVE trades freely. REDUCING refuses new decisions that add risk; orders that
+    reduce a position pass. HALTED also stops risk-adding orders already queued for
+    execution. In every state an exit, a reducing order and a flatten go through.
+    """
+
+    ACTIVE = "active"
+    REDUCING = "reducing"
+    HALTED = "halted"
+
+    @property
+    def severity(self) -> int:
+        return (TradingState.ACTIVE, TradingState.REDUCING, TradingState.HALTED).index(self)
+
+
+class SessionPolicy(StrEnum):
+    """What a strategy's orders do outside their instrument's trading session."""
+
+    HOLD = "hold"  # wait for the next open, then decide and trade
+    REFUSE = "refuse"  # refuse the signal, naming the session
+    ANY_TIME = "any_time"  # ignore the calendar: paper strategies at the Mock broker, around the clock
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Instrument(_Model):
+    """The contract an order trades, stamped from the instrument master at ingest."""
+
     symbol: Annotated[str, Field(min_length=1, max_length=40)]
     asset_class: AssetClass = AssetClass.EQUITY
     exchange: str | None = None
     currency: str = "USD"
     multiplier: PositiveFloat = 1.0
+    tick_size: PositiveFloat | None = None
+    lot_size: PositiveFloat = 1.0  # orders are whole multiples of it (crypto: fractions of it)
 
     @property
     def key(self) -> str:
@@ -162,6 +197,7 @@ class Strategy(_Model):
     name: str = ""
     owner: str = ""
     status: Literal["candidate", "live", "paused", "retired"] = "live"
+    session_policy: SessionPolicy = SessionPolicy.HOLD
     reference_capital: PositiveFloat = 100_000.0
     passphrase_hash: str = ""
     passphrase_salt: str = ""
@@ -199,6 +235,13 @@ class AccountSnapshot(_Model):
     as_of: datetime
 
 
+class DayStart(_Model):
+    """An account's equity at its first snapshot of a (UTC) day: the daily loss limit's base."""
+
+    date: str  # YYYY-MM-DD
+    equity: float
+
+
 class Account(_Model):
     account_id: str
     broker: Broker = Broker.MOCK
@@ -206,6 +249,8 @@ class Account(_Model):
     name: str = ""
     base_currency: str = "USD"
     snapshot: AccountSnapshot | None = None
+    day_start: DayStart | None = None
+    loss_limit_breached_on: str | None = None  # the day a daily loss breach put it in REDUCING
 
 
 class Allocation(_Model):
@@ -235,9 +280,17 @@ class Allocation(_Model):
 
 
 class RiskLimits(_Model):
-    max_position_size_pct: PositiveFloat = 10.0
-    max_broker_allocation_pct: PositiveFloat = 100.0
+    """Every limit cerebro enforces; README's "Risk limits" table documents each."""
+
+    max_position_size_pct: PositiveFloat = 10.0  # an account's whole position in one instrument, % of equity
+    max_broker_allocation_pct: PositiveFloat = 40.0  # the fund's equity placed at one broker, %
     max_account_data_age_seconds: PositiveFloat = 300.0
+    price_collar_pct: PositiveFloat = 5.0  # the alert's price may differ this much from the broker's
+    max_price_age_seconds: PositiveFloat = 120.0  # an older reference price refuses risk-adding orders
+    max_order_notional: PositiveFloat = 5_000_000.0  # per order, in the account's base currency
+    max_orders_per_minute_per_strategy: PositiveFloat = 60.0
+    max_orders_per_minute_per_account: PositiveFloat = 120.0
+    daily_loss_limit_pct: PositiveFloat = 5.0  # of start-of-day equity; a breach puts the account in REDUCING
     margin_rates: dict[AssetClass, float] = Field(
         default_factory=lambda: {
             AssetClass.EQUITY: 0.5,
@@ -263,9 +316,14 @@ class DecisionInputs(_Model):
     allocation_weight: float
     allocated_capital: float | None = None
     reference_capital: float
-    price: float | None = None
-    current_position: float = 0.0
+    price: float | None = None  # the broker's reference price sized against, in the instrument's currency
+    price_source: str = ""
+    alert_price: float | None = None  # what the alert said: a sanity check only
+    fx_rate: float | None = None  # instrument currency -> account base currency
+    current_position: float = 0.0  # this strategy's position
+    account_position: float = 0.0  # every strategy's position in this account, working orders included
     account_data_age_seconds: float | None = None
+    trading_state: TradingState = TradingState.ACTIVE
     limits: RiskLimits
 
 
@@ -282,7 +340,20 @@ class Order(_Model):
     reference_price: PositiveFloat | None = None
     limit_price: PositiveFloat | None = None
     stop_price: PositiveFloat | None = None
-    reduce_only: bool = False  # an exit or flatten: allowed through the kill switch at execution
+    reduce_only: bool = False  # only reduces the strategy's position: allowed through every trading state
+    stop_loss: PositiveFloat | None = None  # protective levels placed at the broker once the entry fills
+    take_profit: PositiveFloat | None = None
+    parent_order_id: str | None = None  # set on a protective order: the entry it protects
+
+
+class CancelRequest(_Model):
+    """Cancel one working order (flatten, an exit behind a resting entry, or the API)."""
+
+    client_order_id: str
+    signal_id: str
+    account_id: str
+    broker: Broker
+    reason: str
 
 
 class Decision(_Model):
@@ -294,6 +365,7 @@ class Decision(_Model):
     inputs: DecisionInputs
     checks: list[Check]
     orders: list[Order] = Field(default_factory=list)
+    cancels: list[CancelRequest] = Field(default_factory=list)  # working orders to cancel first
 
 
 class Fill(_Model):
@@ -335,3 +407,46 @@ def client_order_id(signal_id: str, account_id: str, instrument_key: str) -> str
     """
     digest = hashlib.sha256(f"{signal_id}|{account_id}|{instrument_key}".encode()).hexdigest()
     return f"mt{digest[:18]}"
+
+
+class Quote(_Model):
+    """A reference price from a broker. Checked, never trusted blindly: it may be zero,
+    non-finite or old, and cerebro refuses risk-adding orders on any of those."""
+
+    price: float
+    as_of: datetime
+    source: str  # e.g. "mock mark", "kite ltp", "ibkr snapshot", "ibkr last fill"
+
+
+class ProtectiveLeg(StrEnum):
+    STOP_LOSS = "stop_loss"
+    TAKE_PROFIT = "take_profit"
+
+
+def protective_order_id(parent_order_id: str, leg: ProtectiveLeg) -> str:
+    """The client order id of an entry's protective order: deterministic like the entry's,
+    so a broker that is asked twice finds the first one, and 20 characters for Kite's tag."""
+    digest = hashlib.sha256(f"{parent_order_id}|{leg.value}".encode()).hexdigest()
+    return f"mp{digest[:18]}"
+
+
+def protective_orders(entry: Order, filled_quantity: float) -> list[Order]:
+    """The resting orders that protect a filled entry: opposite side, the filled size.
+
+    Both legs form one OCA group at the venue: when one fills the other is cancelled.
+    """
+    legs = []
+    for leg, level in ((ProtectiveLeg.STOP_LOSS, entry.stop_loss), (ProtectiveLeg.TAKE_PROFIT, entry.take_profit)):
+        if level is None or filled_quantity <= 0:
+            continue
+        legs.append(entry.model_copy(update={
+            "client_order_id": protective_order_id(entry.client_order_id, leg),
+            "side": Side.SELL if entry.side is Side.BUY else Side.BUY,
+            "quantity": filled_quantity,
+            "order_type": OrderType.STOP if leg is ProtectiveLeg.STOP_LOSS else OrderType.LIMIT,
+            "stop_price": level if leg is ProtectiveLeg.STOP_LOSS else None,
+            "limit_price": level if leg is ProtectiveLeg.TAKE_PROFIT else None,
+            "reduce_only": True, "stop_loss": None, "take_profit": None,
+            "parent_order_id": entry.client_order_id,
+        }))
+    return legs

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-from shared.domain.models import AccountSnapshot, Instrument, Order, OrderUpdate
+from shared.domain.models import AccountSnapshot, Instrument, Order, OrderUpdate, Quote
 
 
 class BrokerError(Exception):
@@ -21,6 +21,9 @@ class BrokerClient(ABC):
 
     name: ClassVar[str]
     supports_stop_orders: ClassVar[bool] = True
+    # Places an entry's stop_loss / take_profit as protective orders at the venue, and
+    # cancels the survivor when one of them fills (IB: OCA group; Kite: GTT OCO; Mock: simulated).
+    supports_brackets: ClassVar[bool] = False
 
     @abstractmethod
     def place_order(self, order: Order) -> OrderUpdate:
@@ -37,7 +40,12 @@ class BrokerClient(ABC):
     def account_snapshot(self, account_id: str) -> AccountSnapshot: ...
 
     @abstractmethod
-    def last_price(self, instrument: Instrument) -> float | None: ...
+    def quote(self, instrument: Instrument) -> Quote | None:
+        """The broker's reference price for sizing; None when it has none."""
+
+    def fx_rate(self, base: str, quote: str) -> Quote | None:
+        """The price of one ``base`` in ``quote`` (EUR, USD -> 1.08); None when unknown."""
+        return None
 
     def take_updates(self) -> list[OrderUpdate]:
         """Order updates that happened since the last call (e.g. resting orders filled)."""

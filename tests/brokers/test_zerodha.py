@@ -138,7 +138,7 @@ def test_snapshot_has_balances_positions_and_holdings(broker):
     assert snapshot.cash == 470000.0 and snapshot.margin_used == 30000.0
     assert snapshot.equity == 500000.0 + 10 * 1500.0
     assert snapshot.positions == {"NFO:NIFTY26NOVFUT": 75, "NSE:INFY": 10}
-    assert broker.last_price(RELIANCE) == 1300.0
+    assert broker.quote(RELIANCE).price == 1300.0
 
 
 def test_expired_token_is_a_clear_non_retryable_error(broker, kite):

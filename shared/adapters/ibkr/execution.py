@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from ib_async import IB, Trade
 
-from shared.domain.models import AccountSnapshot, Instrument, Order, OrderType, OrderUpdate
+from shared.domain.models import AccountSnapshot, Instrument, Order, OrderType, OrderUpdate, Quote
 from shared.ports.broker import BrokerClient, BrokerError
 from shared.ports.store import Store
 
@@ -85,8 +85,8 @@ class IbkrBroker(BrokerClient):
 
         return self._connection.run(snapshot, 30)
 
-    def last_price(self, instrument: Instrument) -> float | None:
-        return None  # market data needs IB subscriptions; cerebro sizes IBKR signals on the signal's price
+    def quote(self, instrument: Instrument) -> Quote | None:
+        return None  # market data needs IB subscriptions
 
     def take_updates(self) -> list[OrderUpdate]:
         """Orders still open when placed (resting, partly filled, unacknowledged) that changed since."""

@@ -15,7 +15,7 @@ import requests
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kite_errors
 
-from shared.domain.models import AccountSnapshot, Instrument, Order, OrderType, OrderUpdate
+from shared.domain.models import AccountSnapshot, Instrument, Order, OrderType, OrderUpdate, Quote
 from shared.ports.broker import BrokerClient, BrokerError
 from shared.ports.store import Store
 
@@ -124,14 +124,16 @@ class ZerodhaBroker(BrokerClient):
             positions[ours[0]] = positions.get(ours[0], 0.0) + ours[1]
         return {key: quantity for key, quantity in positions.items() if quantity}
 
-    def last_price(self, instrument: Instrument) -> float | None:
+    def quote(self, instrument: Instrument) -> Quote | None:
         accounts = self._sessions.logged_in()
         if not accounts:
             return None
         kite = self._sessions.client(accounts[0])
         contract = self._contract(kite, instrument)
         quotes = self._call(accounts[0], lambda: kite.ltp(contract.key))
-        return float(quotes[contract.key]["last_price"]) if contract.key in quotes else None
+        if contract.key not in quotes:
+            return None
+        return Quote(price=float(quotes[contract.key]["last_price"]), as_of=self._clock(), source="kite ltp")
 
     def take_updates(self) -> list[OrderUpdate]:
         """Orders that were still working when placed and have changed since."""
