@@ -19,6 +19,7 @@ from shared.config import Settings
 from shared.demo import seed_demo_fund
 from shared.http_api import handle_webhook
 from shared.registry_api import registry_blueprint
+from shared.trading_api import trading_blueprint
 
 log = logging.getLogger("devstack.embedded")
 
@@ -26,6 +27,7 @@ log = logging.getLogger("devstack.embedded")
 def create_app(services: Services) -> flask.Flask:
     app = flask.Flask("mathematricks-embedded")
     app.register_blueprint(registry_blueprint(services))
+    app.register_blueprint(trading_blueprint(services))
 
     @app.post("/webhook")
     def webhook() -> tuple[dict, int]:

@@ -13,7 +13,7 @@ from shared.auth.api_keys import ApiKeys
 from shared.auth.rate_limit import RateLimiter
 from shared.config import Settings
 from shared.dashboards.creator import DashboardCreator
-from shared.domain.models import Order, OrderUpdate, StandardizedSignal, Topics
+from shared.domain.models import CancelRequest, Order, OrderUpdate, StandardizedSignal, Topics
 from shared.journey import configure as configure_journey
 from shared.ports.broker import BrokerClient
 from shared.ports.bus import Bus, Message
@@ -24,7 +24,9 @@ from shared.services.cerebro_service import CerebroService
 from shared.services.confirmations import ConfirmationService
 from shared.services.execution_service import ExecutionService
 from shared.services.ingest import IngestService
+from shared.services.instruments import InstrumentCatalog
 from shared.services.notifier import NotifierService
+from shared.services.prices import PriceBook
 from shared.services.recovery import PipelineRecovery
 from shared.services.strategy_registry import StrategyRegistry
 
@@ -82,6 +84,7 @@ class Services:
     registry: StrategyRegistry
     admin: AdminControls
     dashboards: DashboardCreator
+    instruments: InstrumentCatalog
     clock: Callable[[], datetime] = utcnow
 
     @functools.cached_property
@@ -102,7 +105,12 @@ class Services:
         self.cerebro.handle(StandardizedSignal.model_validate(data["signal"]))
 
     def on_order(self, data: dict[str, Any]) -> None:
-        self.execution.handle_order(Order.model_validate(data["order"]))
+        """An order to place, or a working order to cancel (both on the orders topic, so an
+        exit's cancel and its close travel in the order cerebro published them)."""
+        if "cancel" in data:
+            self.execution.handle_cancel(CancelRequest.model_validate(data["cancel"]))
+        else:
+            self.execution.handle_order(Order.model_validate(data["order"]))
 
     def on_confirmation(self, data: dict[str, Any]) -> None:
         self.confirmations.handle_update(OrderUpdate.model_validate(data["update"]))
@@ -142,10 +150,12 @@ def build_services(
         "mock": MockBroker(store, MockBrokerConfig(slippage_bps=settings.mock_slippage_bps,
                                                    commission_per_unit=settings.mock_commission_per_unit), clock),
     }
-    ingest = IngestService(store, bus, clock, settings.environment, settings.dedupe_window_seconds)
     zerodha = _zerodha(settings, store, clock)
     if zerodha is not None:
         brokers["zerodha"] = zerodha
+    instruments = InstrumentCatalog(store, clock)
+    ingest = IngestService(store, bus, clock, settings.environment, settings.dedupe_window_seconds,
+                           instruments, PriceBook(store, brokers, clock), settings.limits)
     return Services(
         settings=settings,
         store=store,
@@ -162,6 +172,7 @@ def build_services(
         registry=StrategyRegistry(store, clock),
         admin=AdminControls(store, bus, ingest, clock),
         dashboards=DashboardCreator(store, clock),
+        instruments=instruments,
         clock=clock,
     )
 

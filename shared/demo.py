@@ -12,19 +12,21 @@ from datetime import UTC, date, datetime, timedelta
 
 from shared.adapters.broker_mock import MockBroker
 from shared.auth.api_keys import ApiKeys
+from shared.demo_instruments import DEMO_FX_RATES, DEMO_INSTRUMENTS
 from shared.domain.models import (
+    RISK_LIMITS_DOC,
     Account,
     Allocation,
-    AssetClass,
     Broker,
     Collections,
-    Instrument,
+    SessionPolicy,
     Strategy,
 )
 from shared.domain.returns_csv import ReturnSeries
 from shared.ports.store import Store
 from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
 from shared.services.ingest import hash_passphrase
+from shared.services.instruments import InstrumentCatalog
 
 DEMO_PASSPHRASES = {
     "momentum_us": "demo-momentum-us-passphrase",
@@ -60,17 +62,10 @@ DEMO_WEIGHTS = {
     "DEMO-CLIENT-B": {"momentum_us": 0.6, "fx_carry": 0.4},
 }
 
-DEMO_LISTINGS = [
-    (Instrument(symbol="AAPL", exchange="NASDAQ"), 190.0),
-    (Instrument(symbol="MSFT", exchange="NASDAQ"), 420.0),
-    (Instrument(symbol="SPY", exchange="NYSEARCA"), 560.0),
-    (Instrument(symbol="NVDA", exchange="NASDAQ"), 130.0),
-    # Micro E-minis: one full E-mini (~$290k notional) is over the demo accounts' 10% position cap.
-    (Instrument(symbol="MES1!", asset_class=AssetClass.FUTURE, exchange="CME", multiplier=5), 5800.0),
-    (Instrument(symbol="MNQ1!", asset_class=AssetClass.FUTURE, exchange="CME", multiplier=2), 20500.0),
-    (Instrument(symbol="EURUSD", asset_class=AssetClass.FOREX, currency="USD"), 1.08),
-    (Instrument(symbol="GBPUSD", asset_class=AssetClass.FOREX, currency="USD"), 1.27),
-]
+# Every demo account is at the Mock broker, so the fund's 40% cap per broker could never hold:
+# the demo fund's own settings lift it, and say why. A real fund keeps the default.
+DEMO_FUND_LIMITS = {"max_broker_allocation_pct": 100.0,
+                    "reason": "paper demo fund: every account is at the Mock broker"}
 
 
 def seed_demo_fund(store: Store, broker: MockBroker) -> bool:
@@ -79,15 +74,20 @@ def seed_demo_fund(store: Store, broker: MockBroker) -> bool:
         return False
     for strategy_id, (name, owner, reference) in DEMO_STRATEGIES.items():
         digest, salt = hash_passphrase(DEMO_PASSPHRASES[strategy_id])
+        # Paper strategies at the Mock broker trade around the clock; a real strategy holds for the open.
         strategy = Strategy(strategy_id=strategy_id, name=name, owner=owner, reference_capital=reference,
-                            passphrase_hash=digest, passphrase_salt=salt)
+                            passphrase_hash=digest, passphrase_salt=salt, session_policy=SessionPolicy.ANY_TIME)
         store.put(Collections.STRATEGIES, strategy_id, strategy.model_dump(mode="json"))
     for account_id, (client, name, cash) in DEMO_ACCOUNTS.items():
         broker.open_account(account_id, cash)
         account = Account(account_id=account_id, broker=Broker.MOCK, client_id=client, name=name)
         store.put(Collections.ACCOUNTS, account_id, account.model_dump(mode="json"))
-    for instrument, price in DEMO_LISTINGS:
-        broker.list_instrument(instrument, price)
+    for spec, price in DEMO_INSTRUMENTS:
+        broker.list_instrument(spec, price)
+    for pair, rate in DEMO_FX_RATES.items():
+        broker.set_fx_rate(pair, rate)
+    InstrumentCatalog(store, lambda: datetime.now(UTC)).put_all(broker.instrument_specs())
+    store.put(Collections.SETTINGS, RISK_LIMITS_DOC, DEMO_FUND_LIMITS)
     keys = ApiKeys(store)
     for (role, subject), token in DEMO_API_KEYS.items():
         keys.issue(role, subject, label="demo", token=token)  # type: ignore[arg-type]

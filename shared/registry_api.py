@@ -46,7 +46,8 @@ class FlattenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     confirm: Annotated[str, Field(max_length=50)]
-    strategy_ids: list[Annotated[str, Field(max_length=64)]] | None = None
+    strategy_ids: list[Annotated[str, Field(max_length=64)]] | None = None  # default: every strategy
+    account_ids: list[Annotated[str, Field(max_length=64)]] | None = None  # default: every account
 JsonReply = tuple[Any, int]
 
 
@@ -82,9 +83,8 @@ def json_body() -> Any:
         raise RequestRejected("body", f"is not valid JSON ({error})", 400, "malformed_json") from None
 
 
-def registry_blueprint(services: Services) -> flask.Blueprint:
-    api = flask.Blueprint("registry", __name__)
-    registry = services.registry
+def authenticated_routes(api: flask.Blueprint, services: Services) -> Callable[[str, list[str]], Callable]:
+    """A route decorator: the view gets the authenticated caller; a RequestRejected becomes its JSON 4xx."""
 
     def route(rule: str, methods: list[str]) -> Callable:
         def wrap(view: Callable[..., JsonReply]) -> Callable[..., JsonReply]:
@@ -99,6 +99,14 @@ def registry_blueprint(services: Services) -> flask.Blueprint:
             return guarded
 
         return wrap
+
+    return route
+
+
+def registry_blueprint(services: Services) -> flask.Blueprint:
+    api = flask.Blueprint("registry", __name__)
+    registry = services.registry
+    route = authenticated_routes(api, services)
 
     @route("/api/strategies", ["GET"])
     def list_strategies(who: Principal) -> JsonReply:
@@ -216,7 +224,7 @@ def registry_blueprint(services: Services) -> flask.Blueprint:
     @route("/api/admin/flatten", ["POST"])
     def flatten(who: Principal) -> JsonReply:
         body = validated(FlattenRequest, json_body())
-        return services.admin.flatten_all(body.confirm, who, body.strategy_ids), 202
+        return services.admin.flatten(body.confirm, who, body.strategy_ids, body.account_ids), 202
 
     @route("/api/admin/brokers/zerodha/session", ["POST"])
     def zerodha_login(who: Principal) -> JsonReply:
@@ -256,8 +264,11 @@ def _account_view(account: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 def standalone_app(services: Services) -> flask.Flask:
     """The Cloud Function's app: the blueprint plus JSON answers for unknown routes."""
+    from shared.trading_api import trading_blueprint
+
     app = flask.Flask("strategy-registry")
     app.register_blueprint(registry_blueprint(services))
+    app.register_blueprint(trading_blueprint(services))
 
     @app.errorhandler(404)
     def not_found(_: Exception) -> JsonReply:

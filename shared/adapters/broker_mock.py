@@ -1,9 +1,17 @@
-"""Mock broker for paper runs: fills against reference prices, books kept in the store.
+"""Mock broker for paper runs: a paper market with its own marks, books kept in the store.
 
-Keeping its state in the store (not in memory) makes it behave the same inside a
-stateless Cloud Function as in the embedded process, and survive restarts. Like a
-real venue it knows each order by our client order id, so a second placement of
-the same id returns the first order instead of trading again.
+The price model is documented and simple: each listed instrument has a mark that stays
+where it is until the paper market's feed moves it (``mark_price``: the admin's
+``POST /api/admin/mock/marks``, or a test). Orders fill at the mark (market orders with
+``slippage_bps`` against them), never at a price an alert claims, and an alert never
+moves a mark. FX rates are the marks of the listed forex pairs, plus a table of rates
+for pairs it does not list (``set_fx_rate``).
+
+Keeping its state in the store makes it behave the same inside a stateless Cloud
+Function as in the embedded process, and survive restarts. Like a real venue it knows
+each order by our client order id, so a second placement of the same id returns the
+first order instead of trading again. Protective orders (an entry's stop loss and take
+profit) rest as one OCA group once the entry fills: when one fills the other is cancelled.
 """
 
 from __future__ import annotations
@@ -11,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
+from shared.domain.instruments import InstrumentSpec
 from shared.domain.models import (
     AccountSnapshot,
     AssetClass,
@@ -23,7 +32,9 @@ from shared.domain.models import (
     OrderType,
     OrderUpdate,
     PositionLot,
+    Quote,
     Side,
+    protective_orders,
 )
 from shared.domain.positions import apply_fill
 from shared.ports.broker import BrokerClient, BrokerError
@@ -31,7 +42,8 @@ from shared.ports.store import Store, Transaction
 
 ACCOUNTS = "mock_broker_accounts"
 ORDERS = "mock_broker_orders"
-PRICES = "mock_broker_prices"
+PRICES = "mock_broker_prices"  # by canonical instrument key: {"price", "as_of", "spec"}
+FX_RATES = "mock_broker_fx"  # pairs it does not list, e.g. USDINR: {"rate"}
 OUTBOX = "mock_broker_outbox"
 
 DEFAULT_MARGIN_RATES = {
@@ -55,8 +67,13 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _doc_id(key: str) -> str:
+    return key.replace("/", "_")
+
+
 class MockBroker(BrokerClient):
     name = "mock"
+    supports_brackets: ClassVar[bool] = True
 
     def __init__(self, store: Store, config: MockBrokerConfig | None = None,
                  clock: Callable[[], datetime] = _utcnow):
@@ -65,38 +82,41 @@ class MockBroker(BrokerClient):
         self._clock = clock
 
     # --- set-up -----------------------------------------------------------------
-    def open_account(self, account_id: str, cash: float) -> None:
-        self._store.create(ACCOUNTS, account_id, {"account_id": account_id, "cash": cash, "lots": {}})
+    def open_account(self, account_id: str, cash: float, currency: str = "USD") -> None:
+        self._store.create(ACCOUNTS, account_id, {"account_id": account_id, "cash": cash, "currency": currency,
+                                                  "lots": {}})
 
-    def list_instrument(self, instrument: Instrument, price: float) -> None:
-        """Make a symbol tradable at a starting price."""
-        self._store.put(PRICES, instrument.symbol, {"price": price, "instrument": instrument.model_dump(mode="json")})
+    def list_instrument(self, spec: InstrumentSpec, price: float) -> None:
+        """Make an instrument tradable at a starting mark."""
+        self._store.put(PRICES, _doc_id(spec.key), {"key": spec.key, "price": price,
+                                                    "as_of": self._clock().isoformat(), "spec": spec.document()})
+
+    def set_fx_rate(self, pair: str, rate: float) -> None:
+        """A rate for a pair the paper market does not list as an instrument (e.g. USDINR)."""
+        self._store.put(FX_RATES, pair, {"pair": pair, "rate": rate})
+
+    def instrument_specs(self) -> list[InstrumentSpec]:
+        """The listings, as the instrument master imports them."""
+        return [InstrumentSpec.model_validate(doc["spec"]) for doc in self._store.query(PRICES)]
 
     # --- BrokerClient -----------------------------------------------------------
     def place_order(self, order: Order) -> OrderUpdate:
         order_key = f"{order.account_id}:{order.client_order_id}"
-        if order.reference_price and self._store.query(
-            ORDERS, where={"symbol": order.instrument.symbol, "status": "working"}, limit=1
-        ):
-            self.mark_price(order.instrument.symbol, order.reference_price)
 
         def place(tx: Transaction) -> OrderUpdate:
             existing = tx.get(ORDERS, order_key)
             if existing is not None:
                 return OrderUpdate.model_validate(existing["update"])
             account = tx.get(ACCOUNTS, order.account_id)
-            listing = tx.get(PRICES, order.instrument.symbol)
+            listing = tx.get(PRICES, _doc_id(order.instrument.key))
             if account is None:
                 return self._record(tx, order, order_key, "rejected", f"unknown account {order.account_id}")
             if listing is None:
-                return self._record(tx, order, order_key, "rejected", f"unknown symbol {order.instrument.symbol}")
-            mark = order.reference_price or listing["price"]
-            if mark != listing["price"]:
-                tx.set(PRICES, order.instrument.symbol, {**listing, "price": mark})
-            fill_price = self._fill_price(order, mark)
+                return self._record(tx, order, order_key, "rejected", f"unknown symbol {order.instrument.key}")
+            fill_price = self._fill_price(order, listing["price"])
             if fill_price is None:
                 return self._record(tx, order, order_key, "working", "waiting for price")
-            return self._fill(tx, order, order_key, account, fill_price, mark)[0]
+            return self._fill(tx, order, order_key, account, fill_price, listing["price"])[0]
 
         return self._store.transaction(place)
 
@@ -124,41 +144,56 @@ class MockBroker(BrokerClient):
         account = self._store.get(ACCOUNTS, account_id)
         if account is None:
             raise BrokerError(f"unknown account {account_id}")
-        marks = {doc["instrument"]["symbol"]: doc["price"] for doc in self._store.query(PRICES)}
-        return self._snapshot(account, marks)
+        return self._snapshot(account, self._store.get)
 
-    def last_price(self, instrument: Instrument) -> float | None:
-        listing = self._store.get(PRICES, instrument.symbol)
-        return listing["price"] if listing else None
+    def quote(self, instrument: Instrument) -> Quote | None:
+        """The mark is the paper market's live price until the feed moves it."""
+        listing = self._store.get(PRICES, _doc_id(instrument.key))
+        return Quote(price=listing["price"], as_of=self._clock(), source="mock mark") if listing else None
 
-    # --- price marks and working orders ----------------------------------------------
-    def mark_price(self, symbol: str, price: float) -> list[OrderUpdate]:
-        """Move a symbol's price; the working orders it triggers fill.
+    def fx_rate(self, base: str, quote: str) -> Quote | None:
+        rate = _fx(self._store.get, base, quote)
+        return Quote(price=rate, as_of=self._clock(), source="mock fx") if rate is not None else None
 
-        Their fills are also queued for ``take_updates``, since whoever placed those
+    # --- the paper market's feed ---------------------------------------------------
+    def mark_price(self, instrument_key: str, price: float) -> list[OrderUpdate]:
+        """Move a mark; the working orders it triggers fill (protective siblings cancel).
+
+        Their updates are also queued for ``take_updates``, since whoever placed those
         orders is no longer waiting for an answer.
         """
-        working = self._store.query(ORDERS, where={"symbol": symbol, "status": "working"})
+        if not price > 0:
+            raise BrokerError(f"a mark must be a positive price, not {price}")
+        working = self._store.query(ORDERS, where={"instrument_key": instrument_key, "status": "working"})
 
         def mark(tx: Transaction) -> list[OrderUpdate]:
-            listing = tx.get(PRICES, symbol)
+            listing = tx.get(PRICES, _doc_id(instrument_key))
             if listing is None:
-                raise BrokerError(f"unknown symbol {symbol}")
+                raise BrokerError(f"unknown symbol {instrument_key}")
             records = [tx.get(ORDERS, r["order_key"]) for r in working]
             accounts = {r["order"]["account_id"]: tx.get(ACCOUNTS, r["order"]["account_id"]) for r in records if r}
-            tx.set(PRICES, symbol, {**listing, "price": price})
-            updates = []
+            tx.set(PRICES, _doc_id(instrument_key), {**listing, "price": price, "as_of": self._clock().isoformat()})
+            updates: list[OrderUpdate] = []
+            done: set[str] = set()
             for record in records:
-                if record is None or record["status"] != "working":
+                if record is None or record["status"] != "working" or record["order_key"] in done:
                     continue
                 order = Order.model_validate(record["order"])
                 fill_price = self._fill_price(order, price)
-                if fill_price is not None:
-                    update, accounts[order.account_id] = self._fill(
-                        tx, order, record["order_key"], accounts[order.account_id], fill_price, price
-                    )
-                    tx.set(OUTBOX, record["order_key"], update.model_dump(mode="json"))
-                    updates.append(update)
+                if fill_price is None:
+                    continue
+                update, accounts[order.account_id] = self._fill(
+                    tx, order, record["order_key"], accounts[order.account_id], fill_price, price)
+                updates.append(update)
+                for sibling in (r for r in records if r and r.get("oca_group") and r["order_key"] != record[
+                        "order_key"] and r["oca_group"] == record.get("oca_group") and r["status"] == "working"):
+                    cancelled = OrderUpdate.model_validate(sibling["update"]).model_copy(
+                        update={"status": "cancelled", "reason": "its protective sibling filled (OCA)"})
+                    self._save(tx, Order.model_validate(sibling["order"]), sibling["order_key"], cancelled)
+                    done.add(sibling["order_key"])
+                    updates.append(cancelled)
+            for update in updates:
+                tx.set(OUTBOX, f"{update.broker_order_id}:{update.status}", update.model_dump(mode="json"))
             return updates
 
         return self._store.transaction(mark)
@@ -167,7 +202,7 @@ class MockBroker(BrokerClient):
         updates = []
         for doc in self._store.query(OUTBOX):
             update = OrderUpdate.model_validate(doc)
-            self._store.delete(OUTBOX, update.broker_order_id or "")
+            self._store.delete(OUTBOX, f"{update.broker_order_id}:{update.status}")
             updates.append(update)
         return updates
 
@@ -188,8 +223,12 @@ class MockBroker(BrokerClient):
 
     def _fill(self, tx: Transaction, order: Order, order_key: str, account: dict[str, Any],
               price: float, mark: float) -> tuple[OrderUpdate, dict[str, Any]]:
-        """Book a fill; returns the update and the account as it now stands."""
+        """Book a fill, in the account's currency; returns the update and the account as it now stands."""
         instrument = order.instrument
+        to_base = _fx(tx.get, instrument.currency, account.get("currency", "USD"))
+        if to_base is None:
+            reason = f"no {instrument.currency}/{account.get('currency', 'USD')} rate to book this trade"
+            return self._record(tx, order, order_key, "rejected", reason), account
         signed = order.quantity * order.side.sign
         commission = max(self._config.min_commission, self._config.commission_per_unit * order.quantity)
         lots = dict(account["lots"])
@@ -197,28 +236,35 @@ class MockBroker(BrokerClient):
         after = apply_fill(before, signed, price, instrument.multiplier)
         cash = account["cash"] - commission
         if instrument.asset_class is AssetClass.FUTURE:
-            cash += after.realized_pnl - before.realized_pnl  # futures settle only P&L
+            cash += (after.realized_pnl - before.realized_pnl) * to_base  # futures settle only P&L
         else:
-            cash -= signed * price * instrument.multiplier
+            cash -= signed * price * instrument.multiplier * to_base
         lots[instrument.key] = {**after.model_dump(), "mark": mark, "instrument": instrument.model_dump(mode="json")}
         new_account = {**account, "cash": cash, "lots": lots}
-        snapshot = self._snapshot(new_account, {})
-        increases = abs(after.quantity) > abs(before.quantity)
-        if increases and snapshot.margin_available < 0:
+        snapshot = self._snapshot(new_account, tx.get, {instrument.key: mark})
+        if abs(after.quantity) > abs(before.quantity) and snapshot.margin_available < 0:
             reason = f"insufficient margin: needs {snapshot.margin_used:,.2f}, equity {snapshot.equity:,.2f}"
             return self._record(tx, order, order_key, "rejected", reason), account
         tx.set(ACCOUNTS, order.account_id, new_account)
-        now = self._clock()
         fill = Fill(
             exec_id=f"{order_key}:1", client_order_id=order.client_order_id, signal_id=order.signal_id,
             strategy_id=order.strategy_id, account_id=order.account_id, broker=Broker.MOCK,
             instrument=instrument, side=order.side, quantity=order.quantity, price=price,
-            commission=commission, filled_at=now,
+            commission=commission, filled_at=self._clock(),
         )
         update = OrderUpdate(client_order_id=order.client_order_id, broker_order_id=order_key, status="filled",
                              filled_quantity=order.quantity, fills=[fill])
         self._save(tx, order, order_key, update)
+        for leg in protective_orders(order, order.quantity):
+            self._rest_protective(tx, leg, f"oca-{order.client_order_id}")
         return update, new_account
+
+    def _rest_protective(self, tx: Transaction, leg: Order, oca_group: str) -> None:
+        leg_key = f"{leg.account_id}:{leg.client_order_id}"
+        if tx.get(ORDERS, leg_key) is None:
+            update = OrderUpdate(client_order_id=leg.client_order_id, broker_order_id=leg_key, status="working",
+                                 reason="protective order resting")
+            self._save(tx, leg, leg_key, update, oca_group)
 
     def _record(self, tx: Transaction, order: Order, order_key: str, status: str, reason: str) -> OrderUpdate:
         update = OrderUpdate(client_order_id=order.client_order_id, broker_order_id=order_key,
@@ -227,13 +273,17 @@ class MockBroker(BrokerClient):
         return update
 
     @staticmethod
-    def _save(tx: Transaction, order: Order, order_key: str, update: OrderUpdate) -> None:
+    def _save(tx: Transaction, order: Order, order_key: str, update: OrderUpdate, oca_group: str = "") -> None:
         tx.set(ORDERS, order_key, {
-            "order_key": order_key, "symbol": order.instrument.symbol, "status": update.status,
+            "order_key": order_key, "instrument_key": order.instrument.key, "status": update.status,
             "order": order.model_dump(mode="json"), "update": update.model_dump(mode="json"),
+            "oca_group": oca_group or (f"oca-{order.parent_order_id}" if order.parent_order_id else ""),
         })
 
-    def _snapshot(self, account: dict[str, Any], marks: dict[str, float]) -> AccountSnapshot:
+    def _snapshot(self, account: dict[str, Any], read: Callable[[str, str], dict | None],
+                  marks: dict[str, float] | None = None) -> AccountSnapshot:
+        """Equity, margin and exposure in the account's currency, at the current marks."""
+        base = account.get("currency", "USD")
         equity = cash = account["cash"]
         margin_used = gross = 0.0
         positions: dict[str, float] = {}
@@ -241,10 +291,12 @@ class MockBroker(BrokerClient):
             if not lot["quantity"]:
                 continue
             instrument = Instrument.model_validate(lot["instrument"])
-            mark = marks.get(instrument.symbol, lot.get("mark", lot["avg_price"]))
-            notional = lot["quantity"] * mark * instrument.multiplier
+            listing = read(PRICES, _doc_id(key)) if not marks or key not in marks else None
+            mark = (marks or {}).get(key) or (listing["price"] if listing else lot.get("mark", lot["avg_price"]))
+            to_base = _fx(read, instrument.currency, base) or 0.0
+            notional = lot["quantity"] * mark * instrument.multiplier * to_base
             if instrument.asset_class is AssetClass.FUTURE:
-                equity += lot["quantity"] * (mark - lot["avg_price"]) * instrument.multiplier
+                equity += lot["quantity"] * (mark - lot["avg_price"]) * instrument.multiplier * to_base
             else:
                 equity += notional
             gross += abs(notional)
@@ -255,3 +307,27 @@ class MockBroker(BrokerClient):
             margin_available=round(equity - margin_used, 6), gross_exposure=round(gross, 6),
             positions=positions, as_of=self._clock(),
         )
+
+
+def _fx(read: Callable[[str, str], dict | None], base: str, quote: str) -> float | None:
+    """One ``base`` in ``quote``: 1 for the same currency; else a listed pair's mark (or its
+    inverse), else the rate table, else through USD. None when the paper market has no rate."""
+    if base == quote:
+        return 1.0
+
+    def direct(a: str, b: str) -> float | None:
+        for key, invert in ((f"FX:{a}{b}", False), (f"FX:{b}{a}", True)):
+            listing = read(PRICES, key)
+            if listing and listing["price"] > 0:
+                return 1 / listing["price"] if invert else listing["price"]
+        for pair, invert in ((f"{a}{b}", False), (f"{b}{a}", True)):
+            row = read(FX_RATES, pair)
+            if row and row["rate"] > 0:
+                return 1 / row["rate"] if invert else row["rate"]
+        return None
+
+    found = direct(base, quote)
+    if found is None and "USD" not in (base, quote):
+        via_base, via_quote = direct(base, "USD"), direct("USD", quote)
+        found = via_base * via_quote if via_base and via_quote else None
+    return found

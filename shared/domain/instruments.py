@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validato
 
 from .models import AssetClass, Instrument
 
-_ALIAS = re.compile(r"^[A-Z0-9_.!&\-]{1,30}(:[A-Z0-9_.!&\-/]{1,40})?$")
+_ALIAS = re.compile(r"^[A-Z0-9_.!&\-]{1,30}(:[A-Z0-9_.!&\-]{1,40})?$")
 # exchange_calendars codes (and its '24/5' and '24/7') an instrument may trade on.
 KNOWN_CALENDARS = ("XNYS", "XNAS", "CMES", "XBOM", "24/5", "24/7")
 

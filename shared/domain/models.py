@@ -190,6 +190,7 @@ class StandardizedSignal(_Model):
     received_at: datetime
     environment: Environment = Environment.PRODUCTION
     source: SignalSource
+    accounts: list[str] | None = None  # only these accounts (an admin flatten of one account); None: all
 
 
 class Strategy(_Model):

@@ -35,11 +35,6 @@ class SignalRejected(RequestRejected):
 
 
 _ID = r"^[A-Za-z0-9_.:\-]{1,100}$"
-_FUTURES_EXCHANGES = {"CME", "CBOT", "NYMEX", "COMEX", "GLOBEX", "ICEUS", "EUREX", "MCX", "NFO", "CME_MINI"}
-_FOREX_EXCHANGES = {"FX", "FX_IDC", "FXCM", "OANDA", "IDEALPRO", "FOREXCOM", "SAXO"}
-_CRYPTO_EXCHANGES = {"BINANCE", "COINBASE", "KRAKEN", "BITSTAMP", "BYBIT"}
-_INR_EXCHANGES = {"NSE", "BSE", "NFO", "MCX"}
-_CURRENCIES = {"USD", "EUR", "GBP", "JPY", "CHF", "AUD", "CAD", "NZD", "INR", "HKD", "SGD"}
 _ACTION_ALIASES = {"close": Action.EXIT, "long": Action.BUY, "short": Action.SELL}
 
 
@@ -90,15 +85,37 @@ class SignalPayload(BaseModel):
         return lowered
 
 
+class InstrumentClaim(BaseModel):
+    """The instrument as the alert spelled it. Optional details, when sent, must agree
+    with the instrument master: they are checked, never used to fill gaps."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ticker: str
+    exchange: str | None = None
+    asset_class: AssetClass | None = None
+    currency: str | None = None
+    multiplier: float | None = None
+
+    def disagreement(self, instrument: Instrument) -> tuple[str, str] | None:
+        """(field, reason) for the first detail that contradicts the master, else None."""
+        for name, claimed, known in (("asset_class", self.asset_class, instrument.asset_class),
+                                     ("currency", self.currency, instrument.currency),
+                                     ("multiplier", self.multiplier, instrument.multiplier)):
+            if claimed is not None and claimed != known:
+                return name, f"{claimed} contradicts the instrument master's {known} for {instrument.key}"
+        return None
+
+
 class ParsedSignal(BaseModel):
-    """A validated signal before it has an id or a strategy check."""
+    """A validated signal before it has an id, a strategy check or a canonical instrument."""
 
     model_config = ConfigDict(frozen=True)
 
     strategy_id: str
     passphrase: str | None
     client_signal_id: str | None
-    instrument: Instrument
+    instrument: InstrumentClaim
     action: Action
     sizing: Sizing | None
     order_type: OrderType
@@ -111,6 +128,7 @@ class ParsedSignal(BaseModel):
     environment: Environment | None
     source: SignalSource
     canonical: str  # the signal's content without secrets, for dedupe and the raw record
+    accounts: list[str] | None = None  # an admin flatten of chosen accounts only
 
 
 _TEXT_ALERT = re.compile(
@@ -216,7 +234,7 @@ def _build(payload: SignalPayload, source: SignalSource, document: Mapping[str, 
         strategy_id=payload.strategy_id,
         passphrase=payload.passphrase,
         client_signal_id=payload.signal_id,
-        instrument=infer_instrument(payload),
+        instrument=claimed_instrument(payload),
         action=action,
         sizing=sizing,
         order_type=payload.order_type,
@@ -254,37 +272,9 @@ def _sizing(payload: SignalPayload, action: Action) -> Sizing | None:
     return Sizing(kind=kind, value=value)
 
 
-def infer_instrument(payload: SignalPayload) -> Instrument:
-    """Fill asset class and currency from the exchange and ticker when not given."""
-    symbol = payload.ticker.upper()
+def claimed_instrument(payload: SignalPayload) -> InstrumentClaim:
+    """What the alert says about its instrument; the instrument master decides what it is."""
     exchange = payload.exchange.upper() if payload.exchange else None
-    if exchange is None and ":" in symbol:
-        exchange, symbol = symbol.split(":", 1)
-    asset_class = payload.asset_class or _infer_asset_class(symbol, exchange)
-    currency = payload.currency
-    if currency is None:
-        if asset_class is AssetClass.FOREX and len(symbol) == 6:
-            currency = symbol[3:]
-        elif exchange in _INR_EXCHANGES:
-            currency = "INR"
-        else:
-            currency = "USD"
-    return Instrument(
-        symbol=symbol,
-        asset_class=asset_class,
-        exchange=exchange,
-        currency=currency,
-        multiplier=payload.multiplier or 1.0,
-    )
-
-
-def _infer_asset_class(symbol: str, exchange: str | None) -> AssetClass:
-    if exchange in _FUTURES_EXCHANGES or symbol.endswith(("1!", "2!")):
-        return AssetClass.FUTURE
-    if exchange in _FOREX_EXCHANGES:
-        return AssetClass.FOREX
-    if exchange in _CRYPTO_EXCHANGES:
-        return AssetClass.CRYPTO
-    if exchange is None and len(symbol) == 6 and symbol[:3] in _CURRENCIES and symbol[3:] in _CURRENCIES:
-        return AssetClass.FOREX
-    return AssetClass.EQUITY
+    return InstrumentClaim(ticker=payload.ticker.upper(), exchange=exchange, asset_class=payload.asset_class,
+                           currency=payload.currency,
+                           multiplier=payload.multiplier)

@@ -1,9 +1,11 @@
-"""The admin's emergency controls: the kill switch and flatten-all.
+"""The admin's controls: the kill switch, trading states, flatten, and cancelling orders.
 
-The kill switch stops new risk everywhere: cerebro rejects every strategy signal and
-execution rejects every queued order that is not reduce-only. Flatten-all sends one
-admin flatten signal per strategy holding positions; those pass the kill switch, so
-the usual move is: throw the switch, then flatten.
+The kill switch is the fund's HALTED state: cerebro refuses every decision that adds
+risk and execution refuses every queued order that is not reduce-only, while exits,
+reducing orders and flattens still go through. Flatten (every strategy, some
+strategies, or some accounts) sends one admin flatten signal per strategy with
+positions or working orders in scope; cerebro cancels the working orders first, then
+closes the positions.
 """
 
 from __future__ import annotations
@@ -14,7 +16,15 @@ from typing import Any
 
 from shared.auth.api_keys import Principal
 from shared.domain.errors import RequestRejected
-from shared.domain.models import KILL_SWITCH_DOC, Collections, Instrument, Topics
+from shared.domain.models import (
+    KILL_SWITCH_DOC,
+    CancelRequest,
+    Collections,
+    Instrument,
+    Order,
+    Topics,
+    TradingState,
+)
 from shared.journey import Journey
 from shared.ports.bus import Bus
 from shared.ports.store import Store
@@ -43,18 +53,48 @@ class AdminControls:
         self._bus.publish(Topics.NOTIFICATIONS, {"kind": "kill_switch", **state})
         return state
 
-    def flatten_all(self, confirmation: str, caller: Principal, strategy_ids: list[str] | None = None
-                    ) -> dict[str, Any]:
+    def trading_states(self, caller: Principal) -> list[dict[str, Any]]:
+        _admin(caller)
+        return self._store.query(Collections.TRADING_STATES, order_by="scope_id")
+
+    def set_trading_state(self, scope_id: str, state: TradingState, reason: str, caller: Principal) -> dict[str, Any]:
+        """Put the fund ('fund'), an account ('account:ID') or a strategy ('strategy:ID') in a state."""
+        _admin(caller)
+        scope, _, target = scope_id.partition(":")
+        known = {"account": Collections.ACCOUNTS, "strategy": Collections.STRATEGIES}
+        if scope_id != "fund" and (scope not in known or self._store.get(known[scope], target) is None):
+            raise RequestRejected("scope", f"{scope_id!r} is not 'fund', 'account:<id>' or 'strategy:<id>' of a "
+                                           "known account or strategy", 404, "not_found")
+        document = {"scope_id": scope_id, "state": state.value, "reason": reason, "changed_by": caller.subject,
+                    "changed_at": self._clock().isoformat()}
+        if state is TradingState.ACTIVE:
+            self._store.delete(Collections.TRADING_STATES, scope_id)
+        else:
+            self._store.put(Collections.TRADING_STATES, scope_id, document)
+        self._journey.step("trading-state", f"{scope_id} {state.value.upper()} by {caller.subject}: {reason}")
+        self._bus.publish(Topics.NOTIFICATIONS, {"kind": "trading_state", **document})
+        return document
+
+    def flatten(self, confirmation: str, caller: Principal, strategy_ids: list[str] | None = None,
+                account_ids: list[str] | None = None) -> dict[str, Any]:
         _admin(caller)
         if confirmation != FLATTEN_CONFIRMATION:
             raise RequestRejected("confirm", f"type {FLATTEN_CONFIRMATION!r} to flatten")
+
+        def in_scope(document: dict[str, Any]) -> bool:
+            return ((strategy_ids is None or document["strategy_id"] in strategy_ids)
+                    and (account_ids is None or document["account_id"] in account_ids))
+
         holdings: dict[str, Instrument] = {}
         for position in self._store.query(Collections.POSITIONS):
-            if position["quantity"] and (strategy_ids is None or position["strategy_id"] in strategy_ids):
+            if position["quantity"] and in_scope(position):
                 holdings.setdefault(position["strategy_id"], Instrument.model_validate(position["instrument"]))
+        for order in self._store.query(Collections.ORDERS, where={"open": True}):
+            if in_scope(order):  # a strategy with only a resting order is flattened too: its order is cancelled
+                holdings.setdefault(order["strategy_id"], Instrument.model_validate(order["order"]["instrument"]))
         signals = {}
         for strategy_id, instrument in sorted(holdings.items()):
-            result = self._ingest.submit_flatten(strategy_id, instrument, caller.subject)
+            result = self._ingest.submit_flatten(strategy_id, instrument, caller.subject, account_ids)
             if result.status >= 400:
                 raise RequestRejected("strategy_ids", f"flatten of {strategy_id} failed: {result.body}", 503,
                                       "unavailable")
@@ -62,6 +102,28 @@ class AdminControls:
         self._bus.publish(Topics.NOTIFICATIONS, {"kind": "flatten_all", "requested_by": caller.subject,
                                                  "strategies": sorted(signals)})
         return {"flattening": signals}
+
+    def cancel_signal_orders(self, signal_id: str, caller: Principal) -> dict[str, Any]:
+        """Cancel every order of a signal still working at its broker (the entry's protective
+        orders included); the cancellations come back as order updates."""
+        record = self._store.get(Collections.SIGNALS, signal_id)
+        if record is None:
+            raise RequestRejected("signal_id", f"no signal {signal_id!r}", 404, "not_found")
+        if caller.role != "admin":
+            strategy = self._store.get(Collections.STRATEGIES, record["strategy_id"]) or {}
+            if not (caller.role == "developer" and strategy.get("owner") == caller.subject):
+                raise RequestRejected("signal_id", f"no signal {signal_id!r}", 404, "not_found")
+        cancelled = []
+        for document in self._store.query(Collections.ORDERS, where={"signal_id": signal_id, "open": True}):
+            order = Order.model_validate(document["order"])
+            cancel = CancelRequest(client_order_id=order.client_order_id, signal_id=signal_id,
+                                   account_id=order.account_id, broker=order.broker,
+                                   reason=f"cancelled by {caller.subject}")
+            self._bus.publish(Topics.ORDERS, {"cancel": cancel.model_dump(mode="json")},
+                              {"signal_id": signal_id, "client_order_id": order.client_order_id})
+            cancelled.append(order.client_order_id)
+        self._journey.step(signal_id, f"{caller.subject} asked to cancel {len(cancelled)} working order(s)")
+        return {"signal_id": signal_id, "cancelling": cancelled}
 
 
 def _admin(caller: Principal) -> None:

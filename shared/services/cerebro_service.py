@@ -1,9 +1,10 @@
 """Cerebro service: gather each account's inputs, decide, record, publish orders.
 
-Idempotent under redelivery: the first complete set of decisions is stored on
-the signal's record and every later delivery republishes those same orders
+Idempotent under redelivery: the first complete set of decisions is stored on the
+signal's record and every later delivery republishes those same orders and cancels
 (execution drops the repeats by client order id) instead of deciding again on
-positions that may since have moved.
+positions that may since have moved. A signal outside its instrument's session is
+held for the open (or refused, per strategy) before anything is decided.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from shared.domain.cerebro import AccountContext, decide
+from shared.domain.cerebro import AccountContext, MarketContext, decide
 from shared.domain.models import (
-    KILL_SWITCH_DOC,
     Account,
     Action,
     Allocation,
@@ -21,14 +21,21 @@ from shared.domain.models import (
     Decision,
     Instrument,
     RiskLimits,
+    SessionPolicy,
+    SignalSource,
     StandardizedSignal,
     Strategy,
     Topics,
 )
+from shared.domain.risk import reducing_part
+from shared.domain.sessions import session_status
 from shared.journey import Journey
 from shared.ports.broker import BrokerClient
 from shared.ports.bus import Bus
 from shared.ports.store import Store, Transaction
+from shared.services.instruments import InstrumentCatalog
+from shared.services.prices import PriceBook
+from shared.services.risk_context import FundView, RiskContextReader, fund_limits
 
 CURRENT_ALLOCATION_DOC = "current"
 
@@ -42,9 +49,11 @@ class CerebroService:
                  limits: RiskLimits, clock: Callable[[], datetime]):
         self._store = store
         self._bus = bus
-        self._brokers = brokers
         self._limits = limits
         self._clock = clock
+        self._prices = PriceBook(store, brokers, clock)
+        self._catalog = InstrumentCatalog(store, clock)
+        self._risk = RiskContextReader(store, self._prices)
         self._journey = Journey("CEREBRO")
 
     def handle(self, signal: StandardizedSignal) -> list[Decision]:
@@ -53,23 +62,48 @@ class CerebroService:
             decisions = [Decision.model_validate(d) for d in record["decisions"]]
             self._journey.step(signal.signal_id, "redelivered: republishing the recorded decisions")
         else:
-            decisions = self._record(signal, self._decide_all(signal))
+            strategy = self._strategy(signal)
+            if self._held(signal, strategy):
+                return []
+            decisions = self._record(signal, self._decide_all(signal, strategy))
         for decision in decisions:
+            for cancel in decision.cancels:  # before the orders: an exit cancels the entry it follows
+                self._bus.publish(Topics.ORDERS, {"cancel": cancel.model_dump(mode="json")},
+                                  {"signal_id": signal.signal_id, "client_order_id": cancel.client_order_id})
             for order in decision.orders:
                 self._bus.publish(Topics.ORDERS, {"order": order.model_dump(mode="json")},
                                   {"signal_id": signal.signal_id, "client_order_id": order.client_order_id})
         return decisions
 
-    def _decide_all(self, signal: StandardizedSignal) -> list[Decision]:
+    def _strategy(self, signal: StandardizedSignal) -> Strategy:
         strategy_doc = self._store.get(Collections.STRATEGIES, signal.strategy_id)
         if strategy_doc is None:
             raise LookupError(f"strategy {signal.strategy_id} vanished after ingest")
-        strategy = Strategy.model_validate(strategy_doc)
+        return Strategy.model_validate(strategy_doc)
+
+    def _held(self, signal: StandardizedSignal, strategy: Strategy) -> bool:
+        """Outside the instrument's session: hold for the open (True), or let the decisions refuse."""
+        if strategy.session_policy is SessionPolicy.ANY_TIME and signal.source is not SignalSource.ADMIN:
+            return False
+        spec = self._catalog.get(signal.instrument.key)
+        if spec is None:
+            return False  # decided below, where every account refuses it by name
+        session = session_status(spec.calendar, self._clock())
+        if session.open:
+            return False
+        if strategy.session_policy is SessionPolicy.REFUSE and signal.source is not SignalSource.ADMIN:
+            return False
+        assert session.next_open is not None
+        self._store.update(Collections.SIGNALS, signal.signal_id, {
+            "status": "held", "hold_until": session.next_open.isoformat()})
+        self._journey.step(signal.signal_id, f"held: {spec.key} is outside its {spec.calendar} session; "
+                                             f"decided at the next open {session.next_open:%Y-%m-%d %H:%M} UTC")
+        return True
+
+    def _decide_all(self, signal: StandardizedSignal, strategy: Strategy) -> list[Decision]:
         now = self._clock()
         allocation_doc = self._store.get(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC)
         allocation = (Allocation.model_validate(allocation_doc) if allocation_doc else Allocation()).in_effect(now)
-        settings = self._store.get(Collections.SETTINGS, KILL_SWITCH_DOC) or {}
-        kill_switch = bool(settings.get("enabled"))
 
         positions: dict[str, dict[str, float]] = {}
         instruments: dict[str, dict[str, Instrument]] = {}
@@ -81,36 +115,74 @@ class CerebroService:
 
         # Accounts that allocate now, and any still holding this strategy's positions:
         # an exit must close a position even after its allocation was withdrawn.
-        account_ids = sorted(set(allocation.accounts_for(signal.strategy_id)) | set(positions))
+        closing = signal.action in (Action.EXIT, Action.FLATTEN)
+        working = {o["account_id"] for o in self._store.query(
+            Collections.ORDERS, where={"strategy_id": signal.strategy_id, "open": True})} if closing else set()
+        account_ids = sorted(set(allocation.accounts_for(signal.strategy_id)) | set(positions) | working)
+        if signal.accounts is not None:
+            account_ids = [account_id for account_id in account_ids if account_id in signal.accounts]
+        accounts = [Account.model_validate(doc) for doc in
+                    (self._store.get(Collections.ACCOUNTS, account_id) for account_id in account_ids) if doc]
+        limits = fund_limits(self._store, self._limits)
+        view = self._risk.read(strategy, signal.instrument, accounts, now, limits)
+        refusal = self._session_refusal(signal, strategy, now)
         decisions = []
-        for account_id in account_ids:
-            account_doc = self._store.get(Collections.ACCOUNTS, account_id)
-            if account_doc is None:
-                continue
-            account = Account.model_validate(account_doc)
-            context = AccountContext(
-                account=account,
-                allocation_weight=allocation.weight(account_id, signal.strategy_id),
-                strategy_positions=positions.get(account_id, {}),
-                position_instruments=instruments.get(account_id, {}),
-            )
-            price = signal.price or self._quote(account, signal)
-            decision = decide(signal, strategy, context, price, self._limits, kill_switch, now)
+        quotes: dict[str, MarketContext] = {}
+        for account in accounts:
+            context = self._context(account, allocation, positions, instruments, view, signal.strategy_id)
+            market = quotes.get(account.broker.value + account.base_currency) or self._market(account, signal)
+            quotes[account.broker.value + account.base_currency] = market
+            decision = decide(signal, strategy, context, market, limits, now)
+            if refusal and decision.status != "skipped":
+                decision = decision.model_copy(update={"status": "rejected", "reason": refusal, "orders": [],
+                                                       "cancels": []})
             decisions.append(decision)
-            self._journey.step(signal.signal_id, f"{account_id}: {decision.status} - {decision.reason}")
+            self._journey.step(signal.signal_id, f"{account.account_id}: {decision.status} - {decision.reason}")
         if not decisions:
             self._journey.step(signal.signal_id, "no account allocates to this strategy")
         return decisions
 
-    def _quote(self, account: Account, signal: StandardizedSignal) -> float | None:
-        if signal.action is Action.EXIT or signal.action is Action.FLATTEN:
-            return None
-        broker = self._brokers.get(account.broker.value)
-        return broker.last_price(signal.instrument) if broker else None
+    def _session_refusal(self, signal: StandardizedSignal, strategy: Strategy, now: datetime) -> str:
+        if strategy.session_policy is not SessionPolicy.REFUSE or signal.source is SignalSource.ADMIN:
+            return ""
+        spec = self._catalog.get(signal.instrument.key)
+        session = session_status(spec.calendar, now) if spec else None
+        if session is None or session.open:
+            return ""
+        return (f"market_hours: {signal.instrument.key} is outside its {spec.calendar} session "  # type: ignore[union-attr]
+                f"(next open {session.next_open:%Y-%m-%d %H:%M} UTC); this strategy refuses such signals")
+
+    def _context(self, account: Account, allocation: Allocation, positions: dict[str, dict[str, float]],
+                 instruments: dict[str, dict[str, Instrument]], view: FundView, strategy_id: str) -> AccountContext:
+        account_id = account.account_id
+        states = [view.fund_state, view.strategy_state, view.account_states[account_id]]
+        worst = max(states, key=lambda s: s[0].severity)
+        return AccountContext(
+            account=account,
+            allocation_weight=allocation.weight(account_id, strategy_id),
+            strategy_positions=positions.get(account_id, {}),
+            position_instruments=instruments.get(account_id, {}),
+            account_position=view.instrument_positions.get(account_id, 0.0),
+            strategy_working=tuple(view.strategy_working.get(account_id, [])),
+            trading_state=worst[0],
+            state_reason="; ".join(reason for state, reason in states if state is worst[0] and reason),
+            orders_last_minute=view.order_counts.get(account_id, (0, 0)),
+            broker_exposure=view.broker_exposure.get(account.broker.value),
+            fund_equity=view.fund_equity or None,
+            to_fund_currency=view.to_fund_currency.get(account_id, 1.0),
+        )
+
+    def _market(self, account: Account, signal: StandardizedSignal) -> MarketContext:
+        broker = account.broker.value
+        return MarketContext(quote=self._prices.quote(broker, signal.instrument),
+                             fx_rate=self._prices.fx_rate(broker, signal.instrument.currency, account.base_currency))
 
     def _record(self, signal: StandardizedSignal, decisions: list[Decision]) -> list[Decision]:
         """Store the decisions unless a concurrent delivery already did; return the winner."""
         dumped = [d.model_dump(mode="json") for d in decisions]
+        now = self._clock()
+        adding = [d.account_id for d in decisions for o in d.orders
+                  if reducing_part(d.inputs.current_position, o.quantity * o.side.sign) < o.quantity]
 
         def work(tx: Transaction) -> list[Decision]:
             record = tx.get(Collections.SIGNALS, signal.signal_id) or {
@@ -119,10 +191,12 @@ class CerebroService:
             }
             if record.get("decisions") is not None:
                 return [Decision.model_validate(d) for d in record["decisions"]]
+            if adding:
+                self._risk.count_orders(tx, signal.strategy_id, adding, now)
             approved = sum(1 for d in decisions if d.status == "approved")
             tx.set(Collections.SIGNALS, signal.signal_id, {
                 **record, "decisions": dumped, "status": "decided",
-                "decided_at": self._clock().isoformat(), "approved_accounts": approved,
+                "decided_at": now.isoformat(), "approved_accounts": approved,
             })
             open_orders = [order.client_order_id for d in decisions for order in d.orders]
             if open_orders:
@@ -132,4 +206,18 @@ class CerebroService:
                 tx.delete(Collections.OPEN_SIGNALS, signal.signal_id)
             return decisions
 
-        return self._store.transaction(work)
+        recorded = self._store.transaction(work)
+        if recorded is decisions:
+            self._announce_refusals(signal, decisions)
+        return recorded
+
+    def _announce_refusals(self, signal: StandardizedSignal, decisions: list[Decision]) -> None:
+        refusals = [{"account_id": d.account_id, "status": "rejected" if d.status == "rejected" else "capped",
+                     "reason": d.reason}
+                    for d in decisions
+                    if d.status == "rejected"
+                    or (d.status == "approved" and any(c.outcome in ("capped", "fail") for c in d.checks))]
+        if refusals:
+            self._bus.publish(Topics.NOTIFICATIONS, {
+                "kind": "risk_refusal", "signal_id": signal.signal_id, "strategy_id": signal.strategy_id,
+                "symbol": signal.instrument.key, "at": self._clock().isoformat(), "refusals": refusals})

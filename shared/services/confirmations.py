@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from shared.domain.models import Collections, Fill, OrderUpdate, PositionLot
+from shared.domain.models import Collections, Fill, Order, OrderUpdate, PositionLot, protective_orders
 from shared.domain.positions import apply_fill
 from shared.journey import Journey
 from shared.ports.store import Store, Transaction
@@ -43,6 +43,8 @@ class ConfirmationService:
             order = tx.get(Collections.ORDERS, update.client_order_id)
             # Every read before the first write: Firestore transactions require it.
             in_flight = tx.get(Collections.OPEN_SIGNALS, order["signal_id"]) if order and update.is_final else None
+            legs = _protection(order, update)
+            booked = {leg.client_order_id: tx.get(Collections.ORDERS, leg.client_order_id) for leg in legs}
             new = [fill for fill in update.fills if seen[fill.exec_id] is None]
             for fill in new:
                 position_id = position_ids[fill.exec_id]
@@ -55,10 +57,13 @@ class ConfirmationService:
                 # Status only moves forward: a late 'working' never undoes 'filled'.
                 tx.set(Collections.ORDERS, update.client_order_id, {
                     **order, "status": update.status, "filled_quantity": update.filled_quantity,
-                    "confirmed_at": self._clock().isoformat(),
+                    "confirmed_at": self._clock().isoformat(), "open": not update.is_final,
                 })
                 if in_flight is not None:
                     self._settle(tx, in_flight, update.client_order_id)
+            for leg in legs:
+                if booked[leg.client_order_id] is None:
+                    tx.set(Collections.ORDERS, leg.client_order_id, _working_leg(leg, self._clock()))
             return new
 
         new_fills = self._store.transaction(work)
@@ -89,3 +94,19 @@ class ConfirmationService:
             "commission_paid": (held or {}).get("commission_paid", 0.0) + fill.commission,
             "updated_at": fill.filled_at.isoformat(),
         }
+
+
+def _protection(order: dict | None, update: OrderUpdate) -> list[Order]:
+    """The protective orders a filled entry now has resting at the broker."""
+    if order is None or update.status != "filled" or not order.get("order"):
+        return []
+    return protective_orders(Order.model_validate(order["order"]), update.filled_quantity)
+
+
+def _working_leg(leg: Order, now: datetime) -> dict:
+    """A protective leg booked as a working order of the entry's signal: the blotter shows it,
+    an exit cancels it, and its fill (or OCA cancel) arrives as a normal update."""
+    return {"client_order_id": leg.client_order_id, "signal_id": leg.signal_id, "strategy_id": leg.strategy_id,
+            "account_id": leg.account_id, "broker": leg.broker.value, "order": leg.model_dump(mode="json"),
+            "status": "working", "open": True, "parent_order_id": leg.parent_order_id,
+            "claimed_at": now.isoformat(), "attempts": 1}

@@ -12,7 +12,15 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from shared.domain.models import KILL_SWITCH_DOC, Collections, Order, OrderUpdate, Topics
+from shared.domain.models import (
+    KILL_SWITCH_DOC,
+    CancelRequest,
+    Collections,
+    Order,
+    OrderUpdate,
+    Topics,
+    TradingState,
+)
 from shared.journey import Journey
 from shared.ports.broker import BrokerClient, BrokerError
 from shared.ports.bus import Bus
@@ -57,10 +65,10 @@ class ExecutionService:
         update = broker.find_order(order.account_id, order.client_order_id) if claim == "recover" else None
         if update is not None:
             self._journey.step(order.signal_id, f"{order.client_order_id} found at the broker after a restart")
-        elif self._kill_switch_on() and not order.reduce_only:
-            # Orders decided before the switch was thrown still wait on the topic: stop them here.
+        elif not order.reduce_only and (halted := self._halted(order)):
+            # Orders decided before the halt still wait on the topic: stop the risk-adding ones here.
             return self._conclude(order, OrderUpdate(client_order_id=order.client_order_id, status="rejected",
-                                                     reason="kill switch is on"))
+                                                     reason=halted))
         else:
             try:
                 update = broker.place_order(order)
@@ -84,8 +92,32 @@ class ExecutionService:
             self._publish(update, order)
         return len(updates)
 
-    def _kill_switch_on(self) -> bool:
-        return bool((self._store.get(Collections.SETTINGS, KILL_SWITCH_DOC) or {}).get("enabled"))
+    def handle_cancel(self, cancel: CancelRequest) -> OrderUpdate | None:
+        """Cancel one working order; idempotent (a final order answers with its final state)."""
+        if cancel.broker.value not in self._brokers and cancel.broker.value in BRIDGED:
+            self._bus.publish(BRIDGED[cancel.broker.value], {"cancel": cancel.model_dump(mode="json")},
+                              {"signal_id": cancel.signal_id, "client_order_id": cancel.client_order_id})
+            return None
+        record = self._store.get(Collections.ORDERS, cancel.client_order_id)
+        broker = self._brokers.get(cancel.broker.value)
+        if record is None or broker is None or not record.get("open"):
+            return None
+        update = broker.cancel_order(cancel.account_id, cancel.client_order_id)
+        self._journey.step(cancel.signal_id, f"cancel {cancel.client_order_id} ({cancel.reason}): {update.status}")
+        self._publish(update, Order.model_validate(record["order"]))
+        return update
+
+    def _halted(self, order: Order) -> str:
+        """Why new risk may not be placed now ('' when it may): the kill switch, or a HALTED
+        fund, account or strategy."""
+        kill = self._store.get(Collections.SETTINGS, KILL_SWITCH_DOC) or {}
+        if kill.get("enabled"):
+            return "kill switch is on: only risk-reducing orders are placed"
+        for scope in ("fund", f"account:{order.account_id}", f"strategy:{order.strategy_id}"):
+            state = self._store.get(Collections.TRADING_STATES, scope) or {}
+            if state.get("state") == TradingState.HALTED:
+                return f"{scope} is HALTED: only risk-reducing orders are placed"
+        return ""
 
     def _claim(self, order: Order) -> str:
         """'new' (place it), 'recover' (look up first, then place) or 'done'."""
@@ -96,6 +128,7 @@ class ExecutionService:
             if record is None:
                 tx.set(Collections.ORDERS, order.client_order_id, {
                     **_order_fields(order), "status": "submitting", "claimed_at": now.isoformat(), "attempts": 1,
+                    "open": True,
                 })
                 return "new"
             if record["status"] != "submitting":
@@ -118,6 +151,7 @@ class ExecutionService:
         self._store.update(Collections.ORDERS, order.client_order_id, {
             "status": update.status, "broker_order_id": update.broker_order_id, "reason": update.reason,
             "last_update": update.model_dump(mode="json"), "updated_at": self._clock().isoformat(),
+            "open": not update.is_final,
         })
         self._journey.step(order.signal_id, f"{order.account_id} {order.side.value} {order.quantity:g} "
                                             f"{order.instrument.symbol}: {update.status} {update.reason}".rstrip())

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationErro
 
 from shared.auth.api_keys import Principal
 from shared.domain.errors import RequestRejected
-from shared.domain.models import Broker, Collections, Strategy
+from shared.domain.models import Broker, Collections, SessionPolicy, Strategy
 from shared.domain.returns_csv import ReturnsCsvError, parse_returns_csv
 from shared.ports.store import Store
 from shared.services.ingest import hash_passphrase
@@ -55,6 +55,7 @@ class StrategyChanges(BaseModel):
     eligible_accounts: list[Annotated[str, Field(max_length=64)]] | None = None
     eligible_brokers: list[Broker] | None = None
     instruments: list[Annotated[str, Field(max_length=40)]] | None = None
+    session_policy: SessionPolicy | None = None  # admin only: hold, refuse or any_time outside sessions
 
 
 def validated(model: type[BaseModel], document: Any) -> Any:

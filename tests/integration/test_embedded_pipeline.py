@@ -97,6 +97,7 @@ def test_text_alert_uses_the_query_credentials_and_the_broker_price(client, embe
 def test_exit_closes_the_position(client, embedded):
     post(client, signal_body(ticker="AAPL", action="buy", quantity=10, price=190, signal_id="in"))
     embedded.bus.drain()
+    embedded.mock_broker.mark_price("NASDAQ:AAPL", 195.0)  # the paper market moves; an alert never moves it
     post(client, signal_body(ticker="AAPL", action="exit", price=195, signal_id="out"))
     embedded.bus.drain()
     positions = embedded.store.query(Collections.POSITIONS)
@@ -133,10 +134,25 @@ def test_bad_input_is_refused_with_the_field_and_nothing_written(client, embedde
     assert counts(embedded) == before
 
 
-def test_paused_strategy_is_refused(client, embedded):
+def test_a_paused_strategy_can_exit_but_not_add(client, embedded):
+    post(client, signal_body("fx_carry", ticker="EURUSD", action="buy", quantity=1000, price=1.08, signal_id="in"))
+    embedded.bus.drain()
     embedded.store.update(Collections.STRATEGIES, "fx_carry", {"status": "paused"})
-    answer = post(client, signal_body("fx_carry", ticker="EURUSD", action="buy", quantity=1000, price=1.08))
-    assert answer.status_code == 409 and answer.get_json()["field"] == "strategy_id"
+    more = post(client, signal_body("fx_carry", ticker="EURUSD", action="buy", quantity=1000, price=1.08,
+                                    signal_id="more"))
+    assert more.status_code == 202
+    embedded.bus.drain()
+    decisions = embedded.store.get(Collections.SIGNALS, more.get_json()["signal_id"])["decisions"]
+    assert {d["reason"] for d in decisions} == {
+        "only risk-reducing orders pass: trading state REDUCING (strategy paused)"}
+    out = post(client, signal_body("fx_carry", ticker="EURUSD", action="exit", signal_id="out"))
+    assert out.status_code == 202
+    embedded.bus.drain()
+    assert {p["quantity"] for p in embedded.store.query(Collections.POSITIONS)} == {0}
+    candidate = embedded.store.update(Collections.STRATEGIES, "fx_carry", {"status": "candidate"})
+    assert candidate["status"] == "candidate"
+    refused = post(client, signal_body("fx_carry", ticker="EURUSD", action="buy", quantity=1, signal_id="new"))
+    assert refused.status_code == 409 and refused.get_json()["field"] == "strategy_id"
 
 
 def test_stale_account_data_is_rejected_not_guessed(client, embedded, clock):
@@ -145,7 +161,7 @@ def test_stale_account_data_is_rejected_not_guessed(client, embedded, clock):
     embedded.bus.drain()
     record = embedded.store.get(Collections.SIGNALS, answer.get_json()["signal_id"])
     assert {d["status"] for d in record["decisions"]} == {"rejected"}
-    assert record["decisions"][0]["checks"][-1]["name"] == "account_data"
+    assert all("account data is 3600s old, limit 300s" in d["reason"] for d in record["decisions"])
     assert embedded.store.query(Collections.ORDERS) == []
 
 
@@ -154,7 +170,8 @@ def test_kill_switch_rejects(client, embedded):
     answer = post(client, signal_body(ticker="AAPL", action="buy", quantity=1, price=190, signal_id="k"))
     embedded.bus.drain()
     record = embedded.store.get(Collections.SIGNALS, answer.get_json()["signal_id"])
-    assert {d["reason"] for d in record["decisions"]} == {"kill switch is on"}
+    assert {d["reason"] for d in record["decisions"]} == {
+        "only risk-reducing orders pass: trading state HALTED (kill switch: on)"}
 
 
 def test_publish_failure_answers_503_and_the_resend_publishes(client, embedded, monkeypatch):

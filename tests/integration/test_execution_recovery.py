@@ -12,7 +12,7 @@ from shared.services.execution_service import OrderInFlight
 
 def an_order(client_order_id: str = "mt-recovery-1") -> Order:
     return Order(client_order_id=client_order_id, signal_id="sig-r", strategy_id="momentum_us",
-                 account_id="DEMO-CLIENT-A", broker=Broker.MOCK, instrument=Instrument(symbol="AAPL"),
+                 account_id="DEMO-CLIENT-A", broker=Broker.MOCK, instrument=Instrument(symbol="AAPL", exchange="NASDAQ"),
                  side=Side.BUY, quantity=10, reference_price=190)
 
 

@@ -48,7 +48,8 @@ def test_kill_switch_stops_new_risk_and_flatten_all_closes_everything(client, em
     assert on.status_code == 200 and on.get_json()["changed_by"] == "admin"
     blocked = buy(client, embedded, "during")
     decisions = embedded.store.get(Collections.SIGNALS, blocked)["decisions"]
-    assert {d["reason"] for d in decisions} == {"kill switch is on"}
+    assert {d["reason"] for d in decisions} == {
+        "only risk-reducing orders pass: trading state HALTED (kill switch: broker outage)"}
 
     wrong = client.post("/api/admin/flatten", headers=ADMIN, json={"confirm": "yes"})
     assert wrong.status_code == 422 and wrong.get_json()["field"] == "confirm"
@@ -87,5 +88,5 @@ def test_orders_queued_before_the_switch_are_stopped_at_execution_unless_reduce_
     by_kind = {}
     for order in embedded.store.query(Collections.ORDERS):
         by_kind.setdefault(order["order"]["reduce_only"], set()).add((order["status"], order.get("reason", "")))
-    assert by_kind[False] >= {("rejected", "kill switch is on")}
+    assert by_kind[False] >= {("rejected", "kill switch is on: only risk-reducing orders are placed")}
     assert by_kind[True] == {("filled", "")}

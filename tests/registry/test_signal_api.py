@@ -53,7 +53,8 @@ def test_clients_cannot_send_signals_and_admins_can_for_any_strategy(client, emb
     refused = client.post("/api/signals", headers={"Authorization": f"Bearer {client_token}"}, json=SIGNAL)
     assert refused.status_code == 403 and stored_signals(embedded) == []
     accepted = client.post("/api/signals", headers=ADMIN, json={**SIGNAL, "strategy_id": "fx_carry",
-                                                                "ticker": "EURUSD", "exchange": "IDEALPRO"})
+                                                                "ticker": "EURUSD", "exchange": "IDEALPRO",
+                                                                "price": 1.08})
     assert accepted.status_code == 202, accepted.get_json()
 
 

@@ -6,11 +6,25 @@ import pytest
 
 from shared.adapters.broker_mock import MockBroker, MockBrokerConfig
 from shared.adapters.store_sqlite import SqliteStore
-from shared.domain.models import AssetClass, Broker, Instrument, Order, OrderType, Side, client_order_id
+from shared.domain.instruments import InstrumentSpec
+from shared.domain.models import (
+    AssetClass,
+    Broker,
+    Instrument,
+    Order,
+    OrderType,
+    ProtectiveLeg,
+    Side,
+    client_order_id,
+    protective_order_id,
+)
 from tests.conftest import FakeClock
 
-AAPL = Instrument(symbol="AAPL", exchange="NASDAQ")
-MES = Instrument(symbol="MES1!", asset_class=AssetClass.FUTURE, exchange="CME", multiplier=5)
+AAPL_SPEC = InstrumentSpec(key="NASDAQ:AAPL", symbol="AAPL", exchange="NASDAQ", asset_class=AssetClass.EQUITY,
+                           currency="USD", multiplier=1, tick_size=0.01, calendar="XNAS")
+MES_SPEC = InstrumentSpec(key="CME:MES1!", symbol="MES1!", exchange="CME", asset_class=AssetClass.FUTURE,
+                          currency="USD", multiplier=5, tick_size=0.25, calendar="CMES")
+AAPL, MES = AAPL_SPEC.instrument, MES_SPEC.instrument
 
 
 @pytest.fixture
@@ -18,8 +32,8 @@ def broker(tmp_path) -> MockBroker:
     broker = MockBroker(SqliteStore(str(tmp_path / "mock.sqlite")),
                         MockBrokerConfig(slippage_bps=10, commission_per_unit=0.01, min_commission=1.0), FakeClock())
     broker.open_account("ACC", 100_000.0)
-    broker.list_instrument(AAPL, 100.0)
-    broker.list_instrument(MES, 5000.0)
+    broker.list_instrument(AAPL_SPEC, 100.0)
+    broker.list_instrument(MES_SPEC, 5000.0)
     return broker
 
 
@@ -63,8 +77,8 @@ def test_the_same_client_order_id_never_trades_twice(broker):
 def test_limit_rests_until_the_price_allows_then_fills_at_the_limit_or_better(broker):
     resting = broker.place_order(order(order_type=OrderType.LIMIT, limit_price=95.0, reference_price=100.0))
     assert resting.status == "working" and broker.account_snapshot("ACC").positions == {}
-    assert broker.mark_price("AAPL", 97.0) == []
-    (filled,) = broker.mark_price("AAPL", 94.0)
+    assert broker.mark_price("NASDAQ:AAPL", 97.0) == []
+    (filled,) = broker.mark_price("NASDAQ:AAPL", 94.0)
     assert filled.status == "filled" and filled.fills[0].price == 94.0  # better than the limit
     assert broker.take_updates() == [filled] and broker.take_updates() == []
     assert broker.find_order("ACC", resting.client_order_id).status == "filled"
@@ -80,8 +94,8 @@ def test_stop_triggers_only_when_crossed(broker):
     stop = broker.place_order(order(side=Side.SELL, signal="stop", order_type=OrderType.STOP, stop_price=90.0,
                                     reference_price=100.0))
     assert stop.status == "working"
-    assert broker.mark_price("AAPL", 91.0) == []
-    (filled,) = broker.mark_price("AAPL", 89.0)
+    assert broker.mark_price("NASDAQ:AAPL", 91.0) == []
+    (filled,) = broker.mark_price("NASDAQ:AAPL", 89.0)
     assert filled.fills[0].price == pytest.approx(89.0 * (1 - 0.001))
     assert broker.account_snapshot("ACC").positions == {}
 
@@ -89,8 +103,8 @@ def test_stop_triggers_only_when_crossed(broker):
 def test_cancel_a_working_order_and_cancelling_a_fill_changes_nothing(broker):
     resting = broker.place_order(order(order_type=OrderType.LIMIT, limit_price=90.0, reference_price=100.0))
     assert broker.cancel_order("ACC", resting.client_order_id).status == "cancelled"
-    assert broker.mark_price("AAPL", 80.0) == []  # a cancelled order never fills
-    filled = broker.place_order(order(signal="s3", reference_price=80.0))
+    assert broker.mark_price("NASDAQ:AAPL", 80.0) == []  # a cancelled order never fills
+    filled = broker.place_order(order(signal="s3", reference_price=100.0))
     assert broker.cancel_order("ACC", filled.client_order_id).status == "filled"
 
 
@@ -112,8 +126,42 @@ def test_futures_settle_pnl_not_notional(broker):
     broker.place_order(order(instrument=MES, quantity=2, reference_price=5000.0))
     after_buy = broker.account_snapshot("ACC")
     assert after_buy.cash == pytest.approx(100_000 - 1.0)  # only the commission left the account
+    broker.mark_price("CME:MES1!", 5010.0)
     broker.place_order(order(instrument=MES, side=Side.SELL, quantity=2, signal="close", reference_price=5010.0))
     closed = broker.account_snapshot("ACC")
     entry, exit_ = 5000 * 1.001, 5010 * 0.999
     assert closed.cash == pytest.approx(100_000 - 2.0 + (exit_ - entry) * 2 * 5)
     assert closed.positions == {} and closed.equity == pytest.approx(closed.cash)
+
+
+def test_an_order_never_moves_the_mark_and_fills_at_the_brokers_own_price(broker):
+    update = broker.place_order(order(reference_price=19.0))  # an alert that claimed 19
+    assert update.fills[0].price == pytest.approx(100.10)
+    assert broker.quote(AAPL).price == 100.0 and broker.quote(AAPL).source == "mock mark"
+
+
+def test_protective_orders_rest_after_the_entry_fills_and_form_one_oca_group(broker):
+    entry = order(stop_loss=95.0, take_profit=110.0)
+    assert broker.place_order(entry).status == "filled"
+    assert broker.mark_price("NASDAQ:AAPL", 96.0) == []
+    triggered = broker.mark_price("NASDAQ:AAPL", 94.0)
+    assert [(u.status, u.client_order_id) for u in triggered] == [
+        ("filled", protective_order_id(entry.client_order_id, ProtectiveLeg.STOP_LOSS)),
+        ("cancelled", protective_order_id(entry.client_order_id, ProtectiveLeg.TAKE_PROFIT))]
+    assert broker.account_snapshot("ACC").positions == {}
+    assert broker.mark_price("NASDAQ:AAPL", 120.0) == []  # the cancelled take profit never fills
+    assert {u.status for u in broker.take_updates()} == {"filled", "cancelled"}
+
+
+def test_a_foreign_currency_instrument_is_booked_in_the_accounts_currency(broker):
+    reliance = InstrumentSpec(key="NSE:RELIANCE", symbol="RELIANCE", exchange="NSE", asset_class=AssetClass.EQUITY,
+                              currency="INR", multiplier=1, tick_size=0.05, calendar="XBOM")
+    broker.list_instrument(reliance, 1300.0)
+    unpriced = broker.place_order(order(instrument=reliance.instrument, quantity=10))
+    assert unpriced.status == "rejected" and "no INR/USD rate" in unpriced.reason
+    broker.set_fx_rate("USDINR", 84.5)
+    assert broker.fx_rate("INR", "USD").price == pytest.approx(1 / 84.5)
+    broker.place_order(order(instrument=reliance.instrument, quantity=10, signal="s2"))
+    snapshot = broker.account_snapshot("ACC")
+    assert snapshot.gross_exposure == pytest.approx(10 * 1300 / 84.5)
+    assert snapshot.cash == pytest.approx(100_000 - 10 * 1300 * 1.001 / 84.5 - 1.0)

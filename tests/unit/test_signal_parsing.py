@@ -16,8 +16,8 @@ BASE = {"strategy_id": "s1", "passphrase": "p", "ticker": "AAPL", "action": "buy
 
 def test_http_api_payload_becomes_a_standard_shape():
     parsed = parse({**BASE, "exchange": "NASDAQ", "price": 190.5, "order_type": "limit", "limit_price": 190})
-    assert parsed.instrument.key == "NASDAQ:AAPL"
-    assert parsed.instrument.asset_class is AssetClass.EQUITY
+    assert (parsed.instrument.ticker, parsed.instrument.exchange) == ("AAPL", "NASDAQ")
+    assert parsed.instrument.asset_class is None  # never guessed: the instrument master says what it is
     assert parsed.action is Action.BUY
     assert parsed.order_type is OrderType.LIMIT
     assert parsed.sizing.kind is SizingKind.QUANTITY and parsed.sizing.value == 10
@@ -30,7 +30,7 @@ def test_tradingview_placeholders_map_to_our_fields():
                     "action": "sell", "contracts": 2, "position_size": -2, "close": 5800.25,
                     "market_position": "short", "timenow": "2026-11-24T14:30:00Z"})
     assert parsed.source is SignalSource.TRADINGVIEW_JSON
-    assert parsed.instrument.asset_class is AssetClass.FUTURE
+    assert (parsed.instrument.ticker, parsed.instrument.exchange) == ("ES1!", "CME")
     # The target position wins over the order's contracts: resends are then harmless.
     assert parsed.sizing.kind is SizingKind.TARGET_POSITION and parsed.sizing.value == -2
     assert parsed.price == 5800.25
@@ -40,14 +40,15 @@ def test_tradingview_default_text_alert_with_credentials_in_query():
     text = "order buy @ 3 filled on NVDA. New strategy position is 5"
     parsed = parse(text, "text/plain", {"strategy_id": "s1", "passphrase": "p"})
     assert parsed.source is SignalSource.TRADINGVIEW_TEXT
-    assert parsed.instrument.symbol == "NVDA"
+    assert parsed.instrument.ticker == "NVDA"
     assert parsed.sizing.kind is SizingKind.TARGET_POSITION and parsed.sizing.value == 5
 
 
-def test_forex_is_inferred_from_the_pair():
-    parsed = parse({**BASE, "ticker": "EURUSD", "quantity": 10000})
-    assert parsed.instrument.asset_class is AssetClass.FOREX
-    assert parsed.instrument.currency == "USD"
+def test_instrument_details_the_alert_sends_are_kept_to_be_checked_not_to_fill_gaps():
+    parsed = parse({**BASE, "ticker": "oanda:eurusd", "quantity": 10000, "asset_class": "forex", "multiplier": 1})
+    assert parsed.instrument.ticker == "OANDA:EURUSD"
+    assert (parsed.instrument.asset_class, parsed.instrument.multiplier, parsed.instrument.currency) == (
+        AssetClass.FOREX, 1, None)
 
 
 @pytest.mark.parametrize(
