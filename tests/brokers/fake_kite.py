@@ -3,17 +3,22 @@
 Envelopes ``{"status": "success", "data": ...}`` and ``{"status": "error", "message",
 "error_type"}`` with Kite's HTTP codes, form-encoded POSTs, ``Authorization: token
 api_key:access_token``, text/csv instruments, and the sha256 login checksum. Tests
-script what the next order does (fill, partial, reject, rest, time out, fail 5xx).
+script what the next order does (fill, partial, reject, rest, time out, fail 5xx),
+and what the next GTT placement does (ok, time out, fail 5xx). GTTs answer in Kite's
+shape: once triggered, the fired leg's ``result.order_result.order_id`` is the order
+Kite placed for it.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import itertools
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,11 +30,17 @@ INSTRUMENTS_CSV = """\
 instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,tick_size,lot_size,instrument_type,\
 segment,exchange
 738561,2885,RELIANCE,RELIANCE INDUSTRIES,0,,0,0.05,1,EQ,NSE,NSE
+128083204,500325,RELIANCE,RELIANCE INDUSTRIES,0,,0,0.05,1,EQ,BSE,BSE
 408065,1594,INFY,INFOSYS,0,,0,0.05,1,EQ,NSE,NSE
+256265,1001,NIFTY 50,NIFTY 50,0,,0,0,0,EQ,INDICES,NSE
 13368066,52219,NIFTY26NOVFUT,NIFTY,0,2026-11-26,0,0.1,75,FUT,NFO-FUT,NFO
 13369090,52223,NIFTY26DECFUT,NIFTY,0,2026-12-31,0,0.1,75,FUT,NFO-FUT,NFO
 13360002,52100,NIFTY26OCTFUT,NIFTY,0,2026-10-29,0,0.1,75,FUT,NFO-FUT,NFO
+13370114,52227,BANKNIFTY26NOVFUT,BANKNIFTY,0,2026-11-26,0,0.2,35,FUT,NFO-FUT,NFO
+13371138,52231,BANKNIFTY26DECFUT,BANKNIFTY,0,2026-12-31,0,0.2,35,FUT,NFO-FUT,NFO
 """
+TOKENS = {f"{row['exchange']}:{row['tradingsymbol']}": int(row["instrument_token"])
+          for row in csv.DictReader(io.StringIO(INSTRUMENTS_CSV))}
 
 
 @dataclass
@@ -43,6 +54,12 @@ class FakeKite:
         {"exchange": "NFO", "tradingsymbol": "NIFTY26NOVFUT", "quantity": 75, "product": "NRML",
          "last_price": 24010.0}])
     next_behaviours: list[str] = field(default_factory=list)  # fill|partial|reject|rest|timeout|fail_5xx
+    quote_time: str = "2026-11-25 15:29:59"  # Kite's naive IST, as /quote answers it
+    last_trade_time: str | None = "2026-11-25 15:29:58"
+    next_gtt_behaviours: list[str] = field(default_factory=list)  # ok|timeout|fail_5xx
+    gtts: dict[int, dict[str, Any]] = field(default_factory=dict)  # trigger id -> the GTT as Kite shows it
+    gtt_placements: list[dict[str, Any]] = field(default_factory=list)  # every POST /gtt/triggers accepted
+    gtt_deletions: list[int] = field(default_factory=list)
     access_tokens: set[str] = field(default_factory=set)
     orders: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # order id -> history
     trades: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -50,6 +67,7 @@ class FakeKite:
     requests_seen: list[str] = field(default_factory=list)
     stall_seconds: float = 1.5
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(250_000_000_000_001))
+    _gtt_ids: Iterator[int] = field(default_factory=lambda: itertools.count(104_001))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- test controls -------------------------------------------------------------
@@ -63,6 +81,34 @@ class FakeKite:
         """A resting order fills completely, later."""
         history = self.orders[order_id]
         self._trade(order_id, history[-1], int(history[-1]["quantity"]) - int(history[-1]["filled_quantity"]))
+
+    def trigger_gtt(self, trigger_id: int, price: float, fill: bool = True) -> str:
+        """The market reaches ``price``: the crossed leg's LIMIT order is placed (and filled, unless not
+        ``fill``), the GTT becomes 'triggered' and its other leg is gone. Returns Kite's new order id."""
+        with self._lock:
+            gtt = self.gtts[trigger_id]
+            assert gtt["status"] == "active", f"GTT {trigger_id} is {gtt['status']}"
+            values = gtt["condition"]["trigger_values"]
+            if len(values) == 1 or price <= values[0]:
+                leg = 0
+            elif price >= values[1]:
+                leg = 1
+            else:
+                raise ValueError(f"{price} crosses no trigger of GTT {trigger_id}")
+            spec = gtt["orders"][leg]
+            order_id, base = self._new_order({**spec, "tag": None})
+            if fill:  # a marketable LIMIT fills at the market, no worse than its limit
+                market = max(price, spec["price"]) if spec["transaction_type"] == "SELL" else min(price, spec["price"])
+                self._trade(order_id, base, int(spec["quantity"]), market)
+            spec["result"] = {
+                "account_id": "AB1234", "exchange": spec["exchange"], "tradingsymbol": spec["tradingsymbol"],
+                "validity": "DAY", "product": spec["product"], "order_type": spec["order_type"],
+                "transaction_type": spec["transaction_type"], "quantity": spec["quantity"], "price": spec["price"],
+                "meta": json.dumps({"app_id": 12617, "gtt": trigger_id}), "timestamp": "2026-11-25 11:02:03",
+                "triggered_at": price, "order_result": {"status": "success", "order_id": order_id,
+                                                        "rejection_reason": ""}}
+            gtt.update(status="triggered", updated_at="2026-11-25 11:02:03")
+            return order_id
 
     # --- WSGI ---------------------------------------------------------------------------
     def __call__(self, environ: dict, start_response: Any) -> Any:
@@ -93,6 +139,8 @@ class FakeKite:
                 return _ok(self.trades.get(parts[1], []))
             if parts[:2] == ["orders", "regular"] and method == "DELETE":
                 return self._cancel(parts[2])
+            if parts[:2] == ["gtt", "triggers"]:
+                return self._gtt(method, parts[2:], request.form)
         if path == "/user/margins":
             return _ok({"equity": {"enabled": True, "net": 500000.0,
                                    "available": {"cash": 480000.0, "live_balance": 470000.0, "collateral": 0},
@@ -105,6 +153,8 @@ class FakeKite:
         if path == "/quote/ltp":
             keys = request.args.getlist("i")
             return _ok({k: {"instrument_token": 1, "last_price": self.prices[k]} for k in keys if k in self.prices})
+        if path == "/quote":
+            return _ok({k: self._quote(k) for k in request.args.getlist("i") if k in self.prices})
         raise KiteError(404, "GeneralException", f"route not found: {method} {path}")
 
     # --- endpoints ----------------------------------------------------------------------
@@ -135,16 +185,8 @@ class FakeKite:
             raise KiteError(400, "InputException", "Invalid `price`: a LIMIT order needs a price")
         if len(form.get("tag", "")) > 20:
             raise KiteError(400, "InputException", "Tag length cannot be more than 20 characters")
-        order_id = str(next(self._ids))
         self.placements.append(dict(form))
-        base = {"order_id": order_id, "tag": form.get("tag"), "tags": [form.get("tag")] if form.get("tag") else None,
-                "exchange": form["exchange"], "tradingsymbol": form["tradingsymbol"],
-                "transaction_type": form["transaction_type"], "quantity": int(form["quantity"]),
-                "product": form["product"], "order_type": form["order_type"], "price": float(form.get("price", 0)),
-                "trigger_price": float(form.get("trigger_price", 0)), "filled_quantity": 0,
-                "pending_quantity": int(form["quantity"]), "average_price": 0, "status_message": None,
-                "order_timestamp": "2026-11-25 09:15:00", "variety": "regular"}
-        self.orders[order_id] = [{**base, "status": "PUT ORDER REQ RECEIVED"}, {**base, "status": "OPEN"}]
+        order_id, base = self._new_order(form)
         if behaviour == "reject":
             self.orders[order_id].append({**base, "status": "REJECTED",
                                           "status_message": "Insufficient funds. Required margin is 95000"})
@@ -160,9 +202,84 @@ class FakeKite:
                 self._lock.acquire()
         return _ok({"order_id": order_id})
 
-    def _trade(self, order_id: str, base: dict[str, Any], quantity: int) -> None:
+    def _new_order(self, form: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """An order in Kite's book, received and open."""
+        order_id = str(next(self._ids))
+        base = {"order_id": order_id, "tag": form.get("tag"), "tags": [form.get("tag")] if form.get("tag") else None,
+                "exchange": form["exchange"], "tradingsymbol": form["tradingsymbol"],
+                "transaction_type": form["transaction_type"], "quantity": int(form["quantity"]),
+                "product": form["product"], "order_type": form["order_type"], "price": float(form.get("price") or 0),
+                "trigger_price": float(form.get("trigger_price") or 0), "filled_quantity": 0,
+                "pending_quantity": int(form["quantity"]), "average_price": 0, "status_message": None,
+                "order_timestamp": "2026-11-25 09:15:00", "variety": "regular"}
+        self.orders[order_id] = [{**base, "status": "PUT ORDER REQ RECEIVED"}, {**base, "status": "OPEN"}]
+        return order_id, base
+
+    def _quote(self, key: str) -> dict[str, Any]:
+        price = self.prices[key]
+        return {"instrument_token": TOKENS.get(key, 0), "timestamp": self.quote_time,
+                "last_trade_time": self.last_trade_time, "last_price": price, "last_quantity": 1, "buy_quantity": 0,
+                "sell_quantity": 0, "volume": 0, "average_price": price, "oi": 0, "oi_day_high": 0, "oi_day_low": 0,
+                "net_change": 0, "lower_circuit_limit": round(price * 0.9, 2),
+                "upper_circuit_limit": round(price * 1.1, 2),
+                "ohlc": {"open": price, "high": price, "low": price, "close": price}, "depth": {"buy": [], "sell": []}}
+
+    def _gtt(self, method: str, rest: list[str], form: Any) -> Response:
+        if not rest and method == "POST":
+            return self._place_gtt(form)
+        if not rest and method == "GET":
+            return _ok(list(self.gtts.values()))
+        if len(rest) != 1 or not rest[0].isdigit() or int(rest[0]) not in self.gtts:
+            raise KiteError(400, "InputException", "Invalid trigger ID.")
+        gtt = self.gtts[int(rest[0])]
+        if method == "GET":
+            return _ok(gtt)
+        if method == "DELETE":
+            if gtt["status"] != "active":
+                raise KiteError(400, "InputException", f"Trigger cannot be deleted as it is {gtt['status']}.")
+            gtt.update(status="deleted", updated_at="2026-11-25 10:30:00")
+            self.gtt_deletions.append(gtt["id"])
+            return _ok({"trigger_id": gtt["id"]})
+        raise KiteError(405, "InputException", f"{method} not allowed on a trigger")
+
+    def _place_gtt(self, form: Any) -> Response:
+        behaviour = self.next_gtt_behaviours.pop(0) if self.next_gtt_behaviours else "ok"
+        if behaviour == "fail_5xx":
+            raise KiteError(502, "NetworkException", "Gateway timed out")
+        kind, condition, orders = form.get("type"), json.loads(form.get("condition") or "{}"), json.loads(
+            form.get("orders") or "[]")
+        legs = {"single": 1, "two-leg": 2}.get(kind)
+        values, last = condition.get("trigger_values") or [], float(condition.get("last_price") or 0)
+        key = f"{condition.get('exchange')}:{condition.get('tradingsymbol')}"
+        if legs is None or len(values) != legs or len(orders) != legs:
+            raise KiteError(400, "InputException", "Invalid `type`, `trigger_values` or `orders`.")
+        if key not in TOKENS or last <= 0:
+            raise KiteError(400, "InputException", f"Invalid instrument or last price for {key}.")
+        if (legs == 2 and not values[0] < last < values[1]) or (legs == 1 and values[0] == last):
+            raise KiteError(400, "InputException", "Trigger values must lie on either side of the last price.")
+        for order in orders:
+            if order.get("order_type") != "LIMIT" or int(order.get("quantity", 0)) < 1 or order.get("product") not in (
+                    "CNC", "NRML", "MIS"):
+                raise KiteError(400, "InputException", "GTT orders must be LIMIT with a quantity and a product.")
+        trigger_id = next(self._gtt_ids)
+        self.gtt_placements.append(dict(form))
+        self.gtts[trigger_id] = {
+            "id": trigger_id, "user_id": "AB1234", "parent_trigger": None, "type": kind,
+            "created_at": "2026-11-25 09:15:02", "updated_at": "2026-11-25 09:15:02",
+            "expires_at": "2027-11-25 09:15:02", "status": "active",
+            "condition": {**condition, "instrument_token": TOKENS[key]},
+            "orders": [{**order, "result": None} for order in orders], "meta": None}
+        if behaviour == "timeout":
+            self._lock.release()
+            try:
+                time.sleep(self.stall_seconds)  # accepted, but the answer arrives after the client gave up
+            finally:
+                self._lock.acquire()
+        return _ok({"trigger_id": trigger_id})
+
+    def _trade(self, order_id: str, base: dict[str, Any], quantity: int, at: float | None = None) -> None:
         key = f"{base['exchange']}:{base['tradingsymbol']}"
-        price = base["price"] or self.prices.get(key, 100.0)
+        price = at or base["price"] or self.prices.get(key, 100.0)
         trades = self.trades.setdefault(order_id, [])
         trades.append({"trade_id": f"T{order_id[-6:]}{len(trades) + 1}", "order_id": order_id,
                        "exchange": base["exchange"], "tradingsymbol": base["tradingsymbol"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -16,7 +16,9 @@ from shared.adapters.zerodha import (
     ZerodhaConfig,
     ZerodhaSessionExpired,
     load_instruments,
+    specs_from_dump,
 )
+from shared.domain.instruments import InstrumentMaster
 from shared.domain.models import AssetClass, Broker, Instrument, Order, OrderType, Side, client_order_id
 from shared.ports.broker import BrokerError
 from tests.brokers.fake_kite import INSTRUMENTS_CSV, FakeKite, running
@@ -138,7 +140,63 @@ def test_snapshot_has_balances_positions_and_holdings(broker):
     assert snapshot.cash == 470000.0 and snapshot.margin_used == 30000.0
     assert snapshot.equity == 500000.0 + 10 * 1500.0
     assert snapshot.positions == {"NFO:NIFTY26NOVFUT": 75, "NSE:INFY": 10}
-    assert broker.quote(RELIANCE).price == 1300.0
+
+
+def test_quote_is_kites_last_price_aged_by_its_ist_trade_time_in_utc(broker, kite):
+    fake, _ = kite
+    quote = broker.quote(RELIANCE)
+    assert (quote.price, quote.source) == (1300.0, "kite quote")
+    assert quote.as_of == datetime(2026, 11, 25, 9, 59, 58, tzinfo=UTC)  # 15:29:58 IST
+    assert quote.as_of.utcoffset().total_seconds() == 0
+    assert "GET /quote" in fake.requests_seen and "GET /quote/ltp" not in fake.requests_seen
+    fake.last_trade_time = None  # no trade yet today: the quote's own time
+    assert broker.quote(RELIANCE).as_of == datetime(2026, 11, 25, 9, 59, 59, tzinfo=UTC)
+    del fake.prices["NSE:INFY"]  # Kite leaves out what it cannot quote
+    assert broker.quote(Instrument(symbol="INFY", exchange="NSE", currency="INR")) is None
+    assert broker.quote(NIFTY).price == 24000.0  # the continuous future's live contract
+
+
+def test_fx_rate_is_known_only_for_a_currency_against_itself(broker):
+    assert broker.fx_rate("INR", "INR").price == 1.0
+    assert broker.fx_rate("USD", "INR") is None
+    assert broker.fx_rate("INR", "USD") is None
+
+
+def test_specs_from_the_instruments_dump():
+    specs = {s.key: s for s in specs_from_dump(INSTRUMENTS_CSV, ["NSE:RELIANCE", "infy", "NIFTY1!", "NFO:NIFTY1!",
+                                                                 "BANKNIFTY2!"], date(2026, 11, 25))}
+    assert sorted(specs) == ["NSE:BANKNIFTY2!", "NSE:INFY", "NSE:NIFTY1!", "NSE:RELIANCE"]
+    reliance = specs["NSE:RELIANCE"]
+    assert (reliance.asset_class, reliance.currency, reliance.multiplier, reliance.tick_size, reliance.lot_size,
+            reliance.calendar) == (AssetClass.EQUITY, "INR", 1, 0.05, 1, "XBOM")
+    assert reliance.broker_ids == {"zerodha": {"tradingsymbol": "RELIANCE", "exchange": "NSE",
+                                               "instrument_token": 738561}}
+    assert reliance.all_aliases == ["NSE:RELIANCE", "RELIANCE", "BSE:RELIANCE"]  # the dump lists it on BSE too
+    assert specs["NSE:INFY"].all_aliases == ["NSE:INFY", "INFY"]
+    nifty = specs["NSE:NIFTY1!"]
+    assert (nifty.asset_class, nifty.currency, nifty.multiplier, nifty.lot_size, nifty.tick_size) == (
+        AssetClass.FUTURE, "INR", 75, 1, 0.1)
+    assert nifty.all_aliases == ["NSE:NIFTY1!", "NIFTY1!", "NFO:NIFTY1!", "NFO:NIFTY26NOVFUT"]
+    assert nifty.broker_ids == {"zerodha": {"exchange": "NFO", "name": "NIFTY", "continuous": 1}}
+    assert specs["NSE:BANKNIFTY2!"].all_aliases[-1] == "NFO:BANKNIFTY26DECFUT"
+    assert specs["NSE:BANKNIFTY2!"].multiplier == 35
+    master = InstrumentMaster(list(specs.values()))  # no spelling names two instruments
+    assert master.resolve("NFO:NIFTY26NOVFUT").key == "NSE:NIFTY1!"
+    # Our quantity counts lots: 2 lots at 24000 is 2 x 24000 x 75 of notional, and Kite is sent 150 units.
+    book = InstrumentBook.from_csv(INSTRUMENTS_CSV)
+    contract = book.resolve(nifty.instrument, date(2026, 11, 25))
+    assert book.kite_quantity(contract, 2) * 24000.0 == 2 * 24000.0 * nifty.instrument.multiplier
+
+
+def test_specs_roll_with_the_expiry_and_unknown_names_are_named():
+    (nifty,) = specs_from_dump(INSTRUMENTS_CSV, ["NIFTY1!"], date(2026, 11, 27))
+    assert "NFO:NIFTY26DECFUT" in nifty.aliases and "NFO:NIFTY26NOVFUT" not in nifty.aliases
+    (bse,) = specs_from_dump(INSTRUMENTS_CSV, ["BSE:RELIANCE"], date(2026, 11, 25))
+    assert bse.key == "BSE:RELIANCE" and bse.broker_ids["zerodha"]["instrument_token"] == 128083204
+    with pytest.raises(ValueError) as unknown:
+        specs_from_dump(INSTRUMENTS_CSV, ["NSE:TSLA", "INFY", "FOO1!", "NSE:NIFTY 50"], date(2026, 11, 25))
+    assert "NSE:TSLA" in str(unknown.value) and "FOO1!" in str(unknown.value)
+    assert "NSE:NIFTY 50 is not tradable" in str(unknown.value) and "INFY" not in str(unknown.value)
 
 
 def test_expired_token_is_a_clear_non_retryable_error(broker, kite):

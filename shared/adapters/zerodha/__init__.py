@@ -1,9 +1,10 @@
-"""Zerodha (Kite Connect) adapter: config, instruments, parsing, session, execution."""
+"""Zerodha (Kite Connect) adapter: config, instruments, parsing, session, execution, GTT brackets."""
 
+from .brackets import ZERODHA_GTTS, GttBrackets
 from .config import ZerodhaAccountConfig, ZerodhaConfig
 from .execution import ZerodhaBroker, load_instruments
-from .instruments import InstrumentBook, KiteInstrument
+from .instruments import InstrumentBook, KiteInstrument, specs_from_dump
 from .session import ZerodhaSessionExpired, ZerodhaSessions
 
-__all__ = ["InstrumentBook", "KiteInstrument", "ZerodhaAccountConfig", "ZerodhaBroker", "ZerodhaConfig",
-           "ZerodhaSessionExpired", "ZerodhaSessions", "load_instruments"]
+__all__ = ["ZERODHA_GTTS", "GttBrackets", "InstrumentBook", "KiteInstrument", "ZerodhaAccountConfig", "ZerodhaBroker",
+           "ZerodhaConfig", "ZerodhaSessionExpired", "ZerodhaSessions", "load_instruments", "specs_from_dump"]

@@ -2,7 +2,8 @@
 
 Kite's ``tag`` (up to 20 characters) carries our client order id. Before placing,
 and again after any timeout, the order book is searched for that tag: an order
-Kite already has is never placed a second time.
+Kite already has is never placed a second time. An entry's stop-loss / take-profit
+become one GTT once the entry has filled (see ``brackets``).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from shared.domain.models import AccountSnapshot, Instrument, Order, OrderType, 
 from shared.ports.broker import BrokerClient, BrokerError
 from shared.ports.store import Store
 
+from .brackets import GttBrackets
 from .config import ZerodhaConfig
 from .instruments import InstrumentBook, KiteInstrument
-from .parsing import account_snapshot, order_update
+from .parsing import account_snapshot, order_update, parse_quote
 from .session import ZerodhaSessionExpired, ZerodhaSessions
 
 OPEN_ORDERS = "zerodha_open_orders"  # orders still working, for take_updates
@@ -34,6 +36,7 @@ _TRANSIENT = (requests.Timeout, requests.ConnectionError, kite_errors.NetworkExc
 class ZerodhaBroker(BrokerClient):
     name = "zerodha"
     supports_stop_orders: ClassVar[bool] = True  # as SL-M (stop-market)
+    supports_brackets: ClassVar[bool] = True  # as one GTT (two-leg OCO, or single) per filled entry
     max_tag_length: ClassVar[int] = 20
 
     def __init__(self, store: Store, config: ZerodhaConfig, instruments: Callable[[KiteConnect], InstrumentBook],
@@ -45,6 +48,7 @@ class ZerodhaBroker(BrokerClient):
         self._book: InstrumentBook | None = None
         self._recorded_contracts: set[tuple[str, str]] = set()
         self._clock = clock
+        self._brackets = GttBrackets(store, clock)
 
     @property
     def sessions(self) -> ZerodhaSessions:
@@ -55,6 +59,8 @@ class ZerodhaBroker(BrokerClient):
         if len(order.client_order_id) > self.max_tag_length:
             raise BrokerError(f"client order id {order.client_order_id} is longer than Kite's 20-character tag")
         kite = self._sessions.client(order.account_id)
+        if self._brackets.holds(order.client_order_id):  # a protective leg Kite already holds in a GTT
+            return self._call(order.account_id, lambda: self._brackets.find(kite, order.client_order_id))
         existing = self._call(order.account_id, lambda: self._lookup(kite, order))
         if existing is not None:
             return existing
@@ -88,6 +94,9 @@ class ZerodhaBroker(BrokerClient):
         return self._state(kite, order, {"order_id": order_id}, contract)
 
     def find_order(self, account_id: str, client_order_id: str) -> OrderUpdate | None:
+        if self._brackets.holds(client_order_id):
+            kite = self._sessions.client(account_id)
+            return self._call(account_id, lambda: self._brackets.find(kite, client_order_id))
         record = self._store.get(OPEN_ORDERS, client_order_id)
         if record is None:
             return None
@@ -95,6 +104,9 @@ class ZerodhaBroker(BrokerClient):
         return self._call(account_id, lambda: self._lookup(kite, Order.model_validate(record["order"])))
 
     def cancel_order(self, account_id: str, client_order_id: str) -> OrderUpdate:
+        if self._brackets.holds(client_order_id):  # deletes the whole GTT: its other leg is cancelled too
+            kite = self._sessions.client(account_id)
+            return self._call(account_id, lambda: self._brackets.cancel(kite, client_order_id))
         record = self._store.get(OPEN_ORDERS, client_order_id)
         if record is None:
             raise BrokerError(f"no Zerodha order {client_order_id} in account {account_id}")
@@ -130,13 +142,18 @@ class ZerodhaBroker(BrokerClient):
             return None
         kite = self._sessions.client(accounts[0])
         contract = self._contract(kite, instrument)
-        quotes = self._call(accounts[0], lambda: kite.ltp(contract.key))
-        if contract.key not in quotes:
+        quotes = self._call(accounts[0], lambda: kite.quote([contract.key]))
+        found = quotes.get(contract.key)
+        return parse_quote(found) if found else None
+
+    def fx_rate(self, base: str, quote: str) -> Quote | None:
+        """Kite accounts and instruments are INR only, so the one rate known is a currency's own: never a guess."""
+        if base.upper() != quote.upper():
             return None
-        return Quote(price=float(quotes[contract.key]["last_price"]), as_of=self._clock(), source="kite ltp")
+        return Quote(price=1.0, as_of=self._clock(), source="identity")
 
     def take_updates(self) -> list[OrderUpdate]:
-        """Orders that were still working when placed and have changed since."""
+        """Orders that were still working when placed and have changed since, then protective legs."""
         updates = []
         for record in self._store.query(OPEN_ORDERS, where={"open": True}):
             order = Order.model_validate(record["order"])
@@ -148,7 +165,7 @@ class ZerodhaBroker(BrokerClient):
             if current is not None and (current.status, current.filled_quantity) != (record["status"],
                                                                                      record["filled"]):
                 updates.append(current)
-        return updates
+        return updates + self._brackets.updates(self._sessions.client)
 
     # --- internals ------------------------------------------------------------------
     def _lookup(self, kite: KiteConnect, order: Order) -> OrderUpdate | None:
@@ -166,6 +183,11 @@ class ZerodhaBroker(BrokerClient):
         latest = kite.order_history(order_id)[-1]
         trades = kite.order_trades(order_id) if float(latest.get("filled_quantity") or 0) > 0 else []
         update = order_update(order, latest, trades, contract, self._clock())
+        if (order.stop_loss or order.take_profit) and update.status == "filled":
+            # Only a filled entry: that is when the books record its legs, so an exit can cancel them.
+            # Before the entry's record closes, so a crash in between finds it open and protects it then.
+            self._brackets.protect(kite, order, update, contract, self._product(order.account_id, contract),
+                                   self._book_for(kite).kite_quantity(contract, update.filled_quantity))
         self._store.put(OPEN_ORDERS, order.client_order_id, {
             "order": order.model_dump(mode="json"), "account_id": order.account_id, "order_id": str(order_id),
             "status": update.status, "filled": update.filled_quantity,

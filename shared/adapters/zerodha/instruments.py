@@ -4,6 +4,10 @@
 continuous future, the nearest NFO (or MCX) FUT expiry; ``NIFTY2!`` the next one.
 For F&O our order quantity counts lots; Kite counts units, so it is multiplied by
 the lot size.
+
+``specs_from_dump`` turns the same CSV into instrument-master specs. Because our F&O
+quantity is in lots, such a spec has ``lot_size`` 1 and ``multiplier`` = Kite's lot
+size: notional = quantity x price x multiplier holds in lots as it does in shares.
 """
 
 from __future__ import annotations
@@ -13,10 +17,14 @@ import io
 from dataclasses import dataclass
 from datetime import date
 
-from shared.domain.models import Instrument
+from shared.domain.instruments import InstrumentSpec, normalise_alias
+from shared.domain.models import AssetClass, Instrument
 from shared.ports.broker import BrokerError
 
 _FUTURES_EXCHANGE = {"NSE": "NFO", "BSE": "BFO", "MCX": "MCX", "NFO": "NFO", "BFO": "BFO", None: "NFO"}
+_UNDERLYING_EXCHANGE = {"NFO": "NSE", "BFO": "BSE"}  # TradingView names an index future by its cash exchange
+_ASSET_CLASS = {"EQ": AssetClass.EQUITY, "FUT": AssetClass.FUTURE, "CE": AssetClass.OPTION, "PE": AssetClass.OPTION}
+INDIA_CALENDAR = "XBOM"  # NSE and BSE share trading days and hours
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,8 @@ class KiteInstrument:
     tick_size: float
     instrument_type: str
     expiry: date | None
+    name: str = ""
+    instrument_token: int = 0
 
     @property
     def key(self) -> str:
@@ -51,13 +61,18 @@ class InstrumentBook:
             expiry = date.fromisoformat(record["expiry"]) if record.get("expiry") else None
             row = KiteInstrument(exchange=record["exchange"], tradingsymbol=record["tradingsymbol"],
                                  lot_size=int(record["lot_size"] or 1), tick_size=float(record["tick_size"] or 0.05),
-                                 instrument_type=record["instrument_type"], expiry=expiry)
+                                 instrument_type=record["instrument_type"], expiry=expiry,
+                                 name=record.get("name") or "", instrument_token=int(record["instrument_token"]))
             book._by_key[row.key] = row
             if row.instrument_type == "FUT" and expiry is not None:
                 book._futures.setdefault((row.exchange, record["name"].upper()), []).append(row)
         for contracts in book._futures.values():
             contracts.sort(key=lambda r: r.expiry or date.max)
         return book
+
+    def find(self, key: str) -> KiteInstrument | None:
+        """The row for EXCHANGE:TRADINGSYMBOL, exactly as Kite spells it."""
+        return self._by_key.get(key)
 
     def resolve(self, instrument: Instrument, today: date) -> KiteInstrument:
         symbol = instrument.symbol.upper()
@@ -80,3 +95,59 @@ class InstrumentBook:
             raise BrokerError(f"{quantity:g} is less than one {'lot' if contract.is_derivative else 'share'} "
                               f"of {contract.key}")
         return units
+
+
+def specs_from_dump(csv_text: str | bytes, wanted: list[str], today: date) -> list[InstrumentSpec]:
+    """Instrument-master specs for the ``wanted`` tickers (``NSE:RELIANCE``, ``NIFTY1!``, ``NFO:NIFTY26NOVFUT``).
+
+    A continuous future's dated contract becomes an alias, so re-import after each expiry.
+    Every name the dump lacks is reported at once, so a typo cannot import half a list.
+    """
+    book = InstrumentBook.from_csv(csv_text)
+    requested = [_split(name) for name in wanted]
+    specs: dict[str, InstrumentSpec] = {}
+    problems = []
+    for exchange, symbol in requested:
+        try:
+            spec = _spec(book, exchange, symbol, today, requested)
+        except BrokerError as error:  # each message names the instrument
+            problems.append(str(error))
+            continue
+        specs.setdefault(spec.key, spec)
+    if problems:
+        raise ValueError(f"cannot import from Kite's instruments dump: {'; '.join(problems)}")
+    return list(specs.values())
+
+
+def _split(name: str) -> tuple[str, str]:
+    name = normalise_alias(name)
+    exchange, _, symbol = name.rpartition(":")
+    return exchange or "NSE", symbol
+
+
+def _spec(book: InstrumentBook, exchange: str, symbol: str, today: date,
+          requested: list[tuple[str, str]]) -> InstrumentSpec:
+    if symbol[-2:] in ("1!", "2!"):
+        contract = book.resolve(Instrument(symbol=symbol, exchange=exchange), today)
+        key_exchange = _UNDERLYING_EXCHANGE.get(contract.exchange, contract.exchange)
+        return InstrumentSpec(
+            key=f"{key_exchange}:{symbol}", symbol=symbol, exchange=key_exchange, asset_class=AssetClass.FUTURE,
+            currency="INR", multiplier=contract.lot_size, tick_size=contract.tick_size, lot_size=1,
+            aliases=[f"{contract.exchange}:{symbol}", contract.key], calendar=INDIA_CALENDAR,
+            broker_ids={"zerodha": {"exchange": contract.exchange, "name": contract.name,
+                                    "continuous": int(symbol[-2])}},
+            description=f"{contract.name} continuous future, now {contract.tradingsymbol}")
+    contract = book.resolve(Instrument(symbol=symbol, exchange=exchange), today)
+    if contract.instrument_type not in _ASSET_CLASS or contract.tick_size <= 0:
+        raise BrokerError(f"{contract.key} is not tradable ({contract.instrument_type})")
+    aliases = []
+    other = f"BSE:{symbol}"
+    if contract.exchange == "NSE" and book.find(other) is not None and ("BSE", symbol) not in requested:
+        aliases.append(other)  # a BSE spelling trades the NSE listing unless BSE is imported itself
+    derivative = contract.is_derivative
+    return InstrumentSpec(
+        key=contract.key, symbol=symbol, exchange=contract.exchange, asset_class=_ASSET_CLASS[contract.instrument_type],
+        currency="INR", multiplier=contract.lot_size if derivative else 1, tick_size=contract.tick_size, lot_size=1,
+        aliases=aliases, calendar=INDIA_CALENDAR, description=contract.name,
+        broker_ids={"zerodha": {"tradingsymbol": contract.tradingsymbol, "exchange": contract.exchange,
+                                "instrument_token": contract.instrument_token}})

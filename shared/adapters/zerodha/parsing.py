@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.domain.models import AccountSnapshot, Broker, Fill, Order, OrderUpdate
+from shared.domain.models import AccountSnapshot, Broker, Fill, Order, OrderUpdate, Quote
 
 from .instruments import KiteInstrument
 
@@ -36,15 +36,38 @@ def order_update(order: Order, kite_order: dict[str, Any], trades: list[dict[str
                        filled_quantity=filled, fills=fills)
 
 
+def kite_time(stamp: Any) -> datetime | None:
+    """A Kite timestamp (naive IST, parsed or not by kiteconnect) as an aware datetime; None if absent."""
+    if isinstance(stamp, str) and stamp:
+        try:
+            stamp = datetime.fromisoformat(stamp)
+        except ValueError:
+            return None
+    if not isinstance(stamp, datetime):
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=KITE_TIMEZONE)
+
+
+def parse_quote(kite_quote: dict[str, Any]) -> Quote | None:
+    """Kite's full quote as our Quote, aged by the last trade (else the quote's own time), in UTC.
+
+    A quote without any time is None: cerebro ages every price, and a missing age must not read as fresh.
+    """
+    as_of = kite_time(kite_quote.get("last_trade_time")) or kite_time(kite_quote.get("timestamp"))
+    if as_of is None or kite_quote.get("last_price") is None:
+        return None
+    return Quote(price=float(kite_quote["last_price"]), as_of=as_of.astimezone(UTC), source="kite quote")
+
+
 def _fill(order: Order, trade: dict[str, Any], per_unit: int, now: datetime) -> Fill:
     stamp = trade.get("fill_timestamp") or trade.get("exchange_timestamp")
-    filled_at = stamp if isinstance(stamp, datetime) else now
+    filled_at = kite_time(stamp) or now
     return Fill(exec_id=f"zerodha:{trade['trade_id']}", client_order_id=order.client_order_id,
                 signal_id=order.signal_id, strategy_id=order.strategy_id, account_id=order.account_id,
                 broker=Broker.ZERODHA, instrument=order.instrument, side=order.side,
                 quantity=float(trade["quantity"]) / per_unit, price=float(trade["average_price"]),
                 commission=0.0,  # Kite reports charges only in contract notes; see the adapter README
-                filled_at=filled_at if filled_at.tzinfo else filled_at.replace(tzinfo=KITE_TIMEZONE))
+                filled_at=filled_at)
 
 
 def account_snapshot(margins: dict[str, Any], positions: dict[str, Any], holdings: list[dict[str, Any]],
