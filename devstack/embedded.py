@@ -53,7 +53,7 @@ def start_embedded(settings: Settings, poll_seconds: float, seed: bool = True) -
 
     def poll_forever() -> None:
         while not stop.wait(poll_seconds):
-            services.poller.poll_all()
+            services.tick()
             services.dashboards.refresh_all()  # the cloud does this on each fill and on a schedule
 
     threading.Thread(target=poll_forever, name="account-poller", daemon=True).start()

@@ -92,7 +92,8 @@ class Services:
         """Built on first use: only the registry function needs pandas and scipy."""
         from shared.services.portfolio_service import PortfolioService
 
-        return PortfolioService(self.store, self.clock)
+        return PortfolioService(self.store, self.clock, PriceBook(self.store, self.brokers, self.clock),
+                                self.settings.limits)
 
     @property
     def mock_broker(self) -> MockBroker:
@@ -130,7 +131,15 @@ class Services:
 
     def resume_unfinished(self) -> list[str]:
         """Embedded stack: republish what a previous process left unsettled."""
-        return PipelineRecovery(self.store, self.bus).resume()
+        return PipelineRecovery(self.store, self.bus, self.clock).resume()
+
+    def tick(self) -> dict[str, Any]:
+        """The fund's scheduled minute (Cloud Scheduler's poll; the embedded stack's timer):
+        refresh snapshots, release signals held for an open, send the risk-refusal digest."""
+        polled = self.poller.poll_all()
+        released = PipelineRecovery(self.store, self.bus, self.clock).release_held()
+        self.bus.publish(Topics.NOTIFICATIONS, {"kind": "flush_risk_refusals"})
+        return {"polled": polled, "released": released}
 
     def close(self) -> None:
         self.bus.close()
@@ -165,7 +174,7 @@ def build_services(
         cerebro=CerebroService(store, bus, brokers, settings.limits, clock),
         execution=ExecutionService(store, bus, brokers, clock, settings.order_claim_lease_seconds),
         confirmations=ConfirmationService(store, clock),
-        poller=AccountPoller(store, brokers, bus),
+        poller=AccountPoller(store, brokers, bus, limits=settings.limits),
         notifier=NotifierService(store, _telegram(settings), settings.telegram_chat_id, settings.environment, clock),
         api_keys=ApiKeys(store, clock),
         rate_limiter=RateLimiter(store, clock),

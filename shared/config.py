@@ -13,7 +13,9 @@ from shared.domain.models import Environment, RiskLimits
 # on the functions (tests/infra cross-checks both ways); the rest are local-only.
 CLOUD_SETTINGS = (
     "MT_STORE", "MT_BUS", "GOOGLE_CLOUD_PROJECT", "MT_ENVIRONMENT", "MT_STRUCTURED_LOGS",
-    "MAX_POSITION_SIZE_PCT", "MAX_BROKER_ALLOCATION_PCT", "MAX_ACCOUNT_DATA_AGE_SECONDS",
+    "MAX_POSITION_SIZE_PCT", "MAX_BROKER_ALLOCATION_PCT", "MAX_ACCOUNT_DATA_AGE_SECONDS", "PRICE_COLLAR_PCT",
+    "MAX_PRICE_AGE_SECONDS", "MAX_ORDER_NOTIONAL", "MAX_ORDERS_PER_MINUTE_PER_STRATEGY",
+    "MAX_ORDERS_PER_MINUTE_PER_ACCOUNT", "DAILY_LOSS_LIMIT_PCT",
     "DEDUPE_WINDOW_SECONDS", "ORDER_CLAIM_LEASE_SECONDS", "MOCK_SLIPPAGE_BPS", "MOCK_COMMISSION_PER_UNIT",
     "TELEGRAM_CHAT_ID", "WEBHOOK_IP_ALLOWLIST",
 )
@@ -63,14 +65,19 @@ class Settings:
             except ValueError:
                 raise ValueError(f"setting {name} must be a number, got {raw!r}") from None
 
+        limit = defaults.limits
         limits = RiskLimits(
-            max_position_size_pct=number("MAX_POSITION_SIZE_PCT", defaults.limits.max_position_size_pct),
-            max_broker_allocation_pct=number(
-                "MAX_BROKER_ALLOCATION_PCT", defaults.limits.max_broker_allocation_pct
-            ),
-            max_account_data_age_seconds=number(
-                "MAX_ACCOUNT_DATA_AGE_SECONDS", defaults.limits.max_account_data_age_seconds
-            ),
+            max_position_size_pct=number("MAX_POSITION_SIZE_PCT", limit.max_position_size_pct),
+            max_broker_allocation_pct=number("MAX_BROKER_ALLOCATION_PCT", limit.max_broker_allocation_pct),
+            max_account_data_age_seconds=number("MAX_ACCOUNT_DATA_AGE_SECONDS", limit.max_account_data_age_seconds),
+            price_collar_pct=number("PRICE_COLLAR_PCT", limit.price_collar_pct),
+            max_price_age_seconds=number("MAX_PRICE_AGE_SECONDS", limit.max_price_age_seconds),
+            max_order_notional=number("MAX_ORDER_NOTIONAL", limit.max_order_notional),
+            max_orders_per_minute_per_strategy=number("MAX_ORDERS_PER_MINUTE_PER_STRATEGY",
+                                                      limit.max_orders_per_minute_per_strategy),
+            max_orders_per_minute_per_account=number("MAX_ORDERS_PER_MINUTE_PER_ACCOUNT",
+                                                     limit.max_orders_per_minute_per_account),
+            daily_loss_limit_pct=number("DAILY_LOSS_LIMIT_PCT", limit.daily_loss_limit_pct),
         )
         return cls(
             store=env.get("MT_STORE", defaults.store),

@@ -1,4 +1,5 @@
-"""HTTPS function, called by Cloud Scheduler: refresh every account's snapshot."""
+"""HTTPS function, called by Cloud Scheduler: the fund's tick. Refresh every account's
+snapshot and release the signals held for a market's open."""
 
 import flask
 import functions_framework
@@ -10,6 +11,6 @@ from shared.runtime import services
 def account_poller(request: flask.Request) -> tuple[dict, int]:
     if request.method != "POST":
         return {"error": "method_not_allowed", "field": "method", "reason": "use POST"}, 405
-    results = services().poller.poll_all()
-    failed = {account: reason for account, reason in results.items() if reason != "ok"}
-    return {"polled": len(results), "failed": failed}, 200
+    tick = services().tick()
+    failed = {account: reason for account, reason in tick["polled"].items() if reason != "ok"}
+    return {"polled": len(tick["polled"]), "failed": failed, "released": tick["released"]}, 200

@@ -416,7 +416,7 @@ class Quote(_Model):
 
     price: float
     as_of: datetime
-    source: str  # e.g. "mock mark", "kite ltp", "ibkr snapshot", "ibkr last fill"
+    source: str  # e.g. "mock mark", "kite quote", "ibkr snapshot", "ibkr last fill"
 
 
 class ProtectiveLeg(StrEnum):

@@ -106,3 +106,12 @@ def apply_caps(instrument: Instrument, delta: float, exposure: Exposure, limits:
                                       f"available {exposure.margin_available:,.0f} at {rate:g} of notional"):
         return Sized(sign * size, "margin")
     return Sized(sign * size)
+
+
+def broker_allocation_breaches(placed: dict[str, float], fund_equity: float, cap_pct: float) -> list[str]:
+    """Brokers whose allocated capital would exceed ``cap_pct`` of the fund's equity, with the figures."""
+    if fund_equity <= 0:
+        return [f"fund equity is {fund_equity:,.0f}: nothing can be allocated"] if placed else []
+    return [f"{broker} would hold {capital / fund_equity:.1%} of fund equity ({capital:,.0f} of "
+            f"{fund_equity:,.0f}), cap {cap_pct:g}%"
+            for broker, capital in sorted(placed.items()) if capital / fund_equity * 100 > cap_pct + 1e-9]

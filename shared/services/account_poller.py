@@ -10,24 +10,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from shared.domain.models import Account, AccountSnapshot, Collections, Topics
+from shared.domain.models import Account, AccountSnapshot, Collections, RiskLimits, Topics
 from shared.domain.reconciliation import find_breaks, our_net_positions
 from shared.ports.broker import BrokerClient, BrokerError
 from shared.ports.bus import Bus
 from shared.ports.store import Store
 from shared.services.execution_service import BRIDGED
+from shared.services.risk_context import fund_limits, loss_limit_breached
 
 log = logging.getLogger(__name__)
 RECONCILIATION_BREAKS = "reconciliation_breaks"
 
 
 class AccountPoller:
-    def __init__(self, store: Store, brokers: Mapping[str, BrokerClient], bus: Bus, only_configured: bool = False):
+    def __init__(self, store: Store, brokers: Mapping[str, BrokerClient], bus: Bus, only_configured: bool = False,
+                 limits: RiskLimits | None = None):
         """``only_configured``: poll only accounts at the brokers given (the IBKR bridge's poller)."""
         self._store = store
         self._brokers = brokers
         self._bus = bus
         self._only_configured = only_configured
+        self._limits = limits or RiskLimits()
 
     def poll_all(self) -> dict[str, str]:
         """Returns account id -> 'ok' or the reason it could not be refreshed."""
@@ -54,13 +57,28 @@ class AccountPoller:
                                                          "account_id": account.account_id})
             return str(error)
         self._store.update(Collections.ACCOUNTS, account.account_id,
-                           {"snapshot": snapshot.model_dump(mode="json")})
+                           {"snapshot": snapshot.model_dump(mode="json"), **self._day_fields(account, snapshot)})
         # The equity curve keeps the last point of each quarter hour.
         bucket = snapshot.as_of.replace(minute=snapshot.as_of.minute // 15 * 15).strftime("%Y-%m-%dT%H:%M")
         self._store.put(Collections.ACCOUNT_HISTORY, f"{account.account_id}|{bucket}", {
             "account_id": account.account_id, "at": snapshot.as_of.isoformat(), "equity": snapshot.equity})
         breaks = self.reconcile(account, snapshot)
         return f"ok, {breaks} reconciliation break(s)" if breaks else "ok"
+
+    def _day_fields(self, account: Account, snapshot: AccountSnapshot) -> dict:
+        """Start-of-day equity on the day's first snapshot; a loss beyond the daily limit puts
+        the account in REDUCING for the rest of the (UTC) day, and tells a human once."""
+        today = f"{snapshot.as_of:%Y-%m-%d}"
+        if account.day_start is None or account.day_start.date != today:
+            return {"day_start": {"date": today, "equity": snapshot.equity}}
+        limits = fund_limits(self._store, self._limits)
+        refreshed = account.model_copy(update={"snapshot": snapshot})
+        if account.loss_limit_breached_on == today or not loss_limit_breached(refreshed, limits, snapshot.as_of):
+            return {}
+        self._bus.publish(Topics.NOTIFICATIONS, {
+            "kind": "daily_loss_limit", "account_id": account.account_id, "equity": snapshot.equity,
+            "day_start_equity": account.day_start.equity, "limit_pct": limits.daily_loss_limit_pct})
+        return {"loss_limit_breached_on": today}
 
     def reconcile(self, account: Account, snapshot: AccountSnapshot) -> int:
         """Record each difference between the broker's net positions and ours; alert when one

@@ -137,6 +137,7 @@ class CerebroService:
                 decision = decision.model_copy(update={"status": "rejected", "reason": refusal, "orders": [],
                                                        "cancels": []})
             decisions.append(decision)
+            self._use_broker_room(view, account, context, market, decision)
             self._journey.step(signal.signal_id, f"{account.account_id}: {decision.status} - {decision.reason}")
         if not decisions:
             self._journey.step(signal.signal_id, "no account allocates to this strategy")
@@ -171,6 +172,19 @@ class CerebroService:
             fund_equity=view.fund_equity or None,
             to_fund_currency=view.to_fund_currency.get(account_id, 1.0),
         )
+
+    @staticmethod
+    def _use_broker_room(view: FundView, account: Account, context: AccountContext, market: MarketContext,
+                         decision: Decision) -> None:
+        """The next account's decision sees this one's new exposure at the same broker."""
+        quote, rate = market.quote, market.fx_rate
+        for order in decision.orders:
+            adds = order.quantity - reducing_part(context.strategy_positions.get(order.instrument.key, 0.0),
+                                                  order.quantity * order.side.sign)
+            if adds > 0 and quote is not None and rate:
+                broker = account.broker.value
+                view.broker_exposure[broker] = view.broker_exposure.get(broker, 0.0) + (
+                    adds * quote.price * order.instrument.multiplier * rate * context.to_fund_currency)
 
     def _market(self, account: Account, signal: StandardizedSignal) -> MarketContext:
         broker = account.broker.value

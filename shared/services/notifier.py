@@ -218,6 +218,13 @@ class NotifierService:
             return f"🛑 Kill switch {state} ({data['changed_by']}: {data.get('reason') or 'no reason given'})"
         if kind == "flatten_all":
             return f"🧯 Flatten-all by {data['requested_by']}: {', '.join(data['strategies']) or 'nothing held'}"
+        if kind == "trading_state":
+            return (f"🚦 {data['scope_id']} is now {data['state'].upper()} "
+                    f"({data['changed_by']}: {data.get('reason') or 'no reason given'})")
+        if kind == "daily_loss_limit":
+            return (f"📉 {data['account_id']} breached its daily loss limit: equity {data['equity']:,.0f} vs "
+                    f"{data['day_start_equity']:,.0f} at the start of the day (limit {data['limit_pct']:g}%). "
+                    "It is REDUCING: only risk-reducing orders until tomorrow")
         if kind == "daily_summary":
             return self.daily_summary()
         if kind == "risk_refusal":

@@ -17,8 +17,9 @@ import pandas as pd
 
 from shared.auth.api_keys import Principal
 from shared.domain.errors import RequestRejected
-from shared.domain.models import Account, Allocation, Collections, Strategy
+from shared.domain.models import Account, Allocation, Collections, RiskLimits, Strategy
 from shared.domain.returns_csv import ReturnSeries
+from shared.domain.risk import broker_allocation_breaches
 from shared.portfolio import (
     Constraints,
     PortfolioDataError,
@@ -32,6 +33,8 @@ from shared.portfolio import (
 from shared.ports.store import Store, Transaction
 from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
 from shared.services.portfolio_requests import Approval, OptimisationRequest
+from shared.services.prices import PriceBook
+from shared.services.risk_context import FUND_CURRENCY, fund_limits
 
 
 def _tidy(metrics: Any) -> dict[str, Any]:
@@ -39,9 +42,11 @@ def _tidy(metrics: Any) -> dict[str, Any]:
 
 
 class PortfolioService:
-    def __init__(self, store: Store, clock: Callable[[], datetime]):
+    def __init__(self, store: Store, clock: Callable[[], datetime], prices: PriceBook, limits: RiskLimits):
         self._store = store
         self._clock = clock
+        self._prices = prices
+        self._limits = limits
 
     # --- optimisation runs ----------------------------------------------------------
     def run_test(self, request: OptimisationRequest, caller: Principal) -> dict[str, Any]:
@@ -105,6 +110,8 @@ class PortfolioService:
         if effective_from.tzinfo is None:
             raise RequestRejected("effective_from", "must include a timezone")
 
+        self._check_broker_allocation({a.account_id: dict(weights) for a in accounts}, now)
+
         def commit(tx: Transaction) -> Allocation:
             document = tx.get(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC)
             current = Allocation.model_validate(document) if document else Allocation(version=0)
@@ -161,6 +168,29 @@ class PortfolioService:
                 raise RequestRejected("account_ids", f"no account {account_id!r}", 404, "not_found")
             accounts.append(Account.model_validate(document))
         return accounts
+
+    def _check_broker_allocation(self, new_weights: dict[str, dict[str, float]], now: datetime) -> None:
+        """MAX_BROKER_ALLOCATION_PCT: after this approval, no broker may hold more than its share
+        of the fund's equity in allocated capital (every account's equity x its weights' sum)."""
+        document = self._store.get(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC)
+        in_force = (Allocation.model_validate(document) if document else Allocation(version=0)).in_effect(now)
+        weights = {**in_force.weights, **new_weights}
+        placed: dict[str, float] = {}
+        fund_equity = 0.0
+        for account in (Account.model_validate(d) for d in self._store.query(Collections.ACCOUNTS)):
+            rate = self._prices.fx_rate(account.broker.value, account.base_currency, FUND_CURRENCY)
+            if account.snapshot is None or rate is None:
+                raise RequestRejected("account_ids", f"account {account.account_id} has no snapshot or "
+                                                     f"{account.base_currency}/{FUND_CURRENCY} rate to check the "
+                                                     "broker allocation limit against", 409, "conflict")
+            equity = account.snapshot.equity * rate
+            fund_equity += equity
+            placed[account.broker.value] = (placed.get(account.broker.value, 0.0)
+                                            + equity * sum(weights.get(account.account_id, {}).values()))
+        cap = fund_limits(self._store, self._limits).max_broker_allocation_pct
+        if breaches := broker_allocation_breaches(placed, fund_equity, cap):
+            raise RequestRejected("account_ids", "max_broker_allocation: " + "; ".join(breaches), 409,
+                                  "broker_allocation")
 
     def _check_eligibility(self, accounts: list[Account], weights: dict[str, float]) -> None:
         for strategy_id in weights:

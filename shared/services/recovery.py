@@ -9,6 +9,9 @@ client order id), and confirmations count each fill once. Only the lost steps ru
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from shared.domain.models import Collections, Topics
 from shared.journey import Journey
 from shared.ports.bus import Bus
@@ -16,9 +19,10 @@ from shared.ports.store import Store
 
 
 class PipelineRecovery:
-    def __init__(self, store: Store, bus: Bus):
+    def __init__(self, store: Store, bus: Bus, clock: Callable[[], datetime]):
         self._store = store
         self._bus = bus
+        self._clock = clock
         self._journey = Journey("RECOVERY")
 
     def resume(self) -> list[str]:
@@ -35,3 +39,16 @@ class PipelineRecovery:
             self._journey.step(signal_id, f"resumed after a restart (was {record['status']})")
             resumed.append(signal_id)
         return resumed
+
+    def release_held(self) -> list[str]:
+        """Republish the signals held outside their session whose market has opened."""
+        now = self._clock()
+        released = []
+        for record in self._store.query(Collections.SIGNALS, where={"status": "held"}):
+            if datetime.fromisoformat(record["hold_until"]) > now:
+                continue
+            self._store.update(Collections.SIGNALS, record["signal_id"], {"status": "published"})
+            self._bus.publish(Topics.SIGNALS, {"signal": record["signal"]}, {"signal_id": record["signal_id"]})
+            self._journey.step(record["signal_id"], "released at the open: deciding now")
+            released.append(record["signal_id"])
+        return released

@@ -35,7 +35,8 @@ def services(stack: EmulatedStack) -> Iterator[Services]:
     """The test's own view of the stack's Firestore, seeded with the demo fund."""
     built = build_services(Settings.from_env(), store=FirestoreStore(stack.project))
     seed_demo_fund(built.store, built.mock_broker)
-    assert requests.post(stack.url("account_poller"), timeout=30).json() == {"polled": 2, "failed": {}}
+    tick = requests.post(stack.url("account_poller"), timeout=30).json()
+    assert tick == {"polled": 2, "failed": {}, "released": []}
     yield built
 
 

@@ -12,8 +12,9 @@ from shared.services.execution_service import OrderInFlight
 
 def an_order(client_order_id: str = "mt-recovery-1") -> Order:
     return Order(client_order_id=client_order_id, signal_id="sig-r", strategy_id="momentum_us",
-                 account_id="DEMO-CLIENT-A", broker=Broker.MOCK, instrument=Instrument(symbol="AAPL", exchange="NASDAQ"),
-                 side=Side.BUY, quantity=10, reference_price=190)
+                 account_id="DEMO-CLIENT-A", broker=Broker.MOCK,
+                 instrument=Instrument(symbol="AAPL", exchange="NASDAQ"), side=Side.BUY, quantity=10,
+                 reference_price=190)
 
 
 def broker_orders(services: Services) -> int:

@@ -14,11 +14,11 @@ resource "google_firestore_database" "main" {
 # the journey's raw records, and the dashboards' recent signals, fills and equity curves.
 locals {
   composite_indexes = {
-    raw_signals_by_strategy     = { collection = "trading_signals_raw", filter = "strategy_id", order = "received_at", direction = "DESCENDING" }
-    signals_by_strategy         = { collection = "signal_store", filter = "strategy_id", order = "received_at", direction = "DESCENDING" }
-    fills_by_account            = { collection = "execution_confirmations", filter = "account_id", order = "filled_at", direction = "DESCENDING" }
-    fills_by_strategy           = { collection = "execution_confirmations", filter = "strategy_id", order = "filled_at", direction = "DESCENDING" }
-    account_history_by_account  = { collection = "account_history", filter = "account_id", order = "at", direction = "DESCENDING" }
+    raw_signals_by_strategy    = { collection = "trading_signals_raw", filter = "strategy_id", order = "received_at", direction = "DESCENDING" }
+    signals_by_strategy        = { collection = "signal_store", filter = "strategy_id", order = "received_at", direction = "DESCENDING" }
+    fills_by_account           = { collection = "execution_confirmations", filter = "account_id", order = "filled_at", direction = "DESCENDING" }
+    fills_by_strategy          = { collection = "execution_confirmations", filter = "strategy_id", order = "filled_at", direction = "DESCENDING" }
+    account_history_by_account = { collection = "account_history", filter = "account_id", order = "at", direction = "DESCENDING" }
   }
 }
 

@@ -3,36 +3,36 @@
 locals {
   functions = {
     webhook = {
-      entry_point   = "webhook"
-      publishes     = ["standardized-signals"]
+      entry_point    = "webhook"
+      publishes      = ["standardized-signals"]
       trigger_topics = []
-      public        = true # TradingView calls it from the internet
-      min_instances = var.latency_critical_min_instances
-      secrets       = {}
+      public         = true # TradingView calls it from the internet
+      min_instances  = var.latency_critical_min_instances
+      secrets        = {}
     }
     cerebro = {
-      entry_point   = "cerebro"
-      publishes     = ["trading-orders", "standardized-signals-dead-letter"]
+      entry_point    = "cerebro"
+      publishes      = ["trading-orders", "standardized-signals-dead-letter"]
       trigger_topics = ["standardized-signals"]
-      public        = false
-      min_instances = var.latency_critical_min_instances
-      secrets       = {}
+      public         = false
+      min_instances  = var.latency_critical_min_instances
+      secrets        = {}
     }
     execution = {
-      entry_point   = "execution"
-      publishes     = ["execution-confirmations", "trading-orders-dead-letter", "ibkr-orders"]
+      entry_point    = "execution"
+      publishes      = ["execution-confirmations", "trading-orders-dead-letter", "ibkr-orders"]
       trigger_topics = ["trading-orders"]
-      public        = false
-      min_instances = var.latency_critical_min_instances
-      secrets       = { ZERODHA_ACCOUNTS = "zerodha-accounts" }
+      public         = false
+      min_instances  = var.latency_critical_min_instances
+      secrets        = { ZERODHA_ACCOUNTS = "zerodha-accounts" }
     }
     confirmations = {
-      entry_point   = "confirmations"
-      publishes     = ["execution-confirmations-dead-letter"]
+      entry_point    = "confirmations"
+      publishes      = ["execution-confirmations-dead-letter"]
       trigger_topics = ["execution-confirmations"]
-      public        = false
-      min_instances = 0
-      secrets       = {}
+      public         = false
+      min_instances  = 0
+      secrets        = {}
     }
     notifier = {
       entry_point = "notifier"
@@ -46,12 +46,12 @@ locals {
       secrets       = { TELEGRAM_BOT_TOKEN = "telegram-bot-token" }
     }
     account_poller = {
-      entry_point   = "account_poller"
-      publishes     = []
+      entry_point    = "account_poller"
+      publishes      = []
       trigger_topics = []
-      public        = false
-      min_instances = 0
-      secrets       = { ZERODHA_ACCOUNTS = "zerodha-accounts" }
+      public         = false
+      min_instances  = 0
+      secrets        = { ZERODHA_ACCOUNTS = "zerodha-accounts" }
     }
     dashboard_creator = {
       entry_point    = "dashboard_creator"
@@ -62,31 +62,37 @@ locals {
       secrets        = {}
     }
     strategy_registry = {
-      entry_point   = "strategy_registry"
-      publishes     = []
+      entry_point    = "strategy_registry"
+      publishes      = []
       trigger_topics = []
-      public        = true # developers and admins call it with API keys, checked by the function
-      min_instances = 0
-      secrets       = { ZERODHA_ACCOUNTS = "zerodha-accounts" }
+      public         = true # developers and admins call it with API keys, checked by the function
+      min_instances  = 0
+      secrets        = { ZERODHA_ACCOUNTS = "zerodha-accounts" }
     }
   }
 
   # Settings every function reads (shared/config.py); secrets are added per function.
   common_env = {
-    MT_STORE                     = "firestore"
-    MT_BUS                       = "pubsub"
-    GOOGLE_CLOUD_PROJECT         = var.project_id
-    MT_ENVIRONMENT               = var.environment
-    MT_STRUCTURED_LOGS           = "1"
-    MAX_POSITION_SIZE_PCT        = tostring(var.risk_limits.max_position_size_pct)
-    MAX_BROKER_ALLOCATION_PCT    = tostring(var.risk_limits.max_broker_allocation_pct)
-    MAX_ACCOUNT_DATA_AGE_SECONDS = tostring(var.risk_limits.max_account_data_age_seconds)
-    DEDUPE_WINDOW_SECONDS        = "300"
-    ORDER_CLAIM_LEASE_SECONDS    = "60"
-    MOCK_SLIPPAGE_BPS            = "1"
-    MOCK_COMMISSION_PER_UNIT     = "0.005"
-    TELEGRAM_CHAT_ID             = var.telegram_chat_id
-    WEBHOOK_IP_ALLOWLIST         = var.webhook_ip_allowlist
+    MT_STORE                           = "firestore"
+    MT_BUS                             = "pubsub"
+    GOOGLE_CLOUD_PROJECT               = var.project_id
+    MT_ENVIRONMENT                     = var.environment
+    MT_STRUCTURED_LOGS                 = "1"
+    MAX_POSITION_SIZE_PCT              = tostring(var.risk_limits.max_position_size_pct)
+    MAX_BROKER_ALLOCATION_PCT          = tostring(var.risk_limits.max_broker_allocation_pct)
+    MAX_ACCOUNT_DATA_AGE_SECONDS       = tostring(var.risk_limits.max_account_data_age_seconds)
+    PRICE_COLLAR_PCT                   = tostring(var.risk_limits.price_collar_pct)
+    MAX_PRICE_AGE_SECONDS              = tostring(var.risk_limits.max_price_age_seconds)
+    MAX_ORDER_NOTIONAL                 = tostring(var.risk_limits.max_order_notional)
+    MAX_ORDERS_PER_MINUTE_PER_STRATEGY = tostring(var.risk_limits.max_orders_per_minute_per_strategy)
+    MAX_ORDERS_PER_MINUTE_PER_ACCOUNT  = tostring(var.risk_limits.max_orders_per_minute_per_account)
+    DAILY_LOSS_LIMIT_PCT               = tostring(var.risk_limits.daily_loss_limit_pct)
+    DEDUPE_WINDOW_SECONDS              = "300"
+    ORDER_CLAIM_LEASE_SECONDS          = "60"
+    MOCK_SLIPPAGE_BPS                  = "1"
+    MOCK_COMMISSION_PER_UNIT           = "0.005"
+    TELEGRAM_CHAT_ID                   = var.telegram_chat_id
+    WEBHOOK_IP_ALLOWLIST               = var.webhook_ip_allowlist
   }
 }
 

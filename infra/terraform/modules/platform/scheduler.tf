@@ -62,3 +62,17 @@ resource "google_cloud_scheduler_job" "daily_summary" {
     data       = base64encode(jsonencode({ kind = "daily_summary" }))
   }
 }
+
+# Risk refusals after the first of a burst are grouped; this tick sends each minute's digest.
+resource "google_cloud_scheduler_job" "risk_refusal_digest" {
+  project   = var.project_id
+  region    = var.region
+  name      = "${var.environment}-risk-refusal-digest"
+  schedule  = "* * * * *"
+  time_zone = "Etc/UTC"
+
+  pubsub_target {
+    topic_name = google_pubsub_topic.topic["notifications"].id
+    data       = base64encode(jsonencode({ kind = "flush_risk_refusals" }))
+  }
+}
