@@ -11,10 +11,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from shared.domain.instruments import InstrumentSpec
 from shared.domain.signal_parsing import SignalPayload
 from shared.registry_api import FlattenRequest, KillSwitchRequest, ZerodhaLogin
 from shared.services.portfolio_requests import Approval, OptimisationRequest
 from shared.services.strategy_registry import StrategyChanges, StrategySpec
+from shared.trading_api import InstrumentImport, MarkRequest, TradingStateRequest
 
 ERROR = {"type": "object", "required": ["error", "field", "reason"],
          "properties": {"error": {"type": "string"}, "field": {"type": "string"}, "reason": {"type": "string"}}}
@@ -57,8 +59,23 @@ ROUTES: list[tuple[str, str, str, type[BaseModel] | str | None, int, bool]] = [
      "breaks", None, 200, True),
     ("get", "/api/admin/kill-switch", "Kill switch state", None, 200, True),
     ("post", "/api/admin/kill-switch", "Throw or release the kill switch", KillSwitchRequest, 200, True),
-    ("post", "/api/admin/flatten", "Flatten every strategy's positions (confirm with 'FLATTEN ALL')",
-     FlattenRequest, 202, True),
+    ("post", "/api/admin/flatten", "Cancel working orders, then close positions: every strategy and account, or "
+     "those named (confirm with 'FLATTEN ALL')", FlattenRequest, 202, True),
+    ("post", "/api/signals/{signal_id}/cancel", "Cancel a signal's orders still working at the broker "
+     "(admin; the strategy's developer)", None, 202, True),
+    ("get", "/api/instruments", "The instrument master: every tradable instrument with its aliases", None, 200,
+     True),
+    ("get", "/api/instruments/{key}", "One instrument, by canonical key or any alias", None, 200, True),
+    ("put", "/api/instruments/{key}", "Create or replace an instrument and its aliases (admin)", InstrumentSpec,
+     200, True),
+    ("post", "/api/instruments/import", "Load the instrument master from a broker's listings (admin)",
+     InstrumentImport, 200, True),
+    ("get", "/api/admin/trading-states", "The kill switch and every fund, account and strategy trading state",
+     None, 200, True),
+    ("put", "/api/admin/trading-states/{scope_id}", "Set the fund ('fund'), an account ('account:ID') or a "
+     "strategy ('strategy:ID') ACTIVE, REDUCING or HALTED", TradingStateRequest, 200, True),
+    ("post", "/api/admin/mock/marks", "Move a paper-market mark at the Mock broker; crossed resting orders fill",
+     MarkRequest, 200, True),
     ("post", "/api/admin/brokers/zerodha/session", "Kite's daily login with the redirect's request_token",
      ZerodhaLogin, 200, True),
 ]

@@ -7,7 +7,7 @@ Cloud Function; every route authenticates a bearer API key.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import flask
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
@@ -17,6 +17,7 @@ from shared.bootstrap import Services
 from shared.domain.errors import RequestRejected
 from shared.domain.instruments import InstrumentSpec
 from shared.domain.models import TradingState
+from shared.ports.broker import BrokerError
 from shared.registry_api import authenticated_routes, json_body, require_admin
 from shared.services.strategy_registry import validated
 
@@ -33,7 +34,9 @@ class TradingStateRequest(BaseModel):
 class InstrumentImport(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    broker: Annotated[str, Field(pattern="^(mock)$")]  # the listings this process can read
+    broker: Literal["mock", "zerodha"]  # IBKR's contract details are imported on the gateway VM
+    symbols: list[Annotated[str, Field(min_length=1, max_length=60)]] = Field(
+        default_factory=list, max_length=500)  # Kite: which tickers to take from its dump
 
 
 class MarkRequest(BaseModel):
@@ -72,8 +75,20 @@ def trading_blueprint(services: Services) -> flask.Blueprint:
     def import_instruments(who: Principal) -> JsonReply:
         """Load the master from a broker's own listings."""
         require_admin(who)
-        validated(InstrumentImport, json_body())
-        saved = catalog.put_all(services.mock_broker.instrument_specs(), who)
+        body = validated(InstrumentImport, json_body())
+        if body.broker == "mock":
+            specs = services.mock_broker.instrument_specs()
+        else:
+            zerodha = services.brokers.get("zerodha")
+            if zerodha is None:
+                raise RequestRejected("broker", "no Zerodha accounts are configured", 409, "conflict")
+            if not body.symbols:
+                raise RequestRejected("symbols", "name the tickers to import from Kite's dump (e.g. NSE:RELIANCE)")
+            try:
+                specs = zerodha.instrument_specs(body.symbols)  # type: ignore[attr-defined]
+            except BrokerError as error:
+                raise RequestRejected("symbols", str(error), 422) from None
+        saved = catalog.put_all(specs, who)
         return {"imported": [spec.key for spec in saved]}, 200
 
     @route("/api/admin/trading-states", ["GET"])

@@ -59,4 +59,16 @@ def test_zerodha_account_trades_after_the_daily_login(tmp_path, clock):
         assert fake.placements[0]["tag"] == zerodha[0]["client_order_id"]
         position = services.store.query(Collections.POSITIONS, where={"account_id": "ZD-1"})
         assert [p["quantity"] for p in position] == [2]
+
+        # The instrument master loads from Kite's own instruments dump.
+        imported = client.post("/api/instruments/import", headers=ADMIN,
+                               json={"broker": "zerodha", "symbols": ["NSE:INFY", "NIFTY1!"]})
+        assert imported.status_code == 200, imported.get_json()
+        assert sorted(imported.get_json()["imported"]) == ["NSE:INFY", "NSE:NIFTY1!"]
+        nifty = client.get("/api/instruments/NFO:NIFTY26NOVFUT", headers=ADMIN).get_json()
+        assert (nifty["key"], nifty["multiplier"], nifty["broker_ids"]["zerodha"]["exchange"]) == (
+            "NSE:NIFTY1!", 75, "NFO")
+        unknown = client.post("/api/instruments/import", headers=ADMIN,
+                              json={"broker": "zerodha", "symbols": ["NSE:TSLA"]})
+        assert unknown.status_code == 422 and "NSE:TSLA" in unknown.get_json()["reason"]
         services.close()

@@ -16,13 +16,14 @@ import requests
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kite_errors
 
+from shared.domain.instruments import InstrumentSpec
 from shared.domain.models import AccountSnapshot, Instrument, Order, OrderType, OrderUpdate, Quote
 from shared.ports.broker import BrokerClient, BrokerError
 from shared.ports.store import Store
 
 from .brackets import GttBrackets
 from .config import ZerodhaConfig
-from .instruments import InstrumentBook, KiteInstrument
+from .instruments import InstrumentBook, KiteInstrument, specs_from_book
 from .parsing import account_snapshot, order_update, parse_quote
 from .session import ZerodhaSessionExpired, ZerodhaSessions
 
@@ -151,6 +152,17 @@ class ZerodhaBroker(BrokerClient):
         if base.upper() != quote.upper():
             return None
         return Quote(price=1.0, as_of=self._clock(), source="identity")
+
+    def instrument_specs(self, wanted: list[str]) -> list[InstrumentSpec]:
+        """Instrument-master specs for ``wanted`` tickers, from Kite's instruments dump."""
+        accounts = self._sessions.logged_in()
+        if not accounts:
+            raise BrokerError("no Zerodha account is logged in today: log in before importing instruments")
+        kite = self._sessions.client(accounts[0])
+        try:
+            return specs_from_book(self._book_for(kite), wanted, self._clock().date())
+        except ValueError as error:
+            raise BrokerError(str(error)) from None
 
     def take_updates(self) -> list[OrderUpdate]:
         """Orders that were still working when placed and have changed since, then protective legs."""

@@ -103,7 +103,11 @@ def specs_from_dump(csv_text: str | bytes, wanted: list[str], today: date) -> li
     A continuous future's dated contract becomes an alias, so re-import after each expiry.
     Every name the dump lacks is reported at once, so a typo cannot import half a list.
     """
-    book = InstrumentBook.from_csv(csv_text)
+    return specs_from_book(InstrumentBook.from_csv(csv_text), wanted, today)
+
+
+def specs_from_book(book: InstrumentBook, wanted: list[str], today: date) -> list[InstrumentSpec]:
+    """As ``specs_from_dump``, from an instrument book already loaded."""
     requested = [_split(name) for name in wanted]
     specs: dict[str, InstrumentSpec] = {}
     problems = []
