@@ -7,19 +7,39 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shared.adapters.broker_mock import MockBroker
-from shared.domain.models import Account, Allocation, Broker, Collections, Instrument, Strategy
+from shared.domain.instruments import InstrumentSpec
+from shared.domain.models import (
+    RISK_LIMITS_DOC,
+    Account,
+    Allocation,
+    AssetClass,
+    Broker,
+    Collections,
+    SessionPolicy,
+    Strategy,
+)
 from shared.ports.store import Store
 from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
 from shared.services.ingest import hash_passphrase
+from shared.services.instruments import InstrumentCatalog
 
 STRATEGY = "bench_strategy"
 PASSPHRASE = "bench-passphrase-not-secret"
 SYMBOLS = ["AAA", "BBB", "CCC", "DDD", "EEE"]
+# A load generator: one strategy sending hundreds of signals a second is a runaway by the
+# shipped throttles, so the bench fund's own settings lift them (as a fund would for such a strategy).
+BENCH_FUND_LIMITS = {"max_signals_per_second_per_strategy": 1e6, "max_orders_per_second_per_account": 1e6}
+
+
+def bench_instrument(symbol: str) -> InstrumentSpec:
+    return InstrumentSpec(key=f"BENCH:{symbol}", symbol=symbol, exchange="BENCH", asset_class=AssetClass.EQUITY,
+                          currency="USD", multiplier=1, tick_size=0.01, calendar="24/7")
 
 
 def seed_bench_fund(store: Store, broker: MockBroker, accounts: int) -> list[str]:
     digest, salt = hash_passphrase(PASSPHRASE)
-    strategy = Strategy(strategy_id=STRATEGY, reference_capital=100_000, passphrase_hash=digest, passphrase_salt=salt)
+    strategy = Strategy(strategy_id=STRATEGY, reference_capital=100_000, passphrase_hash=digest, passphrase_salt=salt,
+                        session_policy=SessionPolicy.ANY_TIME)
     store.put(Collections.STRATEGIES, STRATEGY, strategy.model_dump(mode="json"))
     account_ids = [f"BENCH-{i:03d}" for i in range(accounts)]
     for account_id in account_ids:
@@ -27,7 +47,9 @@ def seed_bench_fund(store: Store, broker: MockBroker, accounts: int) -> list[str
         store.put(Collections.ACCOUNTS, account_id, Account(account_id=account_id, broker=Broker.MOCK).model_dump(
             mode="json"))
     for symbol in SYMBOLS:
-        broker.list_instrument(Instrument(symbol=symbol), 100.0)
+        broker.list_instrument(bench_instrument(symbol), 100.0)
+    InstrumentCatalog(store, lambda: datetime.now(UTC)).put_all(broker.instrument_specs())
+    store.put(Collections.SETTINGS, RISK_LIMITS_DOC, BENCH_FUND_LIMITS)
     allocation = Allocation(weights={a: {STRATEGY: 0.1} for a in account_ids}, approved_at=datetime.now(UTC))
     store.put(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC, allocation.model_dump(mode="json"))
     return account_ids

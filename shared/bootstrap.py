@@ -28,6 +28,7 @@ from shared.services.instruments import InstrumentCatalog
 from shared.services.notifier import NotifierService
 from shared.services.prices import PriceBook
 from shared.services.recovery import PipelineRecovery
+from shared.services.risk_context import prune_counters
 from shared.services.strategy_registry import StrategyRegistry
 
 if TYPE_CHECKING:
@@ -138,6 +139,7 @@ class Services:
         refresh snapshots, release signals held for an open, send the risk-refusal digest."""
         polled = self.poller.poll_all()
         released = PipelineRecovery(self.store, self.bus, self.clock).release_held()
+        prune_counters(self.store, self.clock())
         self.bus.publish(Topics.NOTIFICATIONS, {"kind": "flush_risk_refusals"})
         return {"polled": polled, "released": released}
 

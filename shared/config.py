@@ -14,8 +14,8 @@ from shared.domain.models import Environment, RiskLimits
 CLOUD_SETTINGS = (
     "MT_STORE", "MT_BUS", "GOOGLE_CLOUD_PROJECT", "MT_ENVIRONMENT", "MT_STRUCTURED_LOGS",
     "MAX_POSITION_SIZE_PCT", "MAX_BROKER_ALLOCATION_PCT", "MAX_ACCOUNT_DATA_AGE_SECONDS", "PRICE_COLLAR_PCT",
-    "MAX_PRICE_AGE_SECONDS", "MAX_ORDER_NOTIONAL", "MAX_ORDERS_PER_MINUTE_PER_STRATEGY",
-    "MAX_ORDERS_PER_MINUTE_PER_ACCOUNT", "DAILY_LOSS_LIMIT_PCT",
+    "MAX_PRICE_AGE_SECONDS", "MAX_ORDER_NOTIONAL", "MAX_SIGNALS_PER_SECOND_PER_STRATEGY",
+    "MAX_ORDERS_PER_SECOND_PER_ACCOUNT", "DAILY_LOSS_LIMIT_PCT",
     "DEDUPE_WINDOW_SECONDS", "ORDER_CLAIM_LEASE_SECONDS", "MOCK_SLIPPAGE_BPS", "MOCK_COMMISSION_PER_UNIT",
     "TELEGRAM_CHAT_ID", "WEBHOOK_IP_ALLOWLIST",
 )
@@ -73,10 +73,10 @@ class Settings:
             price_collar_pct=number("PRICE_COLLAR_PCT", limit.price_collar_pct),
             max_price_age_seconds=number("MAX_PRICE_AGE_SECONDS", limit.max_price_age_seconds),
             max_order_notional=number("MAX_ORDER_NOTIONAL", limit.max_order_notional),
-            max_orders_per_minute_per_strategy=number("MAX_ORDERS_PER_MINUTE_PER_STRATEGY",
-                                                      limit.max_orders_per_minute_per_strategy),
-            max_orders_per_minute_per_account=number("MAX_ORDERS_PER_MINUTE_PER_ACCOUNT",
-                                                     limit.max_orders_per_minute_per_account),
+            max_signals_per_second_per_strategy=number("MAX_SIGNALS_PER_SECOND_PER_STRATEGY",
+                                                      limit.max_signals_per_second_per_strategy),
+            max_orders_per_second_per_account=number("MAX_ORDERS_PER_SECOND_PER_ACCOUNT",
+                                                     limit.max_orders_per_second_per_account),
             daily_loss_limit_pct=number("DAILY_LOSS_LIMIT_PCT", limit.daily_loss_limit_pct),
         )
         return cls(

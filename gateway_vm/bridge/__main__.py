@@ -2,6 +2,8 @@
 
     IBKR_GATEWAY=127.0.0.1:4002 MT_STORE=firestore MT_BUS=pubsub GOOGLE_CLOUD_PROJECT=... \\
         python -m gateway_vm.bridge
+
+IBKR_PRICE_FALLBACK_LAST_FILL=1 lets quotes fall back to our last fill (shared/adapters/ibkr/config.py).
 """
 
 from __future__ import annotations
@@ -25,8 +27,7 @@ def main() -> None:
     configure_journey(settings.log_dir, settings.structured_logs)
     store = build_store(settings)
     bus = PubSubBus(settings.gcp_project, subscriber_name="bridge") if settings.bus == "pubsub" else build_bus(settings)
-    config = IbkrConfig.from_address(os.environ.get("IBKR_GATEWAY", "127.0.0.1:4002"),
-                                     client_id=int(os.environ.get("IBKR_CLIENT_ID", "17")))
+    config = IbkrConfig.from_env()  # IBKR_GATEWAY, IBKR_CLIENT_ID, IBKR_PRICE_FALLBACK_LAST_FILL
     broker = IbkrBroker(store, IbkrConnection(config), utcnow)
     bridge = IbkrBridge(store, bus, broker, utcnow, settings.order_claim_lease_seconds,
                         poll_seconds=float(os.environ.get("IBKR_POLL_SECONDS", "30")))

@@ -4,8 +4,8 @@ It consumes the orders execution routes to ``ibkr-orders`` and places them throu
 same ExecutionService as every other broker (claim by client order id, look up by
 orderRef before placing again, publish confirmations), polls its IBKR accounts for
 snapshots and reconciliation, publishes fills of orders that finished after their
-placement call returned, and reports its health on a loopback port for systemd and
-the operator.
+placement call returned, publishes reference prices (cerebro, in the cloud, cannot reach
+IB Gateway), and reports its health on a loopback port for systemd and the operator.
 """
 
 from __future__ import annotations
@@ -18,12 +18,17 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from pydantic import ValidationError
+
 from shared.adapters.ibkr import IbkrBroker
-from shared.domain.models import Order, Topics
+from shared.domain.instruments import InstrumentSpec
+from shared.domain.models import CancelRequest, Collections, Order, Quote, Topics
+from shared.ports.broker import BrokerError
 from shared.ports.bus import Bus, Message
 from shared.ports.store import Store
 from shared.services.account_poller import AccountPoller
 from shared.services.execution_service import ExecutionService
+from shared.services.prices import market_price_doc_id
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +37,7 @@ class IbkrBridge:
     def __init__(self, store: Store, bus: Bus, broker: IbkrBroker, clock: Callable[[], datetime],
                  claim_lease_seconds: float, poll_seconds: float = 30.0):
         self._broker = broker
+        self._store = store
         self._bus = bus
         self._clock = clock
         self._poll_seconds = poll_seconds
@@ -75,15 +81,54 @@ class IbkrBridge:
 
     # --- work --------------------------------------------------------------------------
     def _on_order(self, message: Message) -> None:
-        """A failure raises, so the bus redelivers (Pub/Sub's retry policy, then its dead letter)."""
-        self.execution.handle_order(Order.model_validate(message.data["order"]))
+        """An order to place or a working order to cancel (an exit's cancel of a resting entry or
+        of a bracket leg), in the order execution published them. A failure raises, so the bus
+        redelivers (Pub/Sub's retry policy, then its dead letter)."""
+        if "cancel" in message.data:
+            self.execution.handle_cancel(CancelRequest.model_validate(message.data["cancel"]))
+        else:
+            self.execution.handle_order(Order.model_validate(message.data["order"]))
         self.orders_handled += 1
 
     def poll_once(self) -> dict[str, Any]:
-        published = self.execution.publish_broker_updates() if self._broker.connection.connected else 0
+        connected = self._broker.connection.connected
+        published = self.execution.publish_broker_updates() if connected else 0
         accounts = self.poller.poll_all()
-        self.last_poll = {"at": self._clock().isoformat(), "accounts": accounts, "updates_published": published}
+        prices: int | str = "not connected"
+        if connected:
+            try:
+                prices = self.publish_market_prices()
+            except BrokerError as error:  # e.g. the gateway went away mid-poll: the next poll tries again
+                log.warning("IBKR prices not published: %s", error)
+                prices = f"failed: {error}"
+        self.last_poll = {"at": self._clock().isoformat(), "accounts": accounts, "updates_published": published,
+                          "prices_published": prices}
         return self.last_poll
+
+    def publish_market_prices(self) -> int:
+        """Quotes for the instruments in the master that IBKR trades, and the USD rate of each
+        currency they (or the IBKR accounts) are priced in, into ``market_prices`` (ids
+        ``ibkr|NASDAQ:AAPL``, ``ibkr|FX:EURUSD``): cerebro reads them there. An instrument IB
+        has no price for keeps its last document, whose ``as_of`` shows its age. Returns how
+        many were written."""
+        specs = []
+        for document in self._store.query(Collections.INSTRUMENTS):
+            try:
+                spec = InstrumentSpec.model_validate(document)
+            except ValidationError as error:
+                log.warning("instrument %s skipped: %s", document.get("key"), error)
+                continue
+            if "ibkr" in spec.broker_ids:
+                specs.append(spec)
+        quotes = dict(self._broker.quote_specs(specs))
+        bases = {account.get("base_currency", "USD") for account in self._store.query(
+            Collections.ACCOUNTS, where={"broker": "ibkr"})}
+        for currency in sorted(({spec.currency for spec in specs} | bases) - {"USD"}):
+            quotes[f"FX:{currency}USD"] = self._broker.fx_rate(currency, "USD")
+        documents = {market_price_doc_id("ibkr", key): _price_document(key, quote)
+                     for key, quote in quotes.items() if quote is not None}
+        self._store.put_many(Collections.MARKET_PRICES, documents)
+        return len(documents)
 
     def _poll_forever(self) -> None:
         while not self._stop.wait(self._poll_seconds):
@@ -109,3 +154,8 @@ class IbkrBridge:
                 pass
 
         return Health
+
+
+def _price_document(instrument_key: str, quote: Quote) -> dict[str, Any]:
+    return {"broker": "ibkr", "instrument_key": instrument_key, "price": quote.price,
+            "as_of": quote.as_of.isoformat(), "source": quote.source}

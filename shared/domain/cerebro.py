@@ -57,12 +57,14 @@ class AccountContext:
     strategy_positions: dict[str, float] = field(default_factory=dict)
     # Instruments of those positions (flatten needs them to build orders).
     position_instruments: dict[str, Instrument] = field(default_factory=dict)
-    # Every strategy's position in the signal's instrument in this account, plus working orders.
+    # Every strategy's filled position in the signal's instrument in this account, and the
+    # risk-adding orders still working there (magnitudes: buys, sells). The cap takes the worst case.
     account_position: float = 0.0
+    account_working: tuple[float, float] = (0.0, 0.0)
     strategy_working: tuple[WorkingOrder, ...] = ()
     trading_state: TradingState = TradingState.ACTIVE
     state_reason: str = ""  # who put it there: "kill switch", "strategy paused", ...
-    orders_last_minute: tuple[int, int] = (0, 0)  # (this strategy, this account)
+    recent_orders: tuple[int, int] = (0, 0)  # this second: (the strategy's adding signals, the account's orders)
     broker_exposure: float | None = None  # fund currency
     fund_equity: float | None = None  # fund currency
     to_fund_currency: float = 1.0
@@ -120,12 +122,13 @@ def decide(
     else:
         checks.append(Check(name="account_data", outcome="pass", detail=f"snapshot {age:.0f}s old"))
 
-    cancels = _cancels_for_exit(signal, account, context, current)
+    cancels = _resting_entries(signal, account, context, current)
 
     if signal.action is Action.FLATTEN:
         orders = [_order(signal, account, context.position_instruments[key], -qty, None, qty)
                   for key, qty in sorted(context.strategy_positions.items())
                   if qty != 0 and key in context.position_instruments]
+        cancels += [_cancel(signal, account, w) for w in context.strategy_working if w.protective]
         if not orders and not cancels:
             return finish("skipped", "strategy holds no positions or working orders in this account")
         return finish("approved", f"flatten {len(orders)} position(s), cancel {len(cancels)} working order(s)",
@@ -138,6 +141,7 @@ def decide(
                         detail=f"weight {weight:g}" if weight > 0 else "withdrawn: the exit closes the position"))
     if weight <= 0:  # an exit after the allocation was withdrawn closes everything
         orders = [_order(signal, account, instrument, -current, quote, current)] if current else []
+        cancels += _stale_protection(signal, account, context, current, -current, cancels)
         return finish("approved", f"close {abs(current):g} {instrument.symbol}", orders, cancels)
 
     price_problem = _price_problem(signal, quote, now, limits)
@@ -184,13 +188,16 @@ def decide(
         exposure = Exposure(
             equity=snapshot.equity, margin_available=snapshot.margin_available,
             unit_value=quote.price * instrument.multiplier * market.fx_rate, strategy_position=current,
-            account_position=context.account_position, broker_exposure=context.broker_exposure,
+            account_position=context.account_position + (
+                context.account_working[0] if delta > 0 else -context.account_working[1]),
+            broker_exposure=context.broker_exposure,
             fund_equity=context.fund_equity, to_fund_currency=context.to_fund_currency)
         sized = apply_caps(instrument, delta, exposure, limits, checks)
         if sized.delta == 0:
             return finish("rejected", next(c.detail for c in reversed(checks) if c.outcome == "fail"), cancels=cancels)
         delta = sized.delta
     order = _order(signal, account, instrument, delta, quote, current)
+    cancels += _stale_protection(signal, account, context, current, delta, cancels)
     clips = [c.detail for c in checks if c.outcome in ("capped", "fail")]
     reason = f"{order.side.value} {order.quantity:g} {instrument.symbol}" + (f" ({'; '.join(clips)})" if clips else "")
     return finish("approved", reason, [order], cancels)
@@ -215,17 +222,18 @@ def _price_problem(signal: StandardizedSignal, quote: Quote | None, now: datetim
 
 def _throttled(delta: float, floor: float, context: AccountContext, limits: RiskLimits,
                checks: list[Check]) -> float:
-    by_strategy, by_account = context.orders_last_minute
-    for name, count, cap in (("max_orders_per_minute_per_strategy", by_strategy,
-                              limits.max_orders_per_minute_per_strategy),
-                             ("max_orders_per_minute_per_account", by_account,
-                              limits.max_orders_per_minute_per_account)):
+    by_strategy, by_account = context.recent_orders
+    for name, count, cap, what in (
+            ("max_signals_per_second_per_strategy", by_strategy, limits.max_signals_per_second_per_strategy,
+             "risk-adding signals from the strategy"),
+            ("max_orders_per_second_per_account", by_account, limits.max_orders_per_second_per_account,
+             "risk-adding orders in the account")):
         if count >= cap:
-            checks.append(Check(name=name, outcome="fail",
-                                detail=f"{name}: {count} risk-adding orders in the last minute, cap {cap:g}"))
+            checks.append(Check(name=name, outcome="fail", detail=f"{name}: {count} {what} this second, cap {cap:g}"))
             return math.copysign(floor, delta)
     checks.append(Check(name="order_rate", outcome="pass",
-                        detail=f"{by_strategy} by the strategy, {by_account} in the account in the last minute"))
+                        detail=f"{by_strategy} adding signals by the strategy, {by_account} adding orders in the "
+                               "account this second"))
     return delta
 
 
@@ -262,21 +270,34 @@ def _desired_delta(signal: StandardizedSignal, current: float, scale: float, all
     return side * round_quantity(notional / unit_value, instrument)
 
 
-def _cancels_for_exit(signal: StandardizedSignal, account: Account, context: AccountContext,
-                      current: float) -> list[CancelRequest]:
-    """Working orders an exit or flatten cancels before it closes: the strategy's resting
-    entries, and its protective orders when nothing will be left for them to protect."""
+def _resting_entries(signal: StandardizedSignal, account: Account, context: AccountContext,
+                     current: float) -> list[CancelRequest]:
+    """An exit cancels the strategy's resting entries in its instrument (a flatten: in every
+    instrument), so nothing it closes can be reopened by an older order filling later; with
+    nothing held, protective orders have nothing left to protect and go too."""
     if signal.action not in (Action.EXIT, Action.FLATTEN):
         return []
-    to_flat = signal.action is Action.FLATTEN or signal.sizing is None or (
-        signal.sizing.kind is SizingKind.TARGET_POSITION and signal.sizing.value == 0) or (
-        signal.sizing.kind is SizingKind.PERCENT and signal.sizing.value >= 100) or current == 0
-    return [CancelRequest(client_order_id=w.client_order_id, signal_id=signal.signal_id,
-                          account_id=account.account_id, broker=account.broker,
-                          reason=f"{signal.action.value} of {w.instrument_key}")
-            for w in context.strategy_working
-            if (signal.action is Action.FLATTEN or w.instrument_key == signal.instrument.key)
-            and (to_flat or not w.protective)]
+    return [_cancel(signal, account, w) for w in context.strategy_working
+            if (not w.protective or (current == 0 and signal.action is Action.EXIT))
+            and (signal.action is Action.FLATTEN or w.instrument_key == signal.instrument.key)]
+
+
+def _stale_protection(signal: StandardizedSignal, account: Account, context: AccountContext, current: float,
+                      delta: float, already: list[CancelRequest]) -> list[CancelRequest]:
+    """Protective orders are sized to the entry they protect: once the position shrinks by any other
+    order, they would oversell it, so they are cancelled (the journey says so)."""
+    if not reducing_part(current, delta):
+        return []
+    cancelled = {c.client_order_id for c in already}
+    return [_cancel(signal, account, w) for w in context.strategy_working
+            if w.protective and w.instrument_key == signal.instrument.key and w.client_order_id not in cancelled]
+
+
+def _cancel(signal: StandardizedSignal, account: Account, working: WorkingOrder) -> CancelRequest:
+    kind = "protective order" if working.protective else "resting order"
+    return CancelRequest(client_order_id=working.client_order_id, signal_id=signal.signal_id,
+                         account_id=account.account_id, broker=account.broker,
+                         reason=f"{signal.action.value} of {working.instrument_key} cancels its {kind}")
 
 
 def _order(signal: StandardizedSignal, account: Account, instrument: Instrument, delta: float,

@@ -289,8 +289,10 @@ class RiskLimits(_Model):
     price_collar_pct: PositiveFloat = 5.0  # the alert's price may differ this much from the broker's
     max_price_age_seconds: PositiveFloat = 120.0  # an older reference price refuses risk-adding orders
     max_order_notional: PositiveFloat = 5_000_000.0  # per order, in the account's base currency
-    max_orders_per_minute_per_strategy: PositiveFloat = 60.0
-    max_orders_per_minute_per_account: PositiveFloat = 120.0
+    # Order-rate throttles (NautilusTrader's submit-rate limit): a strategy's risk-adding signals, an
+    # account's risk-adding orders, each in one second. A bar-close burst fits; a runaway loop does not.
+    max_signals_per_second_per_strategy: PositiveFloat = 50.0
+    max_orders_per_second_per_account: PositiveFloat = 100.0
     daily_loss_limit_pct: PositiveFloat = 5.0  # of start-of-day equity; a breach puts the account in REDUCING
     margin_rates: dict[AssetClass, float] = Field(
         default_factory=lambda: {
@@ -322,7 +324,7 @@ class DecisionInputs(_Model):
     alert_price: float | None = None  # what the alert said: a sanity check only
     fx_rate: float | None = None  # instrument currency -> account base currency
     current_position: float = 0.0  # this strategy's position
-    account_position: float = 0.0  # every strategy's position in this account, working orders included
+    account_position: float = 0.0  # every strategy's filled position in this instrument in this account
     account_data_age_seconds: float | None = None
     trading_state: TradingState = TradingState.ACTIVE
     limits: RiskLimits

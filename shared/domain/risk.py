@@ -22,7 +22,7 @@ class Exposure:
     margin_available: float
     unit_value: float  # one unit of quantity: price x multiplier x FX to base
     strategy_position: float  # this strategy's position (the reducing part is measured from it)
-    account_position: float  # every strategy's position in this instrument, working orders included
+    account_position: float  # every strategy's position in this instrument, with working orders the same way
     broker_exposure: float | None = None  # gross exposure at this broker, fund currency
     fund_equity: float | None = None  # every account's equity, fund currency
     to_fund_currency: float = 1.0  # account base -> fund currency

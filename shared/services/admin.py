@@ -1,8 +1,9 @@
 """The admin's controls: the kill switch, trading states, flatten, and cancelling orders.
 
 The kill switch is the fund's HALTED state: cerebro refuses every decision that adds
-risk and execution refuses every queued order that is not reduce-only, while exits,
-reducing orders and flattens still go through. Flatten (every strategy, some
+risk, execution refuses every queued order that is not reduce-only, and entries resting at
+the broker are cancelled, while exits, reducing orders, protective orders and flattens
+still go through. Flatten (every strategy, some
 strategies, or some accounts) sends one admin flatten signal per strategy with
 positions or working orders in scope; cerebro cancels the working orders first, then
 closes the positions.
@@ -50,6 +51,8 @@ class AdminControls:
                  "changed_at": self._clock().isoformat()}
         self._store.put(Collections.SETTINGS, KILL_SWITCH_DOC, state)
         self._journey.step("kill-switch", f"{'ON' if enabled else 'off'} by {caller.subject}: {reason}")
+        if enabled:
+            state = {**state, "cancelled": self._cancel_risk_adding("fund", "kill switch")}
         self._bus.publish(Topics.NOTIFICATIONS, {"kind": "kill_switch", **state})
         return state
 
@@ -71,6 +74,8 @@ class AdminControls:
             self._store.delete(Collections.TRADING_STATES, scope_id)
         else:
             self._store.put(Collections.TRADING_STATES, scope_id, document)
+        if state is TradingState.HALTED:
+            document = {**document, "cancelled": self._cancel_risk_adding(scope_id, f"{scope_id} HALTED")}
         self._journey.step("trading-state", f"{scope_id} {state.value.upper()} by {caller.subject}: {reason}")
         self._bus.publish(Topics.NOTIFICATIONS, {"kind": "trading_state", **document})
         return document
@@ -103,6 +108,27 @@ class AdminControls:
                                                  "strategies": sorted(signals)})
         return {"flattening": signals}
 
+    def _cancel_risk_adding(self, scope_id: str, why: str) -> list[str]:
+        """A halt stops new risk at the broker too: entries still resting there (not reduce-only,
+        not protective) are cancelled, so none can fill while trading is halted."""
+        scope, _, target = scope_id.partition(":")
+        cancelled = []
+        for document in self._store.query(Collections.ORDERS, where={"open": True}):
+            order = Order.model_validate(document["order"])
+            if order.reduce_only or order.parent_order_id:
+                continue
+            if scope != "fund" and getattr(order, f"{scope}_id") != target:
+                continue
+            self._publish_cancel(order, f"{why}: resting risk-adding orders are cancelled")
+            cancelled.append(order.client_order_id)
+        return cancelled
+
+    def _publish_cancel(self, order: Order, reason: str) -> None:
+        cancel = CancelRequest(client_order_id=order.client_order_id, signal_id=order.signal_id,
+                               account_id=order.account_id, broker=order.broker, reason=reason)
+        self._bus.publish(Topics.ORDERS, {"cancel": cancel.model_dump(mode="json")},
+                          {"signal_id": order.signal_id, "client_order_id": order.client_order_id})
+
     def cancel_signal_orders(self, signal_id: str, caller: Principal) -> dict[str, Any]:
         """Cancel every order of a signal still working at its broker (the entry's protective
         orders included); the cancellations come back as order updates."""
@@ -116,11 +142,7 @@ class AdminControls:
         cancelled = []
         for document in self._store.query(Collections.ORDERS, where={"signal_id": signal_id, "open": True}):
             order = Order.model_validate(document["order"])
-            cancel = CancelRequest(client_order_id=order.client_order_id, signal_id=signal_id,
-                                   account_id=order.account_id, broker=order.broker,
-                                   reason=f"cancelled by {caller.subject}")
-            self._bus.publish(Topics.ORDERS, {"cancel": cancel.model_dump(mode="json")},
-                              {"signal_id": signal_id, "client_order_id": order.client_order_id})
+            self._publish_cancel(order, f"cancelled by {caller.subject}")
             cancelled.append(order.client_order_id)
         self._journey.step(signal_id, f"{caller.subject} asked to cancel {len(cancelled)} working order(s)")
         return {"signal_id": signal_id, "cancelling": cancelled}

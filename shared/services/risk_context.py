@@ -34,7 +34,7 @@ def trading_state_doc_id(scope: str, scope_id: str = "") -> str:
 
 
 def counter_doc_id(scope: str, scope_id: str, now: datetime) -> str:
-    return f"{scope}:{scope_id}|{now:%Y%m%dT%H%M}"
+    return f"{scope}:{scope_id}|{now:%Y%m%dT%H%M%S}"
 
 
 def fund_limits(store: Store, configured: RiskLimits) -> RiskLimits:
@@ -61,9 +61,10 @@ class FundView:
     fund_state: tuple[TradingState, str]
     strategy_state: tuple[TradingState, str]
     account_states: dict[str, tuple[TradingState, str]]
-    instrument_positions: dict[str, float]  # account -> every strategy's position plus working orders
+    instrument_positions: dict[str, float]  # account -> every strategy's filled position in the instrument
+    instrument_working: dict[str, tuple[float, float]]  # account -> risk-adding orders working there (buys, sells)
     strategy_working: dict[str, list[WorkingOrder]]  # account -> this strategy's working orders
-    order_counts: dict[str, tuple[int, int]]  # account -> (strategy, account) risk-adding orders this minute
+    order_counts: dict[str, tuple[int, int]]  # account -> (strategy's adding signals, account's adding orders)
     broker_exposure: dict[str, float] = field(default_factory=dict)  # broker -> gross exposure, fund currency
     fund_equity: float = 0.0
     to_fund_currency: dict[str, float] = field(default_factory=dict)  # account -> rate
@@ -93,7 +94,7 @@ class RiskContextReader:
                                     _admin_state(states.get(f"strategy:{strategy.strategy_id}"), "strategy"))
         account_states = {}
         for account in accounts:
-            loss = ((TradingState.REDUCING, f"daily loss limit {limits.daily_loss_limit_pct:g}% breached")
+            loss = ((TradingState.REDUCING, _loss_reason(account, limits))
                     if loss_limit_breached(account, limits, now) else (TradingState.ACTIVE, ""))
             account_states[account.account_id] = _strictest(
                 loss, _admin_state(states.get(f"account:{account.account_id}"), "account"))
@@ -102,6 +103,7 @@ class RiskContextReader:
         for doc in self._store.query(Collections.POSITIONS, where={"instrument_key": instrument.key}):
             positions[doc["account_id"]] = positions.get(doc["account_id"], 0.0) + doc["quantity"]
         working: dict[str, list[WorkingOrder]] = {}
+        pending: dict[str, tuple[float, float]] = {}
         for record in self._store.query(Collections.ORDERS, where={"open": True}):
             if record.get("status") not in WORKING_STATUSES:
                 continue
@@ -109,19 +111,21 @@ class RiskContextReader:
             remaining = (order["quantity"] - record.get("filled_quantity", 0.0)) * (1 if order["side"] == "buy" else -1)
             key = order["instrument"]["symbol"] if not order["instrument"].get("exchange") else (
                 f"{order['instrument']['exchange']}:{order['instrument']['symbol']}")
-            if key == instrument.key:
-                positions[record["account_id"]] = positions.get(record["account_id"], 0.0) + remaining
+            if key == instrument.key and not order.get("reduce_only"):
+                # Only orders that may add count: a resting stop loss makes no room under the cap.
+                buys, sells = pending.get(record["account_id"], (0.0, 0.0))
+                pending[record["account_id"]] = (buys + max(remaining, 0.0), sells + max(-remaining, 0.0))
             if record["strategy_id"] == strategy.strategy_id:
                 working.setdefault(record["account_id"], []).append(
                     WorkingOrder(record["client_order_id"], key, remaining, bool(record.get("parent_order_id"))))
 
-        minute_counts = {}
+        second_counts = {}
         for account in accounts:
             by_strategy = self._count(counter_doc_id("strategy", strategy.strategy_id, now))
             by_account = self._count(counter_doc_id("account", account.account_id, now))
-            minute_counts[account.account_id] = (by_strategy, by_account)
+            second_counts[account.account_id] = (by_strategy, by_account)
 
-        view = FundView(fund, strategy_state, account_states, positions, working, minute_counts)
+        view = FundView(fund, strategy_state, account_states, positions, pending, working, second_counts)
         self._add_broker_exposure(view)
         return view
 
@@ -143,17 +147,38 @@ class RiskContextReader:
                                                           + account.snapshot.gross_exposure * rate)
 
     def count_orders(self, tx: Transaction, strategy_id: str, account_ids: list[str], now: datetime) -> None:
-        """Add this signal's risk-adding orders to the minute's throttle counters (inside the
-        transaction that records the decisions, so a redelivery never counts twice)."""
-        doc_ids = [counter_doc_id("strategy", strategy_id, now)] * len(account_ids) + [
+        """Count this signal once for its strategy and each risk-adding order for its account, in this
+        second's throttle counters (inside the transaction that records the decisions, so a
+        redelivery never counts twice)."""
+        doc_ids = [counter_doc_id("strategy", strategy_id, now)] + [
             counter_doc_id("account", account_id, now) for account_id in account_ids]
         counts: dict[str, int] = {}
         for doc_id in doc_ids:
             counts[doc_id] = counts.get(doc_id, 0) + 1
         current = {doc_id: tx.get(Collections.RISK_COUNTERS, doc_id) or {} for doc_id in counts}
         for doc_id, added in counts.items():
+            scope, second = doc_id.rsplit("|", 1)
             tx.set(Collections.RISK_COUNTERS, doc_id, {"count": int(current[doc_id].get("count", 0)) + added,
-                                                       "minute": doc_id.rsplit("|", 1)[1]})
+                                                       "scope": scope, "second": second})
+
+
+def _loss_reason(account: Account, limits: RiskLimits) -> str:
+    start, snapshot = account.day_start, account.snapshot
+    if start is None or snapshot is None or start.equity <= 0:
+        return f"daily_loss_limit: breached earlier today, cap {limits.daily_loss_limit_pct:g}%"
+    loss = 1 - snapshot.equity / start.equity
+    return (f"daily_loss_limit: equity {snapshot.equity:,.0f} is {loss:.1%} below the day's start "
+            f"{start.equity:,.0f}, cap {limits.daily_loss_limit_pct:g}%")
+
+
+def prune_counters(store: Store, now: datetime) -> int:
+    """Drop throttle counters of seconds long gone (the fund's tick calls this)."""
+    cutoff = f"{now:%Y%m%dT%H%M%S}"
+    stale = [doc_id for doc_id, document in ((f"{d['scope']}|{d['second']}", d) for d in
+                                             store.query(Collections.RISK_COUNTERS)) if document["second"] < cutoff]
+    for doc_id in stale:
+        store.delete(Collections.RISK_COUNTERS, doc_id)
+    return len(stale)
 
 
 def _admin_state(document: dict[str, Any] | None, scope: str) -> tuple[TradingState, str]:

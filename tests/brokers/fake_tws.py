@@ -4,9 +4,11 @@ Length-prefixed frames of NUL-terminated fields; the handshake (``API\\0`` then 
 client's version range, answered with server version 157 and the connection time);
 startApi answered with managedAccounts and nextValidId; the requests ib_async makes on
 connect (positions, open and completed orders, account updates, executions); contract
-details; placeOrder answered as TWS does (openOrder, orderStatus, execDetails,
-orderStatus Filled, commissionReport) or with error 201; cancelOrder. Tests script
-what the next order does and can drop every connection.
+details (with multiplier and minTick); market data snapshots (tickPrice frames and
+tickSnapshotEnd, or error 354); placeOrder answered as TWS does (openOrder, orderStatus,
+execDetails, orderStatus Filled, commissionReport) or with error 201, including brackets
+(orders held until one transmits; legs resting until triggered; OCA groups); cancelOrder.
+Tests script what the next order does, trigger resting orders and can drop every connection.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import socket
 import socketserver
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 SERVER_VERSION = 157
+RESTING = ("Submitted", "PreSubmitted")
+BID, ASK, LAST, CLOSE = 1, 2, 4, 9  # IB's tick types
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,8 @@ class FakeContract:
     trading_class: str = ""
     multiplier: str = ""
     last_trade: str = ""
+    min_tick: float = 0.01
+    long_name: str = ""
 
     def fields(self, primary: bool = False) -> list[object]:
         """conId, symbol, secType, lastTrade, strike, right, multiplier, exchange, currency, localSymbol,
@@ -45,11 +52,12 @@ class FakeContract:
 
 
 CONTRACTS = [
-    FakeContract(265598, "AAPL", "STK", "SMART", primary_exchange="NASDAQ"),
-    FakeContract(272093, "MSFT", "STK", "SMART", primary_exchange="NASDAQ"),
+    FakeContract(265598, "AAPL", "STK", "SMART", primary_exchange="NASDAQ", long_name="APPLE INC"),
+    FakeContract(272093, "MSFT", "STK", "SMART", primary_exchange="NASDAQ", long_name="MICROSOFT CORP"),
     FakeContract(495512552, "MES", "FUT", "CME", multiplier="5", last_trade="20261218", local_symbol="MESZ6",
-                 trading_class="MES"),
-    FakeContract(12087792, "EUR", "CASH", "IDEALPRO", local_symbol="EUR.USD", trading_class="EUR.USD"),
+                 trading_class="MES", min_tick=0.25, long_name="Micro E-Mini S&P 500 Stock Price Index"),
+    FakeContract(12087792, "EUR", "CASH", "IDEALPRO", local_symbol="EUR.USD", trading_class="EUR.USD",
+                 min_tick=0.00005, long_name="European Monetary Union Euro"),
 ]
 
 
@@ -66,6 +74,11 @@ class FakeOrder:
     limit: str
     aux: str
     order_ref: str
+    tif: str = "DAY"
+    oca_group: str = ""
+    oca_type: int = 0
+    parent_id: int = 0
+    transmit: bool = True
     status: str = "Submitted"
     filled: float = 0.0
     avg_price: float = 0.0
@@ -86,12 +99,17 @@ class FakeTws:
     accounts: tuple[str, ...] = ("DU111111", "DU222222")
     prices: dict[str, float] = field(default_factory=lambda: {"AAPL": 190.0, "MSFT": 420.0, "MES": 5800.0,
                                                                "EUR": 1.08})
+    quotes: dict[str, dict[int, float]] = field(default_factory=dict)  # symbol -> exactly these ticks
+    unsubscribed: set[str] = field(default_factory=set)  # symbols whose market data answers error 354
+    mute_market_data: bool = False  # market data requests go unanswered
+    contracts: list[FakeContract] = field(default_factory=lambda: list(CONTRACTS))
     cash: float = 1_000_000.0
     next_behaviours: list[str] = field(default_factory=list)  # fill|partial|reject|rest|silent|drop
     orders: dict[int, FakeOrder] = field(default_factory=dict)  # perm id -> order
     executions: list[FakeExecution] = field(default_factory=list)
     positions: dict[tuple[str, int], float] = field(default_factory=dict)  # (account, con id) -> quantity
     placed: list[FakeOrder] = field(default_factory=list)  # every placeOrder received
+    market_data_requests: list[dict[str, object]] = field(default_factory=list)
     connections: int = 0
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _perm_ids: itertools.count = field(default_factory=lambda: itertools.count(900_000_001))
@@ -136,12 +154,34 @@ class FakeTws:
     def placed_with_ref(self, order_ref: str) -> int:
         return sum(1 for order in self.placed if order.order_ref == order_ref)
 
+    def order(self, order_ref: str) -> FakeOrder:
+        return next(o for o in reversed(self.placed) if o.order_ref == order_ref)
+
     def contract(self, symbol: str, sec_type: str | None = None) -> FakeContract | None:
-        return next((c for c in CONTRACTS if c.symbol == symbol and sec_type in (None, c.sec_type)), None)
+        return next(iter(self.find(symbol=symbol, sec_type=sec_type or "")), None)
+
+    def find(self, con_id: int = 0, symbol: str = "", sec_type: str = "", currency: str = "",
+             last_trade: str = "", local_symbol: str = "") -> list[FakeContract]:
+        """The contracts a request matches, as IB matches them: by conId, else by what it names."""
+        if con_id:
+            return [c for c in self.contracts if c.con_id == con_id]
+        return [c for c in self.contracts if c.symbol == symbol and sec_type in ("", c.sec_type)
+                and currency in ("", c.currency) and c.last_trade.startswith(last_trade)
+                and local_symbol in ("", c.local_symbol or c.symbol)]
+
+    def trigger(self, order_ref: str, price: float) -> FakeExecution:
+        """The market reaches a resting order: it fills at ``price``, IB cancels the rest of its OCA
+        group, and a filled parent's bracket legs go live."""
+        with self._lock:
+            order = next(o for o in self.orders.values() if o.order_ref == order_ref and o.status in RESTING)
+            execution = self.fill(order, order.quantity - order.filled, price)
+            self._notify(order.client_id, lambda s: s.report_fill(execution))
+            self.after_fill(order)
+            return execution
 
     # --- the book -------------------------------------------------------------------------
-    def fill(self, order: FakeOrder, shares: float) -> FakeExecution:
-        price = self.prices[order.contract.symbol]
+    def fill(self, order: FakeOrder, shares: float, price: float | None = None) -> FakeExecution:
+        price = self.prices[order.contract.symbol] if price is None else price
         execution = FakeExecution(f"0000e0d5.{next(self._exec_ids):08d}.01.01", order, shares, price,
                                   round(max(1.0, 0.005 * shares), 2), datetime.now(UTC))
         order.avg_price = (order.avg_price * order.filled + price * shares) / (order.filled + shares)
@@ -152,6 +192,32 @@ class FakeTws:
         self.positions[key] = self.positions.get(key, 0.0) + sign * shares
         self.executions.append(execution)
         return execution
+
+    def after_fill(self, order: FakeOrder) -> None:
+        """OCA: the other orders of its group are cancelled; bracket legs of a parent go live."""
+        for other in self.orders.values():
+            if other is order or other.client_id != order.client_id or other.status not in RESTING:
+                continue
+            if order.oca_group and other.oca_group == order.oca_group:
+                other.status = "Cancelled"
+            elif other.parent_id == order.order_id and other.status == "PreSubmitted":
+                other.status = "Submitted"
+            else:
+                continue
+            self._notify(other.client_id, lambda s, o=other: s.order_status(o))
+
+    def cancel(self, client_id: int, order_id: int) -> None:
+        """Cancelling a parent cancels its bracket legs too."""
+        for order in self.orders.values():
+            if order.client_id == client_id and order_id in (order.order_id, order.parent_id) \
+                    and order.status in RESTING:
+                order.status = "Cancelled"
+                self._notify(client_id, lambda s, o=order: s.order_status(o))
+
+    def _notify(self, client_id: int, send: Callable[[_Session], None]) -> None:
+        for session in self._sessions:
+            if session.client_id == client_id and not session.closed:
+                send(session)
 
 
 class _Session:
@@ -164,6 +230,7 @@ class _Session:
         self.buffer = b""
         self.send_lock = threading.Lock()
         self.closed = False
+        self.held: list[FakeOrder] = []  # placed with transmit=False: waiting for the order that transmits
 
     def close(self) -> None:
         self.closed = True
@@ -217,12 +284,12 @@ class _Session:
                 self.send(9, 1, tws._next_order_id)
             elif message == 61:  # reqPositions
                 for (account, con_id), quantity in tws.positions.items():
-                    contract = next(c for c in CONTRACTS if c.con_id == con_id)
+                    [contract] = tws.find(con_id)
                     self.send(61, 3, account, *contract.fields(primary=True), quantity, tws.prices[contract.symbol])
                 self.send(62, 1)
             elif message in (5, 15, 16):  # open orders
                 for order in tws.orders.values():
-                    if order.status in ("Submitted", "PreSubmitted"):
+                    if order.status in RESTING:
                         self.open_order(order)
                         self.order_status(order)
                 self.send(53, 1)
@@ -243,12 +310,15 @@ class _Session:
                     self.exec_details(execution, int(request_id))
                     self.commission(execution)
                 self.send(55, 1, request_id)
-            elif message == 9:  # reqContractDetails
-                self.contract_details(int(fields[2]), fields[4], fields[5], fields[12])
+            elif message == 9:  # reqContractDetails: conId, symbol, secType, lastTrade, ..., currency, localSymbol
+                self.contract_details(int(fields[2]), tws.find(int(fields[3] or 0), fields[4], fields[5], fields[12],
+                                                               fields[6], fields[13]))
+            elif message == 1:  # reqMktData: reqId, contract (12 fields), delta neutral, ticks, snapshot, regulatory
+                self.market_data(fields)
             elif message == 3:  # placeOrder
                 self.place(fields)
             elif message == 4:  # cancelOrder
-                self.cancel(int(fields[2]))
+                tws.cancel(self.client_id, int(fields[2]))
             elif message == 8:  # reqIds
                 self.send(9, 1, tws._next_order_id)
             elif message == 49:  # reqCurrentTime
@@ -257,7 +327,7 @@ class _Session:
     def account_values(self, message: int, account: str, request_id: str = "") -> None:
         tws = self.tws
         gross = sum(abs(q) * tws.prices[c.symbol] * float(c.multiplier or 1) for (a, con_id), q in tws.positions.items()
-                    if a == account for c in CONTRACTS if c.con_id == con_id)
+                    if a == account for c in tws.find(con_id))
         values = {"NetLiquidation": tws.cash, "TotalCashValue": tws.cash - gross, "MaintMarginReq": gross * 0.25,
                   "AvailableFunds": tws.cash - gross * 0.25, "GrossPositionValue": gross}
         for key, value in values.items():
@@ -266,36 +336,79 @@ class _Session:
             else:
                 self.send(73, 1, request_id, account, "", key, f"{value:.2f}", "USD")
 
-    def contract_details(self, request_id: int, symbol: str, sec_type: str, currency: str) -> None:
-        contract = self.tws.contract(symbol, sec_type or None)
-        if contract is None or (currency and contract.currency != currency):
+    def contract_details(self, request_id: int, matches: list[FakeContract]) -> None:
+        if not matches:
             self.send(4, 2, request_id, 200, "No security definition has been found for the request")
             return
-        c = contract
-        self.send(10, 8, request_id, c.symbol, c.sec_type, c.last_trade, "0", "", c.exchange, c.currency,
-                  c.local_symbol or c.symbol, c.trading_class or c.symbol, c.trading_class or c.symbol, c.con_id,
-                  "0.01", "1", c.multiplier, "LMT,MKT,STP", c.exchange, "1", "0", c.symbol, c.primary_exchange,
-                  "", "", "", "", "US/Eastern", "", "", "", "", 0, "", "", "", "", "", "")
+        for c in matches:  # contractData at version 8: minTick, then the obsolete mdSizeMultiplier, then multiplier
+            self.send(10, 8, request_id, c.symbol, c.sec_type, c.last_trade, "0", "", c.exchange, c.currency,
+                      c.local_symbol or c.symbol, c.trading_class or c.symbol, c.trading_class or c.symbol, c.con_id,
+                      c.min_tick, "1", c.multiplier, "LMT,MKT,STP", c.exchange, "1", "0", c.long_name or c.symbol,
+                      c.primary_exchange, "", "", "", "", "US/Eastern", "", "", "", "", 0, "", "", "", "", "", "")
         self.send(52, 1, request_id)
 
+    def market_data(self, fields: list[str]) -> None:
+        tws = self.tws
+        request_id, con_id, symbol = int(fields[2]), int(fields[3] or 0), fields[4]
+        matches = tws.find(con_id, symbol, fields[5], fields[12])
+        tws.market_data_requests.append({"con_id": con_id, "symbol": symbol, "generic_ticks": fields[16],
+                                         "snapshot": fields[17] == "1", "regulatory": fields[18] == "1"})
+        if tws.mute_market_data:
+            return
+        if len(matches) != 1:
+            self.send(4, 2, request_id, 200, "No security definition has been found for the request")
+            return
+        contract = matches[0]
+        price = tws.prices.get(contract.symbol)
+        ticks = tws.quotes.get(contract.symbol)
+        if ticks is None and price is not None:
+            ticks = {BID: price - contract.min_tick, ASK: price + contract.min_tick, LAST: price, CLOSE: price}
+        if ticks is None or contract.symbol in tws.unsubscribed:
+            self.send(4, 2, request_id, 354, "Requested market data is not subscribed. "
+                                             "Displaying delayed market data is not available.")
+            return
+        for tick_type, tick_price in ticks.items():  # tickPrice v6: price, size, attribute mask
+            self.send(1, 6, request_id, tick_type, tick_price, 0 if tick_type == CLOSE else 100, 0)
+        self.send(57, 1, request_id)
+
     def place(self, fields: list[str]) -> None:
+        """placeOrder: order fields 16.. (action, quantity, type, limit, aux, tif, ocaGroup, account, openClose,
+        origin, orderRef, transmit, parentId), ocaType at 47 (server version 157, not a combo)."""
         tws = self.tws
         order_id = int(fields[1])
         con_id, symbol, sec_type = int(fields[2] or 0), fields[3], fields[4]
-        contract = next((c for c in CONTRACTS if c.con_id == con_id), None) or tws.contract(symbol, sec_type)
+        contract = next(iter(tws.find(con_id)), None) if con_id else tws.contract(symbol, sec_type)
         assert contract is not None, f"placeOrder for an unqualified contract {fields[2:14]}"
         order = FakeOrder(order_id=order_id, client_id=self.client_id, perm_id=next(tws._perm_ids),
                           account=fields[23], contract=contract, action=fields[16], quantity=float(fields[17]),
-                          order_type=fields[18], limit=fields[19], aux=fields[20], order_ref=fields[26])
+                          order_type=fields[18], limit=fields[19], aux=fields[20], order_ref=fields[26],
+                          tif=fields[21], oca_group=fields[22], oca_type=int(fields[47] or 0),
+                          parent_id=int(fields[28] or 0), transmit=fields[27] == "1")
         tws.placed.append(order)
         tws._next_order_id = max(tws._next_order_id, order_id + 1)
+        if not order.transmit:  # TWS holds it until an order that transmits
+            self.held.append(order)
+            return
+        group, self.held = [*self.held, order], []
+        for each in group:
+            self.submit(each)
+
+    def submit(self, order: FakeOrder) -> None:
+        tws = self.tws
+        tws.orders[order.perm_id] = order
+        if order.parent_id:  # a bracket leg: rests until triggered; live once its parent has filled
+            parent = next((o for o in tws.orders.values() if o.client_id == order.client_id
+                           and o.order_id == order.parent_id), None)
+            order.status = ("Cancelled" if parent is None or parent.status in ("Inactive", "Cancelled")
+                            else "Submitted" if parent.filled else "PreSubmitted")
+            self.open_order(order)
+            self.order_status(order)
+            return
         behaviour = tws.next_behaviours.pop(0) if tws.next_behaviours else "fill"
         if behaviour == "reject":
             order.status = "Inactive"
-            tws.orders[order.perm_id] = order
-            self.send(4, 2, order_id, 201, "Order rejected - reason:The account has insufficient funds")
+            self.send(4, 2, order.order_id, 201, "Order rejected - reason:The account has insufficient funds")
             return
-        tws.orders[order.perm_id] = order
         if behaviour == "silent":
             return  # accepted, but the answer never comes
         if behaviour == "drop":
@@ -307,28 +420,26 @@ class _Session:
         if behaviour == "rest":
             return
         shares = order.quantity if behaviour == "fill" else max(1.0, float(int(order.quantity / 2)))
-        execution = tws.fill(order, shares)
-        self.exec_details(execution, -1)
-        self.order_status(order)
-        self.commission(execution)
-        self.position(order)
-
-    def cancel(self, order_id: int) -> None:
-        for order in self.tws.orders.values():
-            if order.order_id == order_id and order.client_id == self.client_id and order.status == "Submitted":
-                order.status = "Cancelled"
-                self.order_status(order)
+        self.report_fill(tws.fill(order, shares))
+        tws.after_fill(order)
 
     # --- messages ---------------------------------------------------------------------------------
+    def report_fill(self, e: FakeExecution) -> None:
+        self.exec_details(e, -1)
+        self.order_status(e.order)
+        self.commission(e)
+        self.position(e.order)
+
     def order_status(self, o: FakeOrder) -> None:
-        price = self.tws.prices[o.contract.symbol]
-        self.send(3, o.order_id, o.status, o.filled, o.quantity - o.filled, o.avg_price, o.perm_id, 0,
-                  price if o.filled else 0, o.client_id, "", 0)
+        self.send(3, o.order_id, o.status, o.filled, o.quantity - o.filled, o.avg_price, o.perm_id, o.parent_id,
+                  o.avg_price if o.filled else 0, o.client_id, "", 0)
 
     def open_order(self, o: FakeOrder) -> None:
-        head = [5, o.order_id, *o.contract.fields(), o.action, o.quantity, o.order_type, o.limit, o.aux, "DAY", "",
-                o.account, "", 0, o.order_ref, o.client_id, o.perm_id, 0, 0, 0, "", "", "", "", ""]
-        middle = ([""] + [""] * 29 + [""] * 7 + [0, 0, 0] + ["", "", ""] + [""] + ["", "", "", 0, 0] + [""])
+        head = [5, o.order_id, *o.contract.fields(), o.action, o.quantity, o.order_type, o.limit, o.aux, o.tif,
+                o.oca_group, o.account, "", 0, o.order_ref, o.client_id, o.perm_id, 0, 0, 0, "", "", "", "", ""]
+        terms: list[object] = [""] * 29  # modelCode .. deltaNeutralAuxPrice
+        terms[19], terms[23] = o.oca_type, o.parent_id
+        middle = [""] + terms + [""] * 7 + [0, 0, 0] + ["", "", ""] + [""] + ["", "", "", 0, 0] + [""]
         state = ["", 0, o.status] + [""] * 16
         self.send(*head, *middle, *state, 0, *[""] * 16)
 

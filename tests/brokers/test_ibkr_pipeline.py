@@ -76,7 +76,7 @@ def test_ibkr_and_zerodha_accounts_trade_through_the_pipeline(tmp_path, clock, d
             ibkr_order = store.get(Collections.ORDERS, fills["ibkr", "AAPL"]["client_order_id"])
             assert ibkr_order["status"] == "filled"
             positions = {p["account_id"]: p["quantity"] for p in store.query(
-                Collections.POSITIONS, where={"instrument_key": "AAPL"})}
+                Collections.POSITIONS, where={"instrument_key": "NASDAQ:AAPL"})}
             assert positions["DU111111"] == 10
 
             # Redelivered to the bridge: still one IBKR order.
@@ -86,7 +86,7 @@ def test_ibkr_and_zerodha_accounts_trade_through_the_pipeline(tmp_path, clock, d
             # IB's position and ours agree: no reconciliation break.
             assert bridge.poll_once()["accounts"] == {"DU111111": "ok"}
             snapshot = store.get(Collections.ACCOUNTS, "DU111111")["snapshot"]
-            assert snapshot["positions"] == {"AAPL": 10} and snapshot["equity"] == 1_000_000
+            assert snapshot["positions"] == {"NASDAQ:AAPL": 10} and snapshot["equity"] == 1_000_000
             journey = (settings.log_dir / "signal_processing.log").read_text()
             assert "routed to the ibkr bridge" in journey
             assert bridge.health()["connected"] and bridge.health()["orders_handled"] >= 2

@@ -212,27 +212,28 @@ def test_max_order_notional_binds_only_the_adding_part_of_a_flip():
     assert decision.orders[0].quantity == 350  # 100 to flat + 250 short
 
 
-@pytest.mark.parametrize(("counts", "name", "cap"), [((60, 0), "max_orders_per_minute_per_strategy", 60),
-                                                    ((0, 120), "max_orders_per_minute_per_account", 120)])
-def test_order_rate_throttle_rejects_a_buy(counts, name, cap):
-    decision = run(signal(), context(orders_last_minute=counts), limits=DEFAULT)
+@pytest.mark.parametrize(("counts", "reason"), [
+    ((50, 0), "max_signals_per_second_per_strategy: 50 risk-adding signals from the strategy this second, cap 50"),
+    ((0, 100), "max_orders_per_second_per_account: 100 risk-adding orders in the account this second, cap 100")])
+def test_order_rate_throttle_rejects_a_buy(counts, reason):
+    decision = run(signal(), context(recent_orders=counts), limits=DEFAULT)
     assert decision.status == "rejected" and not decision.orders
-    assert decision.reason == f"{name}: {max(counts)} risk-adding orders in the last minute, cap {cap}"
-    assert check(decision, name).outcome == "fail"
+    assert decision.reason == reason
+    assert check(decision, reason.split(":")[0]).outcome == "fail"
 
 
 def test_order_rate_below_the_caps_passes():
-    decision = run(signal(), context(orders_last_minute=(59, 119)), limits=DEFAULT)
+    decision = run(signal(), context(recent_orders=(49, 99)), limits=DEFAULT)
     assert decision.status == "approved" and check(decision, "order_rate").outcome == "pass"
 
 
 def test_order_rate_throttle_does_not_stop_an_exit():
-    decision = run(signal(**EXIT), context(position=300, orders_last_minute=(60, 120)), limits=DEFAULT)
+    decision = run(signal(**EXIT), context(position=300, recent_orders=(50, 100)), limits=DEFAULT)
     assert decision.status == "approved" and decision.orders[0].quantity == 300
 
 
 def test_order_rate_throttle_cuts_a_flip_to_its_reducing_part():
-    decision = run(signal(action=Action.SELL, value=100), context(position=200, orders_last_minute=(60, 0)),
+    decision = run(signal(action=Action.SELL, value=100), context(position=200, recent_orders=(50, 0)),
                    limits=DEFAULT)
     assert decision.status == "approved"
     assert (decision.orders[0].quantity, decision.orders[0].reduce_only) == (200, True)
@@ -380,7 +381,7 @@ def test_missing_account_snapshot_does_not_stop_an_exit():
 
 # --- 9. exits with working orders ---------------------------------------------------------------------
 
-WORKING = (WorkingOrder("w-aapl", AAPL.key, 100), WorkingOrder("w-aapl-stop", AAPL.key, -300),
+WORKING = (WorkingOrder("w-aapl", AAPL.key, 100), WorkingOrder("w-aapl-stop", AAPL.key, -300, protective=True),
            WorkingOrder("w-msft", MSFT.key, -5))
 
 
@@ -390,7 +391,9 @@ def test_exit_cancels_the_instruments_working_orders():
     assert (decision.orders[0].side, decision.orders[0].quantity) == (Side.SELL, 300)
     assert [c.client_order_id for c in decision.cancels] == ["w-aapl", "w-aapl-stop"]
     cancel = decision.cancels[0]
-    assert (cancel.signal_id, cancel.account_id, cancel.reason) == ("sig1", "A1", f"exit of {AAPL.key}")
+    assert (cancel.signal_id, cancel.account_id, cancel.reason) == (
+        "sig1", "A1", f"exit of {AAPL.key} cancels its resting order")
+    assert decision.cancels[1].reason == f"exit of {AAPL.key} cancels its protective order"
 
 
 def test_flatten_cancels_every_working_order_of_the_strategy():

@@ -4,32 +4,47 @@ IB's ``orderRef`` carries our client order id. Before placing, the trades and th
 executions this connection knows (after a reconnect, ib_async re-reads open orders and
 executions) are searched for it: an order IB already has is never placed again. An
 order IB does not acknowledge in time is a retryable error; the retry looks it up first.
+An entry with a stop-loss or take-profit goes as one IB bracket; its legs are orders of
+their own here (recorded, looked up, reported and cancelled by their client order ids).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
+import math
+import re
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from ib_async import IB, Trade
+from ib_async import IB, Contract, Trade
 
+from shared.domain.instruments import InstrumentSpec
 from shared.domain.models import AccountSnapshot, Instrument, Order, OrderType, OrderUpdate, Quote
 from shared.ports.broker import BrokerClient, BrokerError
 from shared.ports.store import Store
 
 from .connection import IbkrConnection
-from .parsing import account_snapshot, order_update, position_key, to_contract, to_ib_order
+from .instruments import ibkr_contract, specs_from_contract_details
+from .market_data import LAST_FILL_SOURCE, SNAPSHOT_SOURCE, fx_snapshot, last_execution, snapshot
+from .parsing import account_snapshot, has_bracket, order_update, position_key, to_bracket, to_contract, to_ib_order
 
+log = logging.getLogger(__name__)
 OPEN_ORDERS = "ibkr_orders"  # every order we sent, by client order id (for lookups and take_updates)
 CONTRACTS = "ibkr_contracts"  # conId -> the instrument key we traded it as (for reconciliation)
 _VALUE_TAGS = ("NetLiquidation", "TotalCashValue", "MaintMarginReq", "AvailableFunds", "GrossPositionValue")
+_PENDING = ("PendingSubmit", "ApiPending")
+_SNAPSHOTS_AT_ONCE = 10  # IB paces requests; a few concurrent snapshots keep a poll short
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+# What a price request found: the snapshot's price, and the latest execution IB reported in the contract.
+_Priced = tuple[float | None, tuple[float, datetime] | None]
 
 
 class IbkrBroker(BrokerClient):
     name = "ibkr"
     supports_stop_orders: ClassVar[bool] = True
+    supports_brackets: ClassVar[bool] = True
 
     def __init__(self, store: Store, connection: IbkrConnection, clock: Callable[[], datetime]):
         self._store = store
@@ -44,6 +59,7 @@ class IbkrBroker(BrokerClient):
 
     # --- BrokerClient -----------------------------------------------------------------
     def place_order(self, order: Order) -> OrderUpdate:
+        """Place the order (with its protective legs as one bracket); the entry's update."""
         timeout = self._config.answer_timeout_seconds + self._config.fill_wait_seconds + 15
         return self._connection.run(lambda ib: self._place(ib, order), timeout)
 
@@ -72,7 +88,7 @@ class IbkrBroker(BrokerClient):
     def account_snapshot(self, account_id: str) -> AccountSnapshot:
         known = {doc["con_id"]: doc["instrument_key"] for doc in self._store.query(CONTRACTS)}
 
-        async def snapshot(ib: IB) -> AccountSnapshot:
+        async def snapshot_of(ib: IB) -> AccountSnapshot:
             if account_id not in ib.managedAccounts():
                 raise BrokerError(f"IB Gateway does not manage account {account_id}")
             values = {v.tag: float(v.value) for v in ib.accountValues(account_id)
@@ -83,13 +99,27 @@ class IbkrBroker(BrokerClient):
                 positions[key] = positions.get(key, 0.0) + float(position.position)
             return account_snapshot(values, {k: q for k, q in positions.items() if q}, self._clock())
 
-        return self._connection.run(snapshot, 30)
+        return self._connection.run(snapshot_of, 30)
 
     def quote(self, instrument: Instrument) -> Quote | None:
-        return None  # market data needs IB subscriptions
+        """A market data snapshot; without one (no subscription, no answer) our last fill when
+        ``price_fallback_last_fill`` is on, else None."""
+        priced = self._connection.run(lambda ib: self._price(ib, to_contract(instrument)), self._price_timeout(1))
+        return self._quote_of(priced, instrument.key)
+
+    def fx_rate(self, base: str, quote: str) -> Quote | None:
+        """One ``base`` in ``quote`` from an IDEALPRO snapshot (the inverse pair inverted)."""
+        if base == quote:
+            return Quote(price=1.0, as_of=self._clock(), source="same currency")
+        if not (_CURRENCY.match(base) and _CURRENCY.match(quote)):
+            return None
+        timeout = self._config.answer_timeout_seconds
+        price = self._connection.run(lambda ib: fx_snapshot(ib, base, quote, timeout), self._price_timeout(2))
+        return Quote(price=price, as_of=self._clock(), source=SNAPSHOT_SOURCE) if price is not None else None
 
     def take_updates(self) -> list[OrderUpdate]:
-        """Orders still open when placed (resting, partly filled, unacknowledged) that changed since."""
+        """Orders still open when placed (resting, partly filled, unacknowledged, bracket legs)
+        that changed since."""
         updates = []
         for record in self._store.query(OPEN_ORDERS, where={"open": True}):
             try:
@@ -101,6 +131,39 @@ class IbkrBroker(BrokerClient):
                 self._remember(Order.model_validate(record["order"]), current)
                 updates.append(current)
         return updates
+
+    # --- beyond the port: the bridge's quotes and the instrument importer -------------------
+    def quote_specs(self, specs: Sequence[InstrumentSpec]) -> dict[str, Quote | None]:
+        """A quote per instrument master record (by key; None without a price), a few snapshots
+        at a time: the bridge publishes these for cerebro, which cannot reach IB. A record whose
+        IBKR ids name no contract is left out."""
+        contracts: dict[str, Contract] = {}
+        for spec in specs:
+            try:
+                contracts[spec.key] = ibkr_contract(spec)
+            except (TypeError, ValueError) as error:  # a hand-edited record must not stop the others
+                log.warning("no IBKR contract for %s: %s", spec.key, error)
+        if not contracts:
+            return {}
+
+        async def price_all(ib: IB) -> list[_Priced]:
+            gate = asyncio.Semaphore(_SNAPSHOTS_AT_ONCE)
+
+            async def one(contract: Contract) -> _Priced:
+                async with gate:
+                    return await self._price(ib, contract)
+
+            return await asyncio.gather(*(one(contract) for contract in contracts.values()))
+
+        rounds = math.ceil(len(contracts) / _SNAPSHOTS_AT_ONCE)
+        priced = self._connection.run(price_all, self._price_timeout(rounds))
+        return {key: self._quote_of(found, key) for key, found in zip(contracts, priced, strict=True)}
+
+    def instrument_specs(self, requests: Sequence[tuple[Contract, Sequence[str]]]) -> list[InstrumentSpec]:
+        """Instrument master records from IB's contract details (see ``instruments``); raises
+        ContractImportError naming every contract that cannot become one."""
+        return self._connection.run(lambda ib: specs_from_contract_details(ib, requests),
+                                    self._config.answer_timeout_seconds + 30)
 
     # --- internals ------------------------------------------------------------------------
     async def _place(self, ib: IB, order: Order) -> OrderUpdate:
@@ -115,15 +178,21 @@ class IbkrBroker(BrokerClient):
             self._store.put(CONTRACTS, str(contract.conId), {"con_id": str(contract.conId),
                                                              "instrument_key": order.instrument.key})
             self._recorded_contracts.add((contract.conId, order.instrument.key))
-        self._remember(order, OrderUpdate(client_order_id=order.client_order_id, status="submitted"))
-        trade = ib.placeOrder(contract, to_ib_order(order))
-        if not await _until(lambda: trade.orderStatus.status not in ("PendingSubmit", "ApiPending")
-                            or trade.isDone(), self._config.answer_timeout_seconds):
+        bracket = (to_bracket(order, ib.client.getReqId()) if has_bracket(order)
+                   else [(order, to_ib_order(order))])
+        for placed, _ in bracket:  # recorded first: a retry after a crash looks them up
+            self._remember(placed, OrderUpdate(client_order_id=placed.client_order_id, status="submitted"))
+        trades = [ib.placeOrder(contract, ib_order) for _, ib_order in bracket]
+        trade = trades[0]
+        await _until(lambda: all(t.orderStatus.status not in _PENDING or t.isDone() for t in trades),
+                     self._config.answer_timeout_seconds)
+        if trade.orderStatus.status in _PENDING and not trade.isDone():
             raise BrokerError(f"IB Gateway did not acknowledge {order.client_order_id}", retryable=True)
         if order.order_type is OrderType.MARKET:
             await _until(lambda: trade.isDone(), self._config.fill_wait_seconds)
-        await _until(lambda: all(f.commissionReport.execId for f in trade.fills), 2.0)
-        update = order_update(order, trade, trade.fills)
+        for (leg, _), leg_trade in zip(bracket[1:], trades[1:], strict=True):
+            self._remember(leg, order_update(leg, leg_trade, leg_trade.fills))
+        update = await self._lookup(ib, order) or order_update(order, trade, trade.fills)
         self._remember(order, update)
         return update
 
@@ -132,13 +201,50 @@ class IbkrBroker(BrokerClient):
         fills = [f for f in ib.fills() if f.execution.orderRef == order.client_order_id]
         if trade is None and not fills:
             return None
-        return order_update(order, trade, trade.fills if trade and trade.fills else fills)
+        fills = trade.fills if trade and trade.fills else fills
+        # IB sends an execution's commission just after it: report the two together
+        await _until(lambda: all(f.commissionReport.execId for f in fills), 2.0)
+        return order_update(order, trade, fills)
+
+    async def _price(self, ib: IB, contract: Contract) -> _Priced:
+        if not (contract.conId and contract.exchange):
+            [qualified] = await ib.qualifyContractsAsync(contract)
+            if qualified is None:
+                return None, None
+            contract = qualified
+        return await snapshot(ib, contract, self._config.answer_timeout_seconds), last_execution(ib, contract.conId)
+
+    def _quote_of(self, priced: _Priced, instrument_key: str) -> Quote | None:
+        """The snapshot's price now; else, when allowed, the latest of our fills (this
+        connection's executions, or the ones recorded here on earlier days) at its own time."""
+        price, execution = priced
+        if price is not None:
+            return Quote(price=price, as_of=self._clock(), source=SNAPSHOT_SOURCE)
+        if not self._config.price_fallback_last_fill:
+            return None
+        candidates = [execution] if execution else []
+        for record in self._store.query(OPEN_ORDERS, where={"instrument_key": instrument_key}):
+            if record.get("last_fill"):
+                candidates.append((record["last_fill"]["price"], datetime.fromisoformat(record["last_fill"]["at"])))
+        if not candidates:
+            return None
+        fill_price, at = max(candidates, key=lambda candidate: candidate[1])
+        return Quote(price=fill_price, as_of=at, source=LAST_FILL_SOURCE)
+
+    def _price_timeout(self, rounds: int) -> float:
+        """Qualifying and a snapshot per round, each bounded by the answer timeout, and slack."""
+        return 2 * rounds * self._config.answer_timeout_seconds + 15
 
     def _remember(self, order: Order, update: OrderUpdate) -> None:
-        self._store.put(OPEN_ORDERS, order.client_order_id, {
+        """Merged, so the last fill recorded (the price fallback) outlives updates without fills."""
+        record: dict[str, Any] = {
             "client_order_id": order.client_order_id, "account_id": order.account_id,
-            "order": order.model_dump(mode="json"), "status": update.status, "filled": update.filled_quantity,
-            "open": not update.is_final})
+            "instrument_key": order.instrument.key, "order": order.model_dump(mode="json"),
+            "status": update.status, "filled": update.filled_quantity, "open": not update.is_final}
+        if update.fills:
+            last = max(update.fills, key=lambda fill: fill.filled_at)
+            record["last_fill"] = {"price": last.price, "at": last.filled_at.isoformat()}
+        self._store.update(OPEN_ORDERS, order.client_order_id, record)
 
 
 def _trade(ib: IB, client_order_id: str) -> Trade | None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from ib_async import Contract, Forex, Future, LimitOrder, MarketOrder, Stock, StopOrder, Trade
+from ib_async import Contract, Forex, Future, LimitOrder, MarketOrder, Stock, StopOrder, Ticker, Trade
 from ib_async import Fill as IbFill
 from ib_async import Order as IbOrder
 
@@ -20,11 +21,14 @@ from shared.domain.models import (
     OrderType,
     OrderUpdate,
     Side,
+    protective_orders,
 )
 
 _CONTINUOUS = re.compile(r"^(?P<root>[A-Z0-9]+?)\d*!$")  # TradingView's MES1! -> MES
 _FUTURES_EXCHANGES = {"CME_MINI": "CME", "CBOT_MINI": "CBOT", "GLOBEX": "CME"}
 _DONE_WITHOUT_FILL = {"Cancelled", "ApiCancelled", "Inactive"}
+MASTER_LISTINGS = {"ARCA": "NYSEARCA"}  # IB's name of a listing exchange -> the instrument master's (TradingView's)
+_IB_LISTINGS = {master: ib for ib, master in MASTER_LISTINGS.items()}
 
 
 def to_contract(instrument: Instrument) -> Contract:
@@ -39,18 +43,57 @@ def to_contract(instrument: Instrument) -> Contract:
         exchange = instrument.exchange or ""
         return Future(match["root"] if match else symbol, exchange=_FUTURES_EXCHANGES.get(exchange, exchange),
                       currency=instrument.currency)
-    return Stock(symbol, "SMART", instrument.currency, primaryExchange=instrument.exchange or "")
+    exchange = instrument.exchange or ""
+    return Stock(symbol, "SMART", instrument.currency, primaryExchange=_IB_LISTINGS.get(exchange, exchange))
 
 
-def to_ib_order(order: Order) -> IbOrder:
+def to_ib_order(order: Order, tif: str = "DAY") -> IbOrder:
     """Our order as IB's, carrying our client order id in orderRef (how we find it again)."""
     action = "BUY" if order.side is Side.BUY else "SELL"
-    common = {"orderRef": order.client_order_id, "account": order.account_id, "tif": "DAY"}
+    common = {"orderRef": order.client_order_id, "account": order.account_id, "tif": tif}
     if order.order_type is OrderType.LIMIT and order.limit_price:
         return LimitOrder(action, order.quantity, order.limit_price, **common)
     if order.order_type is OrderType.STOP and order.stop_price:
         return StopOrder(action, order.quantity, order.stop_price, **common)
     return MarketOrder(action, order.quantity, **common)
+
+
+def has_bracket(order: Order) -> bool:
+    return order.stop_loss is not None or order.take_profit is not None
+
+
+def to_bracket(order: Order, parent_ib_id: int) -> list[tuple[Order, IbOrder]]:
+    """The entry and its protective legs as one IB bracket, each with the Order it stands for.
+
+    The legs name the parent (IB activates them once it fills), share one OCA group (when
+    one fills IB cancels the other) and rest GTC; only the last order transmits, so IB
+    never holds an entry without its protection.
+    """
+    parent = to_ib_order(order)
+    parent.orderId, parent.transmit = parent_ib_id, False
+    # take-profit (LMT) first, stop-loss (STP) last: IB's own bracket order
+    legs = sorted(protective_orders(order, order.quantity), key=lambda leg: leg.order_type is OrderType.STOP)
+    bracket = [(order, parent)]
+    for leg in legs:
+        ib_leg = to_ib_order(leg, tif="GTC")
+        ib_leg.parentId, ib_leg.ocaGroup, ib_leg.ocaType, ib_leg.transmit = (
+            parent_ib_id, f"oca-{order.client_order_id}", 1, False)
+        bracket.append((leg, ib_leg))
+    bracket[-1][1].transmit = True
+    return bracket
+
+
+def snapshot_price(ticker: Ticker) -> float | None:
+    """The price a snapshot gives: the last trade, else the bid/ask midpoint, else the close.
+    IB marks a missing price with -1 or leaves it unset (nan); neither is a price."""
+    def usable(value: float) -> bool:
+        return math.isfinite(value) and value > 0
+
+    if usable(ticker.last):
+        return float(ticker.last)
+    if usable(ticker.bid) and usable(ticker.ask):
+        return (ticker.bid + ticker.ask) / 2
+    return float(ticker.close) if usable(ticker.close) else None
 
 
 def fills_of(order: Order, ib_fills: Iterable[IbFill]) -> list[Fill]:
@@ -106,4 +149,5 @@ def position_key(contract: Contract, known: Mapping[str, str]) -> str:
     else exchange:symbol (a position we never traded, which reconciliation will show)."""
     if str(contract.conId) in known:
         return known[str(contract.conId)]
-    return f"{contract.primaryExchange or contract.exchange}:{contract.localSymbol or contract.symbol}"
+    exchange = contract.primaryExchange or contract.exchange
+    return f"{MASTER_LISTINGS.get(exchange, exchange)}:{contract.localSymbol or contract.symbol}"

@@ -29,15 +29,15 @@ module "platform" {
   dashboard_invokers = var.dashboard_invokers
   telegram_chat_id   = var.telegram_chat_id
   risk_limits = {
-    max_position_size_pct              = 5
-    max_broker_allocation_pct          = 40
-    max_account_data_age_seconds       = 300
-    price_collar_pct                   = 5
-    max_price_age_seconds              = 120
-    max_order_notional                 = 5000000
-    max_orders_per_minute_per_strategy = 60
-    max_orders_per_minute_per_account  = 120
-    daily_loss_limit_pct               = 5
+    max_position_size_pct               = 5
+    max_broker_allocation_pct           = 40
+    max_account_data_age_seconds        = 300
+    price_collar_pct                    = 5
+    max_price_age_seconds               = 120
+    max_order_notional                  = 5000000
+    max_signals_per_second_per_strategy = 50
+    max_orders_per_second_per_account   = 100
+    daily_loss_limit_pct                = 5
   }
 }
 

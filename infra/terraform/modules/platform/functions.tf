@@ -73,26 +73,26 @@ locals {
 
   # Settings every function reads (shared/config.py); secrets are added per function.
   common_env = {
-    MT_STORE                           = "firestore"
-    MT_BUS                             = "pubsub"
-    GOOGLE_CLOUD_PROJECT               = var.project_id
-    MT_ENVIRONMENT                     = var.environment
-    MT_STRUCTURED_LOGS                 = "1"
-    MAX_POSITION_SIZE_PCT              = tostring(var.risk_limits.max_position_size_pct)
-    MAX_BROKER_ALLOCATION_PCT          = tostring(var.risk_limits.max_broker_allocation_pct)
-    MAX_ACCOUNT_DATA_AGE_SECONDS       = tostring(var.risk_limits.max_account_data_age_seconds)
-    PRICE_COLLAR_PCT                   = tostring(var.risk_limits.price_collar_pct)
-    MAX_PRICE_AGE_SECONDS              = tostring(var.risk_limits.max_price_age_seconds)
-    MAX_ORDER_NOTIONAL                 = tostring(var.risk_limits.max_order_notional)
-    MAX_ORDERS_PER_MINUTE_PER_STRATEGY = tostring(var.risk_limits.max_orders_per_minute_per_strategy)
-    MAX_ORDERS_PER_MINUTE_PER_ACCOUNT  = tostring(var.risk_limits.max_orders_per_minute_per_account)
-    DAILY_LOSS_LIMIT_PCT               = tostring(var.risk_limits.daily_loss_limit_pct)
-    DEDUPE_WINDOW_SECONDS              = "300"
-    ORDER_CLAIM_LEASE_SECONDS          = "60"
-    MOCK_SLIPPAGE_BPS                  = "1"
-    MOCK_COMMISSION_PER_UNIT           = "0.005"
-    TELEGRAM_CHAT_ID                   = var.telegram_chat_id
-    WEBHOOK_IP_ALLOWLIST               = var.webhook_ip_allowlist
+    MT_STORE                            = "firestore"
+    MT_BUS                              = "pubsub"
+    GOOGLE_CLOUD_PROJECT                = var.project_id
+    MT_ENVIRONMENT                      = var.environment
+    MT_STRUCTURED_LOGS                  = "1"
+    MAX_POSITION_SIZE_PCT               = tostring(var.risk_limits.max_position_size_pct)
+    MAX_BROKER_ALLOCATION_PCT           = tostring(var.risk_limits.max_broker_allocation_pct)
+    MAX_ACCOUNT_DATA_AGE_SECONDS        = tostring(var.risk_limits.max_account_data_age_seconds)
+    PRICE_COLLAR_PCT                    = tostring(var.risk_limits.price_collar_pct)
+    MAX_PRICE_AGE_SECONDS               = tostring(var.risk_limits.max_price_age_seconds)
+    MAX_ORDER_NOTIONAL                  = tostring(var.risk_limits.max_order_notional)
+    MAX_SIGNALS_PER_SECOND_PER_STRATEGY = tostring(var.risk_limits.max_signals_per_second_per_strategy)
+    MAX_ORDERS_PER_SECOND_PER_ACCOUNT   = tostring(var.risk_limits.max_orders_per_second_per_account)
+    DAILY_LOSS_LIMIT_PCT                = tostring(var.risk_limits.daily_loss_limit_pct)
+    DEDUPE_WINDOW_SECONDS               = "300"
+    ORDER_CLAIM_LEASE_SECONDS           = "60"
+    MOCK_SLIPPAGE_BPS                   = "1"
+    MOCK_COMMISSION_PER_UNIT            = "0.005"
+    TELEGRAM_CHAT_ID                    = var.telegram_chat_id
+    WEBHOOK_IP_ALLOWLIST                = var.webhook_ip_allowlist
   }
 }
 

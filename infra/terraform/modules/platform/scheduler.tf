@@ -12,6 +12,8 @@ resource "google_cloud_run_service_iam_member" "scheduler_invoker" {
   member   = "serviceAccount:${google_service_account.scheduler.email}"
 }
 
+# The fund's minute: refresh account snapshots, release signals held for an open, and send
+# the risk-refusal digest (the account_poller function's tick).
 resource "google_cloud_scheduler_job" "account_poller" {
   project          = var.project_id
   region           = var.region
@@ -60,19 +62,5 @@ resource "google_cloud_scheduler_job" "daily_summary" {
   pubsub_target {
     topic_name = google_pubsub_topic.topic["notifications"].id
     data       = base64encode(jsonencode({ kind = "daily_summary" }))
-  }
-}
-
-# Risk refusals after the first of a burst are grouped; this tick sends each minute's digest.
-resource "google_cloud_scheduler_job" "risk_refusal_digest" {
-  project   = var.project_id
-  region    = var.region
-  name      = "${var.environment}-risk-refusal-digest"
-  schedule  = "* * * * *"
-  time_zone = "Etc/UTC"
-
-  pubsub_target {
-    topic_name = google_pubsub_topic.topic["notifications"].id
-    data       = base64encode(jsonencode({ kind = "flush_risk_refusals" }))
   }
 }

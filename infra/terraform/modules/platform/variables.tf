@@ -35,15 +35,15 @@ variable "gateway_bundle" {
 variable "risk_limits" {
   description = "Cerebro's limits, passed to every function as environment variables."
   type = object({
-    max_position_size_pct              = number
-    max_broker_allocation_pct          = number
-    max_account_data_age_seconds       = number
-    price_collar_pct                   = number
-    max_price_age_seconds              = number
-    max_order_notional                 = number
-    max_orders_per_minute_per_strategy = number
-    max_orders_per_minute_per_account  = number
-    daily_loss_limit_pct               = number
+    max_position_size_pct               = number
+    max_broker_allocation_pct           = number
+    max_account_data_age_seconds        = number
+    price_collar_pct                    = number
+    max_price_age_seconds               = number
+    max_order_notional                  = number
+    max_signals_per_second_per_strategy = number
+    max_orders_per_second_per_account   = number
+    daily_loss_limit_pct                = number
   })
 }
 
