@@ -23,6 +23,8 @@ CLOUD_SETTINGS = (
 TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
 # Read from Secret Manager in GCP (Terraform maps each to a secret).
 SECRET_SETTINGS = ("TELEGRAM_BOT_TOKEN", "ZERODHA_ACCOUNTS")
+# Read on the gateway VM by the IBKR bridge (gateway_vm/setup.sh writes them).
+GATEWAY_SETTINGS = ("IBKR_GATEWAY", "IBKR_CLIENT_ID", "IBKR_PRICE_FALLBACK_LAST_FILL")
 LOCAL_ONLY_SETTINGS = ("MT_SQLITE_PATH", "MONGODB_URI", "MONGODB_DATABASE", "MT_LOG_DIR", "TELEGRAM_API_URL",
                        "KITE_API_URL")
 

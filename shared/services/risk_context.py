@@ -119,11 +119,10 @@ class RiskContextReader:
                 working.setdefault(record["account_id"], []).append(
                     WorkingOrder(record["client_order_id"], key, remaining, bool(record.get("parent_order_id"))))
 
-        second_counts = {}
-        for account in accounts:
-            by_strategy = self._count(counter_doc_id("strategy", strategy.strategy_id, now))
-            by_account = self._count(counter_doc_id("account", account.account_id, now))
-            second_counts[account.account_id] = (by_strategy, by_account)
+        by_strategy = self._count(counter_doc_id("strategy", strategy.strategy_id, now))
+        second_counts = {account.account_id: (by_strategy, self._count(counter_doc_id("account", account.account_id,
+                                                                                      now)))
+                         for account in accounts}
 
         view = FundView(fund, strategy_state, account_states, positions, pending, working, second_counts)
         self._add_broker_exposure(view)

@@ -11,6 +11,7 @@ import yaml
 
 from devstack.package_functions import build_gateway_bundle
 from devstack.processes import REPO_ROOT
+from shared.config import GATEWAY_SETTINGS
 
 GATEWAY = REPO_ROOT / "gateway_vm"
 
@@ -36,7 +37,10 @@ def test_the_unit_runs_the_bridge_with_the_settings_setup_writes():
     written = set(re.findall(r"^([A-Z_]+)=", setup.split("<<ENV", 1)[1].split("\nENV", 1)[0], re.MULTILINE))
     bridge = (GATEWAY / "bridge" / "__main__.py").read_text()
     read = set(re.findall(r'os\.environ\.get\("([A-Z_]+)"', bridge))
+    ibkr = (REPO_ROOT / "shared" / "adapters" / "ibkr" / "config.py").read_text()
+    read |= set(re.findall(r'env\.get\("([A-Z_]+)"', ibkr))
     assert read <= written and {"MT_STORE", "MT_BUS", "GOOGLE_CLOUD_PROJECT"} <= written
+    assert set(GATEWAY_SETTINGS) <= read
 
 
 def test_the_secrets_setup_reads_are_declared_in_terraform():
