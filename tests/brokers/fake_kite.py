@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from werkzeug.serving import make_server
@@ -54,8 +55,9 @@ class FakeKite:
         {"exchange": "NFO", "tradingsymbol": "NIFTY26NOVFUT", "quantity": 75, "product": "NRML",
          "last_price": 24010.0}])
     next_behaviours: list[str] = field(default_factory=list)  # fill|partial|reject|rest|timeout|fail_5xx
-    quote_time: str = "2026-11-25 15:29:59"  # Kite's naive IST, as /quote answers it
-    last_trade_time: str | None = "2026-11-25 15:29:58"
+    # Kite's naive IST, as /quote answers it; None: now (a live market's quote is fresh).
+    quote_time: str | None = None
+    last_trade_time: str | None = None
     next_gtt_behaviours: list[str] = field(default_factory=list)  # ok|timeout|fail_5xx
     gtts: dict[int, dict[str, Any]] = field(default_factory=dict)  # trigger id -> the GTT as Kite shows it
     gtt_placements: list[dict[str, Any]] = field(default_factory=list)  # every POST /gtt/triggers accepted
@@ -217,8 +219,10 @@ class FakeKite:
 
     def _quote(self, key: str) -> dict[str, Any]:
         price = self.prices[key]
-        return {"instrument_token": TOKENS.get(key, 0), "timestamp": self.quote_time,
-                "last_trade_time": self.last_trade_time, "last_price": price, "last_quantity": 1, "buy_quantity": 0,
+        now_ist = (datetime.now(UTC) + timedelta(hours=5, minutes=30)).strftime("%Y-%m-%d %H:%M:%S")
+        return {"instrument_token": TOKENS.get(key, 0), "timestamp": self.quote_time or now_ist,
+                "last_trade_time": self.last_trade_time or self.quote_time or now_ist, "last_price": price,
+                "last_quantity": 1, "buy_quantity": 0,
                 "sell_quantity": 0, "volume": 0, "average_price": price, "oi": 0, "oi_day_high": 0, "oi_day_low": 0,
                 "net_change": 0, "lower_circuit_limit": round(price * 0.9, 2),
                 "upper_circuit_limit": round(price * 1.1, 2),

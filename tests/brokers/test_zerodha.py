@@ -144,6 +144,7 @@ def test_snapshot_has_balances_positions_and_holdings(broker):
 
 def test_quote_is_kites_last_price_aged_by_its_ist_trade_time_in_utc(broker, kite):
     fake, _ = kite
+    fake.quote_time, fake.last_trade_time = "2026-11-25 15:29:59", "2026-11-25 15:29:58"
     quote = broker.quote(RELIANCE)
     assert (quote.price, quote.source) == (1300.0, "kite quote")
     assert quote.as_of == datetime(2026, 11, 25, 9, 59, 58, tzinfo=UTC)  # 15:29:58 IST

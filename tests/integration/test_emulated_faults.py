@@ -68,8 +68,9 @@ def journey(stack: EmulatedStack) -> str:
 
 def test_execution_killed_after_the_broker_accepted_recovers_the_fill_without_a_second_order(stack, services):
     order = Order(client_order_id="mt-killed-0000000001", signal_id="sig-killed", strategy_id="momentum_us",
-                  account_id="DEMO-CLIENT-A", broker=Broker.MOCK, instrument=Instrument(symbol="AAPL"),
-                  side=Side.BUY, quantity=10, reference_price=190)
+                  account_id="DEMO-CLIENT-A", broker=Broker.MOCK,
+                  instrument=Instrument(symbol="AAPL", exchange="NASDAQ"), side=Side.BUY, quantity=10,
+                  reference_price=190)
     execution = stack.functions["execution"]
     os.killpg(execution.pid, signal.SIGKILL)  # the process dies...
     execution.stop()

@@ -15,7 +15,7 @@ from shared.adapters.store_sqlite import SqliteStore
 from shared.bootstrap import Services, build_services
 from shared.config import Settings
 from shared.demo import seed_demo_fund
-from shared.domain.models import Environment, Topics
+from shared.domain.models import Broker, Environment, Instrument, Order, Side, Topics, client_order_id
 from shared.notify.telegram import NotificationError, TelegramSender
 from shared.services.notifier import NotifierService, OverBudget
 from tests.conftest import FakeClock, signal_body
@@ -60,9 +60,11 @@ def test_fills_are_announced_once_each(fund: Services, bot_api: FakeBotApi):
 
 
 def test_rejections_and_dead_letters_are_announced(fund: Services, bot_api: FakeBotApi):
-    client = create_app(fund).test_client()
-    client.post("/webhook", data=signal_body(ticker="ZZZZ", action="buy", quantity=1, price=5, signal_id="tg-2"),
-                content_type="application/json")
+    # An order the Mock refuses (it does not list ZZZZ: the webhook would refuse the alert itself).
+    refused = Order(client_order_id=client_order_id("tg-2", "DEMO-CLIENT-A", "ZZZZ"), signal_id="tg-2",
+                    strategy_id="momentum_us", account_id="DEMO-CLIENT-A", broker=Broker.MOCK,
+                    instrument=Instrument(symbol="ZZZZ"), side=Side.BUY, quantity=1)
+    fund.bus.publish(Topics.ORDERS, {"order": refused.model_dump(mode="json")})
     fund.bus.publish(Topics.ORDERS, {"order": {"not": "an order"}})  # poison: dead-lettered after 5 attempts
     assert fund.bus.drain()
     texts = bot_api.texts()

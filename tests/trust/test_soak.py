@@ -22,9 +22,22 @@ from shared.adapters.bus_inprocess import InProcessBus
 from shared.adapters.store_sqlite import SqliteStore
 from shared.bootstrap import Services, build_services
 from shared.config import Settings
-from shared.domain.models import Account, Allocation, Broker, Collections, Instrument, Order, Strategy, Topics
+from shared.demo import DEMO_FUND_LIMITS
+from shared.domain.instruments import InstrumentSpec
+from shared.domain.models import (
+    RISK_LIMITS_DOC,
+    Account,
+    Allocation,
+    AssetClass,
+    Broker,
+    Collections,
+    Order,
+    Strategy,
+    Topics,
+)
 from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
 from shared.services.ingest import hash_passphrase
+from shared.services.instruments import InstrumentCatalog
 
 SIGNALS = int(os.environ.get("SOAK_SIGNALS", "3000"))
 STRATEGIES = [f"soak_{i:02d}" for i in range(12)]
@@ -47,7 +60,12 @@ def seed(services: Services, rng: random.Random) -> None:
         chosen = rng.sample(STRATEGIES, rng.randint(3, 7))
         weights[account_id] = {s: round(0.9 / len(chosen), 4) for s in chosen}
     for symbol, price in SYMBOLS.items():
-        services.mock_broker.list_instrument(Instrument(symbol=symbol), price)
+        services.mock_broker.list_instrument(InstrumentSpec(
+            key=f"SOAK:{symbol}", symbol=symbol, exchange="SOAK", asset_class=AssetClass.EQUITY, currency="USD",
+            multiplier=1, tick_size=0.01, calendar="24/7"), price)
+    InstrumentCatalog(services.store, services.clock).put_all(services.mock_broker.instrument_specs())
+    # Every account is at the Mock broker: like the demo fund, its settings lift the per-broker cap.
+    services.store.put(Collections.SETTINGS, RISK_LIMITS_DOC, DEMO_FUND_LIMITS)
     services.store.put(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC,
                        Allocation(weights=weights).model_dump(mode="json"))
 
@@ -148,17 +166,17 @@ def test_soak_books_balance_after_redeliveries_and_crashes(tmp_path: Path):
     assert len(fills) == figures_by_status["filled"] == len({f["exec_id"] for f in fills})
     summed: dict[tuple[str, str, str], float] = defaultdict(float)
     for fill in fills:
-        summed[fill["account_id"], fill["strategy_id"], fill["instrument"]["symbol"]] += (
-            fill["quantity"] * (1 if fill["side"] == "buy" else -1))
-    positions = {(p["account_id"], p["strategy_id"], p["instrument"]["symbol"]): p["quantity"]
+        key = f"{fill['instrument']['exchange']}:{fill['instrument']['symbol']}"
+        summed[fill["account_id"], fill["strategy_id"], key] += fill["quantity"] * (1 if fill["side"] == "buy" else -1)
+    positions = {(p["account_id"], p["strategy_id"], p["instrument_key"]): p["quantity"]
                  for p in store.query(Collections.POSITIONS)}
     assert {k: v for k, v in positions.items() if v} == {k: v for k, v in summed.items() if v}
     per_account: dict[tuple[str, str], float] = defaultdict(float)
-    for (account_id, _, symbol), quantity in positions.items():
-        per_account[account_id, symbol] += quantity
+    for (account_id, _, key), quantity in positions.items():
+        per_account[account_id, key] += quantity
     for account in store.query(BROKER_ACCOUNTS):
-        for symbol, lot in account["lots"].items():
-            assert lot["quantity"] == per_account.pop((account["account_id"], symbol), 0.0)
+        for key, lot in account["lots"].items():
+            assert lot["quantity"] == per_account.pop((account["account_id"], key), 0.0)
     assert not {k: v for k, v in per_account.items() if v}
     assert not dead_letters
     assert figures["executions died after the broker accepted"] and figures["messages lost in crashes"]
