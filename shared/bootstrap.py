@@ -131,17 +131,22 @@ class Services:
             self.bus.subscribe(topic, lambda message: self.notifier.handle(message.message_id, message.data))
 
     def resume_unfinished(self) -> list[str]:
-        """Embedded stack: republish what a previous process left unsettled."""
+        """Embedded stack: the previous process is dead, so its claims are released and
+        everything it left unsettled is published again."""
+        self.execution.claims.release_orphans()
         return PipelineRecovery(self.store, self.bus, self.clock).resume()
 
     def tick(self) -> dict[str, Any]:
-        """The fund's scheduled minute (Cloud Scheduler's poll; the embedded stack's timer):
-        refresh snapshots, release signals held for an open, send the risk-refusal digest."""
+        """The fund's scheduled minute (Cloud Scheduler's call on both stacks' account_poller;
+        the embedded stack's timer): refresh snapshots, sweep up work a crash left behind,
+        release signals held for an open, send the risk-refusal digest."""
         polled = self.poller.poll_all()
-        released = PipelineRecovery(self.store, self.bus, self.clock).release_held()
+        recovery = PipelineRecovery(self.store, self.bus, self.clock)
+        swept = recovery.sweep(self.settings.sweep_after_seconds)
+        released = recovery.release_held()
         prune_counters(self.store, self.clock())
         self.bus.publish(Topics.NOTIFICATIONS, {"kind": "flush_risk_refusals"})
-        return {"polled": polled, "released": released}
+        return {"polled": polled, "swept": swept, "released": released}
 
     def close(self) -> None:
         self.bus.close()

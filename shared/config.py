@@ -16,7 +16,8 @@ CLOUD_SETTINGS = (
     "MAX_POSITION_SIZE_PCT", "MAX_BROKER_ALLOCATION_PCT", "MAX_ACCOUNT_DATA_AGE_SECONDS", "PRICE_COLLAR_PCT",
     "MAX_PRICE_AGE_SECONDS", "MAX_ORDER_NOTIONAL", "MAX_SIGNALS_PER_SECOND_PER_STRATEGY",
     "MAX_ORDERS_PER_SECOND_PER_ACCOUNT", "DAILY_LOSS_LIMIT_PCT",
-    "DEDUPE_WINDOW_SECONDS", "ORDER_CLAIM_LEASE_SECONDS", "MOCK_SLIPPAGE_BPS", "MOCK_COMMISSION_PER_UNIT",
+    "DEDUPE_WINDOW_SECONDS", "ORDER_CLAIM_LEASE_SECONDS", "SWEEP_AFTER_SECONDS", "MOCK_SLIPPAGE_BPS",
+    "MOCK_COMMISSION_PER_UNIT",
     "TELEGRAM_CHAT_ID", "WEBHOOK_IP_ALLOWLIST",
 )
 # TradingView's documented webhook source addresses; `WEBHOOK_IP_ALLOWLIST=tradingview` expands to them.
@@ -40,7 +41,10 @@ class Settings:
     environment: Environment = Environment.PRODUCTION
     limits: RiskLimits = field(default_factory=RiskLimits)
     dedupe_window_seconds: float = 300.0
-    order_claim_lease_seconds: float = 60.0
+    # A claim's lease, renewed every third of it while the broker call runs: short, so a dead
+    # owner's order is recovered within seconds.
+    order_claim_lease_seconds: float = 10.0
+    sweep_after_seconds: float = 30.0  # an open signal older than this with unanswered work is republished
     mock_slippage_bps: float = 1.0
     mock_commission_per_unit: float = 0.005
     log_dir: Path = Path("logs")
@@ -92,6 +96,7 @@ class Settings:
             limits=limits,
             dedupe_window_seconds=number("DEDUPE_WINDOW_SECONDS", defaults.dedupe_window_seconds),
             order_claim_lease_seconds=number("ORDER_CLAIM_LEASE_SECONDS", defaults.order_claim_lease_seconds),
+            sweep_after_seconds=number("SWEEP_AFTER_SECONDS", defaults.sweep_after_seconds),
             mock_slippage_bps=number("MOCK_SLIPPAGE_BPS", defaults.mock_slippage_bps),
             mock_commission_per_unit=number("MOCK_COMMISSION_PER_UNIT", defaults.mock_commission_per_unit),
             log_dir=Path(env.get("MT_LOG_DIR", str(defaults.log_dir))),

@@ -5,7 +5,8 @@ the GIL, a thread per subscription buys no parallelism, only contention: each
 hand-off between threads can wait out Python's switch interval. Delivery is
 at-least-once with Pub/Sub's rules: a handler that raises gets the message again
 (after a short backoff) until ``max_attempts``, then it goes to the topic's
-dead-letter topic.
+dead-letter topic. A handler that raises ``RetryLater`` is waiting on other work, not
+failing: it gets the message again after the wait it asked for.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
-from shared.ports.bus import Bus, Handler, Message, dead_letter
+from shared.ports.bus import RETRY_LATER_LIMIT_SECONDS, Bus, Handler, Message, RetryLater, dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class InProcessBus(Bus):
         self._idle = threading.Condition()
         self._dispatcher: threading.Thread | None = None
         self._abandoned = False
+        self._waiting_since: dict[str, float] = {}  # message id -> when it first asked to be retried later
         self.published: dict[str, int] = {}
 
     def publish(self, topic: str, data: dict[str, Any], attributes: dict[str, str] | None = None) -> str:
@@ -98,6 +100,9 @@ class InProcessBus(Bus):
                 continue
             try:
                 subscription.handler(message)
+                self._waiting_since.pop(message.message_id, None)
+            except RetryLater as wait:
+                self._retry_later(subscription, message, wait)
             except Exception as error:  # noqa: BLE001 - any failure means redeliver
                 self._retry_or_dead_letter(subscription, message, error)
             finally:
@@ -123,6 +128,20 @@ class InProcessBus(Bus):
             self._pending += 1  # counted now, so drain() waits for the retry
         delay = self.retry_backoff_seconds * message.delivery_attempt
         timer = threading.Timer(delay, self._redeliver, args=(subscription, retry))
+        timer.daemon = True
+        timer.start()
+
+    def _retry_later(self, subscription: _Subscription, message: Message, wait: RetryLater) -> None:
+        """Not a failure: deliver again after the wait, without using up an attempt, until the
+        message has waited RETRY_LATER_LIMIT_SECONDS (then it counts as failing)."""
+        first = self._waiting_since.setdefault(message.message_id, time.monotonic())
+        if time.monotonic() - first > RETRY_LATER_LIMIT_SECONDS:
+            self._waiting_since.pop(message.message_id, None)
+            self._retry_or_dead_letter(subscription, message, wait)
+            return
+        with self._idle:
+            self._pending += 1
+        timer = threading.Timer(wait.after_seconds, self._redeliver, args=(subscription, message))
         timer.daemon = True
         timer.start()
 

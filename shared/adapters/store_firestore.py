@@ -2,6 +2,11 @@
 
 Queries that filter on one field and order by another need a composite index in
 production; infra/terraform declares the ones the services use.
+
+``replace_if`` uses no transaction: Firestore's server transactions lock what they
+read, so callers racing on one document queue behind each other's locks (measured:
+about 51 s to time out). A read and an update preconditioned on the read's update time
+never waits: the losers' updates simply fail.
 """
 
 from __future__ import annotations
@@ -9,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from google.api_core.exceptions import AlreadyExists, Conflict
+from google.api_core.exceptions import AlreadyExists, Conflict, FailedPrecondition, NotFound
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
+from google.cloud.firestore_v1.field_path import FieldPath
 
-from shared.ports.store import Document, Store, T, Transaction
+from shared.ports.store import Document, Store, T, Transaction, holds
 
 _BATCH_LIMIT = 500
 
@@ -59,6 +65,38 @@ class FirestoreStore(Store):
         except (AlreadyExists, Conflict):
             return False
         return True
+
+    def replace_if(self, collection: str, doc_id: str, expected: Document, document: Document) -> bool:
+        """Read, compare, then update every field (deleting the ones the new document drops)
+        on condition that nobody wrote in between; a failed condition means re-reading."""
+        reference = self._client.collection(collection).document(doc_id)
+        while True:
+            snapshot = reference.get()
+            stored = snapshot.to_dict() if snapshot.exists else None
+            if not holds(stored, expected):
+                return False
+            assert stored is not None
+            fields: Document = {FieldPath(name).to_api_repr(): value for name, value in document.items()}
+            fields.update({FieldPath(name).to_api_repr(): firestore.DELETE_FIELD
+                           for name in stored if name not in document})
+            if not fields:  # an empty document replaced by an empty one: nothing to update, so no condition
+                return self._replace_in_transaction(reference, expected, document)
+            try:
+                reference.update(fields, option=self._client.write_option(last_update_time=snapshot.update_time))
+            except (FailedPrecondition, NotFound):
+                continue
+            return True
+
+    def _replace_in_transaction(self, reference: Any, expected: Document, document: Document) -> bool:
+        @firestore.transactional
+        def run(transaction: firestore.Transaction) -> bool:
+            snapshot = reference.get(transaction=transaction)
+            if not holds(snapshot.to_dict() if snapshot.exists else None, expected):
+                return False
+            transaction.set(reference, document)
+            return True
+
+        return run(self._client.transaction(max_attempts=20))
 
     def delete(self, collection: str, doc_id: str) -> None:
         self._client.collection(collection).document(doc_id).delete()

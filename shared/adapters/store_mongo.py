@@ -65,6 +65,14 @@ class MongoStore(Store):
             return False
         return True
 
+    def replace_if(self, collection: str, doc_id: str, expected: Document, document: Document) -> bool:
+        """One find_one_and_replace: the filter is the condition, so the server decides atomically.
+        ``$exists`` keeps a missing field from matching an expected None, as in the other stores."""
+        condition = {name: {"$exists": True, "$eq": value} for name, value in expected.items()}
+        before = self.collection(collection).find_one_and_replace(
+            {**condition, "_id": doc_id}, {**document, "_id": doc_id}, projection={"_id": True})
+        return before is not None
+
     def delete(self, collection: str, doc_id: str) -> None:
         self.collection(collection).delete_one({"_id": doc_id})
 

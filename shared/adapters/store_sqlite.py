@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from shared.ports.store import Document, Store, T, Transaction
+from shared.ports.store import Document, Store, T, Transaction, holds
 
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -95,6 +95,15 @@ class SqliteStore(Store):
                 (collection, doc_id, json.dumps(document, separators=(",", ":"))),
             )
             return cursor.rowcount == 1
+
+    def replace_if(self, collection: str, doc_id: str, expected: Document, document: Document) -> bool:
+        def swap(tx: Transaction) -> bool:
+            if not holds(tx.get(collection, doc_id), expected):
+                return False
+            tx.set(collection, doc_id, document)
+            return True
+
+        return self.transaction(swap)
 
     def delete(self, collection: str, doc_id: str) -> None:
         with self._lock:

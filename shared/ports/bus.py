@@ -25,6 +25,24 @@ class Message:
 Handler = Callable[[Message], None]
 
 
+class RetryLater(Exception):
+    """Not yet: deliver this message again after ``after_seconds``.
+
+    For work that waits on other work (a claim another delivery holds, an earlier signal of
+    the same book still in flight). Unlike a failure it does not use up delivery attempts on
+    the in-process bus, which keeps asking until ``RETRY_LATER_LIMIT_SECONDS`` have passed;
+    Pub/Sub redelivers it with the subscription's backoff.
+    """
+
+    def __init__(self, reason: str, after_seconds: float = 0.5):
+        super().__init__(reason)
+        self.after_seconds = after_seconds
+
+
+# How long a message may keep asking to be retried later before it is treated as poison.
+RETRY_LATER_LIMIT_SECONDS = 900.0
+
+
 def dead_letter(source_topic: str, error: str, payload: object) -> dict[str, Any]:
     """The one shape of a dead letter, whichever bus or handler gave up on the message."""
     return {"dead_letter": {"source_topic": source_topic, "error": error[:1000], "payload": payload}}

@@ -1,8 +1,10 @@
 """The Store port: JSON documents in named collections.
 
 Every backend offers the same small surface. Idempotency rests on ``create``
-(atomic create-if-absent) and on ``transaction``, which runs a function against a
-consistent view and commits all its writes or none, retrying on conflict.
+(atomic create-if-absent), ``replace_if`` (compare-and-set on one document) and on
+``transaction``, which runs a function against a consistent view and commits all
+its writes or none, retrying on conflict. Hot paths that many callers race on
+prefer ``create`` and ``replace_if``: they never hold a lock another caller waits on.
 """
 
 from __future__ import annotations
@@ -13,6 +15,11 @@ from typing import Any, TypeVar
 
 Document = dict[str, Any]
 T = TypeVar("T")
+
+
+def holds(stored: Document | None, expected: Document) -> bool:
+    """Whether a stored document has every expected field, equal; a missing field never matches."""
+    return stored is not None and all(name in stored and stored[name] == value for name, value in expected.items())
 
 
 class Transaction(ABC):
@@ -39,6 +46,12 @@ class Store(ABC):
     @abstractmethod
     def create(self, collection: str, doc_id: str, document: Document) -> bool:
         """Create only if absent; True when this call created it."""
+
+    @abstractmethod
+    def replace_if(self, collection: str, doc_id: str, expected: Document, document: Document) -> bool:
+        """Replace the whole document only if it exists and each field in ``expected`` equals
+        the stored one (compare-and-set); True when this call replaced it. Of callers racing
+        from the same expected state, exactly one wins."""
 
     @abstractmethod
     def delete(self, collection: str, doc_id: str) -> None: ...

@@ -31,13 +31,15 @@ from shared.domain.risk import reducing_part
 from shared.domain.sessions import session_status
 from shared.journey import Journey
 from shared.ports.broker import BrokerClient
-from shared.ports.bus import Bus
+from shared.ports.bus import Bus, RetryLater
 from shared.ports.store import Store, Transaction
 from shared.services.instruments import InstrumentCatalog
+from shared.services.order_claims import decided_order
 from shared.services.prices import PriceBook
 from shared.services.risk_context import FundView, RiskContextReader, fund_limits
 
 CURRENT_ALLOCATION_DOC = "current"
+UNACKNOWLEDGED = ("decided", "submitting")  # orders no broker has answered for yet
 
 
 def position_doc_id(account_id: str, strategy_id: str, instrument_key: str) -> str:
@@ -65,7 +67,10 @@ class CerebroService:
             strategy = self._strategy(signal)
             if self._held(signal, strategy):
                 return []
-            decisions = self._record(signal, self._decide_all(signal, strategy))
+            self._wait_for_the_book(signal)
+            decisions = self._decide_all(signal, strategy)
+            self._cancel_first(signal, decisions)
+            decisions = self._record(signal, decisions)
         for decision in decisions:
             for cancel in decision.cancels:  # before the orders: an exit cancels the entry it follows
                 self._bus.publish(Topics.ORDERS, {"cancel": cancel.model_dump(mode="json")},
@@ -74,6 +79,37 @@ class CerebroService:
                 self._bus.publish(Topics.ORDERS, {"order": order.model_dump(mode="json")},
                                   {"signal_id": signal.signal_id, "client_order_id": order.client_order_id})
         return decisions
+
+    def _wait_for_the_book(self, signal: StandardizedSignal) -> None:
+        """Signals of one book (strategy and instrument) are decided in arrival order, each
+        against the fills of the one before: wait while an earlier signal is undecided or an
+        order of the book has not reached its broker yet."""
+        book = f"{signal.strategy_id}|{signal.instrument.key}"
+        mine = (signal.received_at.isoformat(), signal.signal_id)
+        for other in self._store.query(Collections.OPEN_SIGNALS, where={"book": book}):
+            if not other.get("decided") and (other.get("received_at", ""), other["signal_id"]) < mine:
+                raise RetryLater(f"{signal.signal_id} waits for {other['signal_id']}, an earlier signal of {book}",
+                                 after_seconds=0.1)
+        where = {"strategy_id": signal.strategy_id, "open": True}
+        if signal.action is not Action.FLATTEN:
+            where["instrument_key"] = signal.instrument.key
+        for order in self._store.query(Collections.ORDERS, where=where):
+            if order["status"] in UNACKNOWLEDGED:
+                raise RetryLater(f"{signal.signal_id} waits for order {order['client_order_id']} "
+                                 f"({order['status']}) of {book}", after_seconds=0.1)
+
+    def _cancel_first(self, signal: StandardizedSignal, decisions: list[Decision]) -> None:
+        """An exit or flatten that finds working orders cancels them and decides again once they
+        are final, against what they filled: a cancel that loses to a fill can never leave the
+        position open, and a stop that fills during the exit can never sell twice."""
+        cancels = [cancel for decision in decisions for cancel in decision.cancels]
+        if not cancels:
+            return
+        for cancel in cancels:
+            self._bus.publish(Topics.ORDERS, {"cancel": cancel.model_dump(mode="json")},
+                              {"signal_id": signal.signal_id, "client_order_id": cancel.client_order_id})
+        raise RetryLater(f"{signal.signal_id} cancels {len(cancels)} working order(s) before it decides",
+                         after_seconds=0.2)
 
     def _strategy(self, signal: StandardizedSignal) -> Strategy:
         strategy_doc = self._store.get(Collections.STRATEGIES, signal.strategy_id)
@@ -138,9 +174,6 @@ class CerebroService:
                                                        "cancels": []})
             decisions.append(decision)
             self._use_broker_room(view, account, context, market, decision)
-            self._journey.step(signal.signal_id, f"{account.account_id}: {decision.status} - {decision.reason}")
-        if not decisions:
-            self._journey.step(signal.signal_id, "no account allocates to this strategy")
         return decisions
 
     def _session_refusal(self, signal: StandardizedSignal, strategy: Strategy, now: datetime) -> str:
@@ -199,6 +232,8 @@ class CerebroService:
         adding = [d.account_id for d in decisions for o in d.orders
                   if reducing_part(d.inputs.current_position, o.quantity * o.side.sign) < o.quantity]
 
+        orders = [order for d in decisions for order in d.orders]
+
         def work(tx: Transaction) -> list[Decision]:
             record = tx.get(Collections.SIGNALS, signal.signal_id) or {
                 "signal_id": signal.signal_id, "strategy_id": signal.strategy_id,
@@ -206,6 +241,7 @@ class CerebroService:
             }
             if record.get("decisions") is not None:
                 return [Decision.model_validate(d) for d in record["decisions"]]
+            in_flight = tx.get(Collections.OPEN_SIGNALS, signal.signal_id) or {"signal_id": signal.signal_id}
             if adding:
                 self._risk.count_orders(tx, signal.strategy_id, adding, now)
             approved = sum(1 for d in decisions if d.status == "approved")
@@ -213,16 +249,21 @@ class CerebroService:
                 **record, "decisions": dumped, "status": "decided",
                 "decided_at": now.isoformat(), "approved_accounts": approved,
             })
-            open_orders = [order.client_order_id for d in decisions for order in d.orders]
-            if open_orders:
-                tx.set(Collections.OPEN_SIGNALS, signal.signal_id, {"signal_id": signal.signal_id,
-                                                                   "open_orders": open_orders})
+            for order in orders:  # booked now, so the book's next signal sees them before execution does
+                tx.set(Collections.ORDERS, order.client_order_id, decided_order(order, now))
+            if orders:
+                tx.set(Collections.OPEN_SIGNALS, signal.signal_id, {
+                    **in_flight, "decided": True, "open_orders": [order.client_order_id for order in orders]})
             else:
                 tx.delete(Collections.OPEN_SIGNALS, signal.signal_id)
             return decisions
 
         recorded = self._store.transaction(work)
         if recorded is decisions:
+            for decision in decisions:
+                self._journey.step(signal.signal_id, f"{decision.account_id}: {decision.status} - {decision.reason}")
+            if not decisions:
+                self._journey.step(signal.signal_id, "no account allocates to this strategy")
             self._announce_refusals(signal, decisions)
         return recorded
 

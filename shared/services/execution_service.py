@@ -1,16 +1,16 @@
 """Execution: place each order at its account's broker exactly once.
 
-The order document (id = client order id) is the claim. A delivery that finds a
-fresh claim asks for redelivery rather than racing; one that finds a stale claim
-(its owner crashed) first asks the broker whether the order already exists
-(the broker knows it by our client order id) and only places it if it does not.
+The order document (id = client order id) is the claim (``order_claims``). A delivery
+that finds a fresh claim comes back when it can have expired; one that finds a stale
+claim (its owner crashed) first asks the broker whether the order already exists (the
+broker knows it by our client order id) and only places it if it does not. While the
+broker call runs, the claim's lease is renewed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
 
 from shared.domain.models import (
     KILL_SWITCH_DOC,
@@ -23,14 +23,13 @@ from shared.domain.models import (
 )
 from shared.journey import Journey
 from shared.ports.broker import BrokerClient, BrokerError
-from shared.ports.bus import Bus
-from shared.ports.store import Store, Transaction
+from shared.ports.bus import Bus, RetryLater
+from shared.ports.store import Store
+from shared.services.order_claims import OrderClaims, OrderInFlight
+
+__all__ = ["BRIDGED", "ExecutionService", "OrderInFlight"]
 
 BRIDGED = {"ibkr": Topics.IBKR_ORDERS}
-
-
-class OrderInFlight(Exception):
-    """Another delivery holds a fresh claim on this order; try again later."""
 
 
 class ExecutionService:
@@ -40,7 +39,7 @@ class ExecutionService:
         self._bus = bus
         self._brokers = brokers
         self._clock = clock
-        self._lease = claim_lease_seconds
+        self.claims = OrderClaims(store, clock, claim_lease_seconds)
         self._journey = Journey("EXECUTION")
 
     def handle_order(self, order: Order) -> OrderUpdate | None:
@@ -51,7 +50,7 @@ class ExecutionService:
                               {"signal_id": order.signal_id, "client_order_id": order.client_order_id})
             self._journey.step(order.signal_id, f"{order.client_order_id} routed to the {order.broker.value} bridge")
             return None
-        claim = self._claim(order)
+        claim = self.claims.claim(order)
         if claim == "done":
             record = self._store.get(Collections.ORDERS, order.client_order_id) or {}
             if record.get("last_update"):
@@ -62,25 +61,30 @@ class ExecutionService:
         if broker is None:
             return self._conclude(order, OrderUpdate(client_order_id=order.client_order_id, status="rejected",
                                                      reason=f"no {order.broker.value} broker configured"))
-        update = broker.find_order(order.account_id, order.client_order_id) if claim == "recover" else None
-        if update is not None:
-            self._journey.step(order.signal_id, f"{order.client_order_id} found at the broker after a restart")
-        elif not order.reduce_only and (halted := self._halted(order)):
-            # Orders decided before the halt still wait on the topic: stop the risk-adding ones here.
-            return self._conclude(order, OrderUpdate(client_order_id=order.client_order_id, status="rejected",
-                                                     reason=halted))
-        else:
-            try:
-                update = broker.place_order(order)
-            except BrokerError as error:
-                if error.retryable:
-                    self._release(order, str(error))
-                    raise
-                update = OrderUpdate(client_order_id=order.client_order_id, status="rejected", reason=str(error))
+        with self.claims.held(order):
+            update = self._place(broker, order, claim)
         result = self._conclude(order, update)
         for later in broker.take_updates():
             self._publish(later, None)
         return result
+
+    def _place(self, broker: BrokerClient, order: Order, claim: str) -> OrderUpdate:
+        """The broker's answer (found after a crash, or placed now), or our refusal."""
+        found = broker.find_order(order.account_id, order.client_order_id) if claim == "recover" else None
+        if found is not None:
+            self._journey.step(order.signal_id, f"{order.client_order_id} found at the broker after a restart")
+            return found
+        if not order.reduce_only and (halted := self._halted(order)):
+            # Orders decided before the halt still wait on the topic: stop the risk-adding ones here.
+            return OrderUpdate(client_order_id=order.client_order_id, status="rejected", reason=halted)
+        try:
+            return broker.place_order(order)
+        except BrokerError as error:
+            if error.retryable:
+                self._journey.step(order.signal_id, f"{order.client_order_id} broker unavailable, will retry: {error}")
+                self.claims.release(order, str(error))
+                raise
+            return OrderUpdate(client_order_id=order.client_order_id, status="rejected", reason=str(error))
 
     def publish_broker_updates(self) -> int:
         """What the brokers reported since (fills of resting orders, cancellations): the
@@ -98,10 +102,18 @@ class ExecutionService:
             self._bus.publish(BRIDGED[cancel.broker.value], {"cancel": cancel.model_dump(mode="json")},
                               {"signal_id": cancel.signal_id, "client_order_id": cancel.client_order_id})
             return None
+        unplaced = self.claims.cancel_unplaced(cancel)
         record = self._store.get(Collections.ORDERS, cancel.client_order_id)
+        if unplaced is not None and record is not None:
+            self._journey.step(cancel.signal_id, f"cancel {cancel.client_order_id} ({cancel.reason}): cancelled "
+                                                 "before it reached the broker")
+            self._publish(unplaced, Order.model_validate(record["order"]))
+            return unplaced
         broker = self._brokers.get(cancel.broker.value)
         if record is None or broker is None or not record.get("open"):
             return None
+        if record["status"] == "submitting":  # being placed right now: cancel what the broker then has
+            raise RetryLater(f"order {cancel.client_order_id} is being placed", after_seconds=0.5)
         update = broker.cancel_order(cancel.account_id, cancel.client_order_id)
         self._journey.step(cancel.signal_id, f"cancel {cancel.client_order_id} ({cancel.reason}): {update.status}")
         self._publish(update, Order.model_validate(record["order"]))
@@ -118,34 +130,6 @@ class ExecutionService:
             if state.get("state") == TradingState.HALTED:
                 return f"{scope} is HALTED: only risk-reducing orders are placed"
         return ""
-
-    def _claim(self, order: Order) -> str:
-        """'new' (place it), 'recover' (look up first, then place) or 'done'."""
-        now = self._clock()
-
-        def work(tx: Transaction) -> str:
-            record = tx.get(Collections.ORDERS, order.client_order_id)
-            if record is None:
-                tx.set(Collections.ORDERS, order.client_order_id, {
-                    **_order_fields(order), "status": "submitting", "claimed_at": now.isoformat(), "attempts": 1,
-                    "open": True,
-                })
-                return "new"
-            if record["status"] != "submitting":
-                return "done"
-            age = (now - datetime.fromisoformat(record["claimed_at"])).total_seconds()
-            if age < self._lease and not record.get("released"):
-                raise OrderInFlight(f"order {order.client_order_id} is being placed by another delivery")
-            tx.set(Collections.ORDERS, order.client_order_id, {
-                **record, "claimed_at": now.isoformat(), "attempts": record["attempts"] + 1, "released": False,
-            })
-            return "recover"
-
-        return self._store.transaction(work)
-
-    def _release(self, order: Order, reason: str) -> None:
-        self._journey.step(order.signal_id, f"{order.client_order_id} broker unavailable, will retry: {reason}")
-        self._store.update(Collections.ORDERS, order.client_order_id, {"released": True, "last_error": reason})
 
     def _conclude(self, order: Order, update: OrderUpdate) -> OrderUpdate:
         self._store.update(Collections.ORDERS, order.client_order_id, {
@@ -164,10 +148,3 @@ class ExecutionService:
             attributes["signal_id"] = order.signal_id
         self._bus.publish(Topics.CONFIRMATIONS, {"update": update.model_dump(mode="json")}, attributes)
 
-
-def _order_fields(order: Order) -> dict[str, Any]:
-    return {
-        "client_order_id": order.client_order_id, "signal_id": order.signal_id,
-        "strategy_id": order.strategy_id, "account_id": order.account_id, "broker": order.broker.value,
-        "order": order.model_dump(mode="json"),
-    }

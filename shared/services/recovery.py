@@ -1,10 +1,15 @@
-"""Resume after a restart of the embedded stack.
+"""Resume after a restart, and sweep up what a crash or a lost message left behind.
 
 Pub/Sub keeps undelivered messages across a crash; the in-process bus does not. The
 store does, so on start every signal still in ``open_signals`` (not yet decided, or
-some order of it not final) is published again. Every stage is idempotent: cerebro republishes its recorded
-decisions, execution skips or recovers orders it already placed (asking the broker by
-client order id), and confirmations count each fill once. Only the lost steps run.
+some order of it not final) is published again. Every stage is idempotent: cerebro
+republishes its recorded decisions, execution skips or recovers orders it already placed
+(asking the broker by client order id), and confirmations count each fill once. Only the
+lost steps run.
+
+The sweep does the same on a schedule, on both stacks, for signals that have been open
+longer than ``SWEEP_AFTER_SECONDS`` with work that no broker has answered for: an execution
+instance that died holding a claim, a message dead-lettered while its book waited.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from shared.domain.models import Collections, Topics
 from shared.journey import Journey
 from shared.ports.bus import Bus
 from shared.ports.store import Store
+from shared.services.cerebro_service import UNACKNOWLEDGED
 
 
 class PipelineRecovery:
@@ -39,6 +45,27 @@ class PipelineRecovery:
             self._journey.step(signal_id, f"resumed after a restart (was {record['status']})")
             resumed.append(signal_id)
         return resumed
+
+    def sweep(self, older_than_seconds: float) -> list[str]:
+        """Republish each signal open longer than ``older_than_seconds`` that is undecided or has
+        an order no broker has answered for (resting orders are the broker's to fill: left alone)."""
+        now = self._clock()
+        swept = []
+        for in_flight in self._store.query(Collections.OPEN_SIGNALS):
+            since = in_flight.get("received_at") or in_flight.get("since")
+            if since and (now - datetime.fromisoformat(since)).total_seconds() < older_than_seconds:
+                continue
+            record = self._store.get(Collections.SIGNALS, in_flight["signal_id"])
+            if record is None or record["status"] == "held":
+                continue
+            orders = [self._store.get(Collections.ORDERS, cid) for cid in in_flight.get("open_orders") or ()]
+            if record["status"] == "decided" and not any(o is None or o["status"] in UNACKNOWLEDGED for o in orders):
+                continue
+            self._bus.publish(Topics.SIGNALS, {"signal": record["signal"]}, {"signal_id": record["signal_id"]})
+            self._journey.step(record["signal_id"], f"swept: still {record['status']} after "
+                                                    f"{older_than_seconds:g}s; published again")
+            swept.append(record["signal_id"])
+        return swept
 
     def release_held(self) -> list[str]:
         """Republish the signals held outside their session whose market has opened."""

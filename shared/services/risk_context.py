@@ -25,7 +25,7 @@ from shared.ports.store import Store, Transaction
 from shared.services.prices import PriceBook
 
 FUND_CURRENCY = "USD"
-WORKING_STATUSES = ("submitting", "submitted", "working", "partially_filled")
+WORKING_STATUSES = ("decided", "submitting", "submitted", "working", "partially_filled")
 
 
 def trading_state_doc_id(scope: str, scope_id: str = "") -> str:

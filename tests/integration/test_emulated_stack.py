@@ -36,7 +36,7 @@ def services(stack: EmulatedStack) -> Iterator[Services]:
     built = build_services(Settings.from_env(), store=FirestoreStore(stack.project))
     seed_demo_fund(built.store, built.mock_broker)
     tick = requests.post(stack.url("account_poller"), timeout=30).json()
-    assert tick == {"polled": 2, "failed": {}, "released": []}
+    assert tick == {"polled": 2, "failed": {}, "swept": [], "released": []}
     yield built
 
 

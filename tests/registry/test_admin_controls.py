@@ -63,7 +63,7 @@ def test_kill_switch_stops_new_risk_and_flatten_all_closes_everything(client, em
     assert {o["status"] for o in journey.get_json()["orders"]} == {"filled"}
 
 
-def test_orders_queued_before_the_switch_are_stopped_at_execution_unless_reduce_only(client, embedded):
+def test_orders_queued_before_the_switch_are_cancelled_and_exits_still_fill(client, embedded):
     buy(client, embedded, "open")
     queued = []
     real_publish = embedded.bus.publish
@@ -76,17 +76,21 @@ def test_orders_queued_before_the_switch_are_stopped_at_execution_unless_reduce_
 
     embedded.bus.publish = hold_orders
     buy(client, embedded, "late-buy")  # decided before the switch: its orders wait on the topic
-    client.post("/webhook", data=signal_body(ticker="AAPL", action="exit", price=190, signal_id="late-exit"),
-                content_type="application/json")
-    embedded.bus.drain()
     embedded.bus.publish = real_publish
-    assert len(queued) == 4
+    assert len(queued) == 2
     client.post("/api/admin/kill-switch", headers=ADMIN, json={"enabled": True})
     for message in queued:
         real_publish(*message)
     embedded.bus.drain()
+    client.post("/webhook", data=signal_body(ticker="AAPL", action="exit", price=190, signal_id="late-exit"),
+                content_type="application/json")
+    embedded.bus.drain()
     by_kind = {}
     for order in embedded.store.query(Collections.ORDERS):
         by_kind.setdefault(order["order"]["reduce_only"], set()).add((order["status"], order.get("reason", "")))
-    assert by_kind[False] >= {("rejected", "kill switch is on: only risk-reducing orders are placed")}
+    # The halt cancelled the queued entries before any broker saw them.
+    late = {(o["status"], o.get("reason", "")) for o in embedded.store.query(Collections.ORDERS)
+            if o["signal_id"] == queued[0][1]["order"]["signal_id"]}
+    assert late == {("cancelled", "cancelled before it was placed: kill switch: resting risk-adding orders are "
+                                  "cancelled")}
     assert by_kind[True] == {("filled", "")}

@@ -87,8 +87,9 @@ locals {
     MAX_SIGNALS_PER_SECOND_PER_STRATEGY = tostring(var.risk_limits.max_signals_per_second_per_strategy)
     MAX_ORDERS_PER_SECOND_PER_ACCOUNT   = tostring(var.risk_limits.max_orders_per_second_per_account)
     DAILY_LOSS_LIMIT_PCT                = tostring(var.risk_limits.daily_loss_limit_pct)
-    DEDUPE_WINDOW_SECONDS               = "300"
-    ORDER_CLAIM_LEASE_SECONDS           = "60"
+    DEDUPE_WINDOW_SECONDS               = "10"
+    ORDER_CLAIM_LEASE_SECONDS           = "10"
+    SWEEP_AFTER_SECONDS                 = "30"
     MOCK_SLIPPAGE_BPS                   = "1"
     MOCK_COMMISSION_PER_UNIT            = "0.005"
     TELEGRAM_CHAT_ID                    = var.telegram_chat_id

@@ -1,0 +1,132 @@
+"""Claims on orders: whoever claims an order document places it; nobody else does.
+
+Cerebro books every order it decides as ``decided``. A delivery claims it (``submitting``,
+with its owner and a short lease) and renews the lease while the broker call runs. A
+delivery that finds a fresh claim is asked to come back when the lease can have expired
+(``OrderInFlight``, a ``RetryLater``); one that finds an expired claim, or one released
+by an owner known to be dead, recovers it: it asks the broker for the order by its client
+order id first and places it only if the broker never saw it. Nothing is ever abandoned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any, Literal
+
+from shared.domain.models import CancelRequest, Collections, Order, OrderUpdate
+from shared.ports.bus import RetryLater
+from shared.ports.store import Store, Transaction
+
+Claim = Literal["new", "recover", "done"]
+UNPLACED = ("decided",)  # booked by cerebro, not yet claimed: nothing reached a broker
+
+
+class OrderInFlight(RetryLater):
+    """Another delivery holds a fresh claim on this order; come back when it can have expired."""
+
+
+def order_fields(order: Order) -> dict[str, Any]:
+    return {
+        "client_order_id": order.client_order_id, "signal_id": order.signal_id,
+        "strategy_id": order.strategy_id, "account_id": order.account_id, "broker": order.broker.value,
+        "instrument_key": order.instrument.key, "order": order.model_dump(mode="json"),
+    }
+
+
+def decided_order(order: Order, now: datetime) -> dict[str, Any]:
+    """The document cerebro books for an order it decided (in the transaction that records the
+    decision), so the next signal of the same book sees it before any execution claims it."""
+    return {**order_fields(order), "status": "decided", "open": True, "decided_at": now.isoformat(), "attempts": 0}
+
+
+class OrderClaims:
+    def __init__(self, store: Store, clock: Callable[[], datetime], lease_seconds: float):
+        self._store = store
+        self._clock = clock
+        self._lease = lease_seconds
+        self.owner = uuid.uuid4().hex[:12]  # this process: a claim of another owner is never ours
+
+    def claim(self, order: Order) -> Claim:
+        """'new' (place it), 'recover' (look it up at the broker first, then place) or 'done'."""
+        now = self._clock()
+
+        def work(tx: Transaction) -> Claim:
+            record = tx.get(Collections.ORDERS, order.client_order_id)
+            if record is None or record["status"] in UNPLACED:
+                attempts = (record or {}).get("attempts", 0) + 1
+                tx.set(Collections.ORDERS, order.client_order_id, {
+                    **(record or order_fields(order)), "status": "submitting", "open": True,
+                    "owner": self.owner, "claimed_at": now.isoformat(), "attempts": attempts})
+                return "new"
+            if record["status"] != "submitting":
+                return "done"
+            age = (now - datetime.fromisoformat(record["claimed_at"])).total_seconds()
+            if age < self._lease and not record.get("released"):
+                raise OrderInFlight(f"order {order.client_order_id} is being placed by another delivery",
+                                    after_seconds=max(self._lease - age, 0.1))
+            tx.set(Collections.ORDERS, order.client_order_id, {
+                **record, "owner": self.owner, "claimed_at": now.isoformat(), "attempts": record["attempts"] + 1,
+                "released": False})
+            return "recover"
+
+        return self._store.transaction(work)
+
+    @contextlib.contextmanager
+    def held(self, order: Order) -> Iterator[None]:
+        """Renew the claim's lease every third of it while the broker call runs, so a slow
+        broker never looks like a dead owner."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self._lease / 3):
+                self._renew(order)
+
+        beater = threading.Thread(target=beat, name=f"lease-{order.client_order_id}", daemon=True)
+        beater.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            beater.join(timeout=self._lease)
+
+    def _renew(self, order: Order) -> None:
+        def work(tx: Transaction) -> None:
+            record = tx.get(Collections.ORDERS, order.client_order_id)
+            if record and record["status"] == "submitting" and record.get("owner") == self.owner:
+                tx.set(Collections.ORDERS, order.client_order_id, {**record, "claimed_at": self._clock().isoformat()})
+
+        self._store.transaction(work)
+
+    def release(self, order: Order, reason: str) -> None:
+        """The broker was unreachable: the next delivery may recover the order at once."""
+        self._store.update(Collections.ORDERS, order.client_order_id, {"released": True, "last_error": reason})
+
+    def release_orphans(self) -> list[str]:
+        """On the start of the embedded stack every earlier owner is dead: release their claims
+        so the resumed deliveries recover them now instead of waiting out the lease."""
+        orphans = [r for r in self._store.query(Collections.ORDERS, where={"status": "submitting"})
+                   if r.get("owner") != self.owner]
+        for record in orphans:
+            self._store.update(Collections.ORDERS, record["client_order_id"], {"released": True})
+        return [r["client_order_id"] for r in orphans]
+
+    def cancel_unplaced(self, cancel: CancelRequest) -> OrderUpdate | None:
+        """Cancel an order no broker has seen yet (its later deliveries then find it done);
+        None when it was no longer unplaced."""
+        update = OrderUpdate(client_order_id=cancel.client_order_id, status="cancelled",
+                             reason=f"cancelled before it was placed: {cancel.reason}")
+
+        def work(tx: Transaction) -> OrderUpdate | None:
+            record = tx.get(Collections.ORDERS, cancel.client_order_id)
+            if record is None or record["status"] not in UNPLACED:
+                return None
+            tx.set(Collections.ORDERS, cancel.client_order_id, {
+                **record, "status": "cancelled", "open": False, "reason": update.reason,
+                "last_update": update.model_dump(mode="json"), "updated_at": self._clock().isoformat()})
+            return update
+
+        return self._store.transaction(work)
