@@ -36,7 +36,11 @@ FUNCTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
                                 Topics.SIGNALS.dead_letter, Topics.ORDERS.dead_letter,
                                 Topics.CONFIRMATIONS.dead_letter)),
 }
-MAX_DELIVERY_ATTEMPTS = 5
+MAX_DELIVERY_ATTEMPTS = 15  # about nine minutes of backoff: longer than any claim or book waits
+
+
+# Topics whose messages carry ordering keys (a book's signals, an account's orders).
+ORDERED_TOPICS = (Topics.SIGNALS, Topics.ORDERS)
 
 
 @dataclass
@@ -124,6 +128,7 @@ def provision_pubsub(stack: EmulatedStack) -> None:
                     "push_config": {"push_endpoint": stack.url(function)},
                     "ack_deadline_seconds": 60,
                     "retry_policy": {"minimum_backoff": {"seconds": 1}, "maximum_backoff": {"seconds": 10}},
+                    "enable_message_ordering": topic in ORDERED_TOPICS,
                 }
                 if not topic.endswith("-dead-letter"):  # a dead letter's own failures are only retried
                     request["dead_letter_policy"] = {

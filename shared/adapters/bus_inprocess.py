@@ -43,7 +43,11 @@ class InProcessBus(Bus):
         self._waiting_since: dict[str, float] = {}  # message id -> when it first asked to be retried later
         self.published: dict[str, int] = {}
 
-    def publish(self, topic: str, data: dict[str, Any], attributes: dict[str, str] | None = None) -> str:
+    def publish(self, topic: str, data: dict[str, Any], attributes: dict[str, str] | None = None,
+                ordering_key: str | None = None) -> str:
+        """One dispatcher delivers in publish order; a message that waits (``RetryLater``) is
+        re-queued, and the handlers themselves keep a book's order (cerebro waits for the
+        book's earlier signals), so ``ordering_key`` needs nothing more here."""
         message = Message(uuid.uuid4().hex, topic, data, dict(attributes or {}))
         self.published[topic] = self.published.get(topic, 0) + 1
         for subscription in self._subscriptions.get(topic, []):

@@ -11,13 +11,14 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from typing import Any
 
 from google.api_core.exceptions import AlreadyExists, PermissionDenied
 from google.cloud import pubsub_v1
 from google.cloud.pubsub_v1.types import BatchSettings, PublisherOptions
 
-from shared.ports.bus import Bus, Handler, Message, dead_letter
+from shared.ports.bus import RETRY_LATER_LIMIT_SECONDS, Bus, Handler, Message, RetryLater, dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +28,15 @@ class PubSubBus(Bus):
         self._project = project
         self._subscriber_name = subscriber_name
         # One message per batch, sent at once: latency matters more than throughput here.
+        # Ordering keys keep one book's signals and one account's orders in sequence.
         self._publisher = pubsub_v1.PublisherClient(
             batch_settings=BatchSettings(max_messages=1, max_latency=0),
-            publisher_options=PublisherOptions(enable_message_ordering=False),
+            publisher_options=PublisherOptions(enable_message_ordering=True),
         )
         self._subscriber: pubsub_v1.SubscriberClient | None = None
         self._streams: list[Any] = []
         self._attempts: dict[str, int] = {}
+        self._waiting_since: dict[str, float] = {}  # message id -> when it first asked to be retried later
         self._lock = threading.Lock()
 
     def topic_path(self, topic: str) -> str:
@@ -46,10 +49,17 @@ class PubSubBus(Bus):
                 with contextlib.suppress(AlreadyExists):
                     self._publisher.create_topic(name=self.topic_path(name))
 
-    def publish(self, topic: str, data: dict[str, Any], attributes: dict[str, str] | None = None) -> str:
+    def publish(self, topic: str, data: dict[str, Any], attributes: dict[str, str] | None = None,
+                ordering_key: str | None = None) -> str:
         payload = json.dumps(data, separators=(",", ":")).encode()
-        future = self._publisher.publish(self.topic_path(topic), payload, **(attributes or {}))
-        return future.result(timeout=30)
+        path = self.topic_path(topic)
+        future = self._publisher.publish(path, payload, ordering_key=ordering_key or "", **(attributes or {}))
+        try:
+            return future.result(timeout=30)
+        except Exception:
+            if ordering_key:  # a failed publish pauses its key until resumed; the caller retries
+                self._publisher.resume_publish(path, ordering_key)
+            raise
 
     def subscribe(self, topic: str, handler: Handler, max_attempts: int = 5) -> None:
         if self._subscriber is None:
@@ -68,7 +78,7 @@ class PubSubBus(Bus):
                 data = json.loads(received.data)
                 handler(Message(received.message_id, topic, data, dict(received.attributes), attempt))
             except Exception as error:  # noqa: BLE001 - any failure means redeliver or dead-letter
-                if attempt < max_attempts:
+                if self._may_retry(received.message_id, error, attempt, max_attempts):
                     received.nack()
                     return
                 log.error("dead-lettering %s on %s: %s", received.message_id, topic, error)
@@ -78,8 +88,19 @@ class PubSubBus(Bus):
             received.ack()
             with self._lock:
                 self._attempts.pop(received.message_id, None)
+                self._waiting_since.pop(received.message_id, None)
 
         self._streams.append(self._subscriber.subscribe(subscription, callback=deliver))
+
+    def _may_retry(self, message_id: str, error: Exception, attempt: int, max_attempts: int) -> bool:
+        """A failure is retried until ``max_attempts``; waiting on other work (``RetryLater``) uses
+        no attempt, until it has waited RETRY_LATER_LIMIT_SECONDS."""
+        if not isinstance(error, RetryLater):
+            return attempt < max_attempts
+        with self._lock:
+            self._attempts[message_id] = attempt - 1
+            first = self._waiting_since.setdefault(message_id, time.monotonic())
+        return time.monotonic() - first < RETRY_LATER_LIMIT_SECONDS
 
     def close(self) -> None:
         for stream in self._streams:

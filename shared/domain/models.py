@@ -193,6 +193,12 @@ class StandardizedSignal(_Model):
     accounts: list[str] | None = None  # only these accounts (an admin flatten of one account); None: all
 
 
+def book_key(strategy_id: str, instrument_key: str) -> str:
+    """A strategy's book in one instrument: its signals are decided in arrival order (and carry
+    this as their Pub/Sub ordering key)."""
+    return f"{strategy_id}|{instrument_key}"
+
+
 class Strategy(_Model):
     strategy_id: str
     name: str = ""

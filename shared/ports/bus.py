@@ -50,8 +50,12 @@ def dead_letter(source_topic: str, error: str, payload: object) -> dict[str, Any
 
 class Bus(ABC):
     @abstractmethod
-    def publish(self, topic: str, data: dict[str, Any], attributes: dict[str, str] | None = None) -> str:
-        """Publish and wait until the bus has accepted it; returns the message id."""
+    def publish(self, topic: str, data: dict[str, Any], attributes: dict[str, str] | None = None,
+                ordering_key: str | None = None) -> str:
+        """Publish and wait until the bus has accepted it; returns the message id.
+
+        Messages with the same ``ordering_key`` are delivered in publish order, and a later one
+        waits while an earlier one is being retried (one book's signals, one account's orders)."""
 
     @abstractmethod
     def subscribe(self, topic: str, handler: Handler, max_attempts: int = 5) -> None:

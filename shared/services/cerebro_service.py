@@ -1,7 +1,7 @@
 """Cerebro service: gather each account's inputs, decide, record, publish orders.
 
 Idempotent under redelivery: the first complete set of decisions is stored on the
-signal's record and every later delivery republishes those same orders and cancels
+signal's record and every later delivery republishes those same orders
 (execution drops the repeats by client order id) instead of deciding again on
 positions that may since have moved. A signal outside its instrument's session is
 held for the open (or refused, per strategy) before anything is decided.
@@ -26,6 +26,7 @@ from shared.domain.models import (
     StandardizedSignal,
     Strategy,
     Topics,
+    book_key,
 )
 from shared.domain.risk import reducing_part
 from shared.domain.sessions import session_status
@@ -72,19 +73,18 @@ class CerebroService:
             self._cancel_first(signal, decisions)
             decisions = self._record(signal, decisions)
         for decision in decisions:
-            for cancel in decision.cancels:  # before the orders: an exit cancels the entry it follows
-                self._bus.publish(Topics.ORDERS, {"cancel": cancel.model_dump(mode="json")},
-                                  {"signal_id": signal.signal_id, "client_order_id": cancel.client_order_id})
             for order in decision.orders:
                 self._bus.publish(Topics.ORDERS, {"order": order.model_dump(mode="json")},
-                                  {"signal_id": signal.signal_id, "client_order_id": order.client_order_id})
+                                  {"signal_id": signal.signal_id, "client_order_id": order.client_order_id},
+                                  ordering_key=f"{book_key(order.strategy_id, order.instrument.key)}|"
+                                               f"{order.account_id}")
         return decisions
 
     def _wait_for_the_book(self, signal: StandardizedSignal) -> None:
         """Signals of one book (strategy and instrument) are decided in arrival order, each
         against the fills of the one before: wait while an earlier signal is undecided or an
         order of the book has not reached its broker yet."""
-        book = f"{signal.strategy_id}|{signal.instrument.key}"
+        book = book_key(signal.strategy_id, signal.instrument.key)
         mine = (signal.received_at.isoformat(), signal.signal_id)
         for other in self._store.query(Collections.OPEN_SIGNALS, where={"book": book}):
             if not other.get("decided") and (other.get("received_at", ""), other["signal_id"]) < mine:
@@ -105,9 +105,11 @@ class CerebroService:
         cancels = [cancel for decision in decisions for cancel in decision.cancels]
         if not cancels:
             return
+        book = book_key(signal.strategy_id, signal.instrument.key)
         for cancel in cancels:
             self._bus.publish(Topics.ORDERS, {"cancel": cancel.model_dump(mode="json")},
-                              {"signal_id": signal.signal_id, "client_order_id": cancel.client_order_id})
+                              {"signal_id": signal.signal_id, "client_order_id": cancel.client_order_id},
+                              ordering_key=f"{book}|{cancel.account_id}")
         raise RetryLater(f"{signal.signal_id} cancels {len(cancels)} working order(s) before it decides",
                          after_seconds=0.2)
 

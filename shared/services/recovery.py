@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from shared.domain.models import Collections, Topics
+from shared.domain.models import Collections, Instrument, Topics, book_key
 from shared.journey import Journey
 from shared.ports.bus import Bus
 from shared.ports.store import Store
@@ -39,7 +39,7 @@ class PipelineRecovery:
             record = self._store.get(Collections.SIGNALS, signal_id)
             if record is None:
                 continue
-            self._bus.publish(Topics.SIGNALS, {"signal": record["signal"]}, {"signal_id": signal_id})
+            self._republish(record)
             if record["status"] == "received":  # stored, then the process died before publishing
                 self._store.update(Collections.SIGNALS, signal_id, {"status": "published"})
             self._journey.step(signal_id, f"resumed after a restart (was {record['status']})")
@@ -61,7 +61,7 @@ class PipelineRecovery:
             orders = [self._store.get(Collections.ORDERS, cid) for cid in in_flight.get("open_orders") or ()]
             if record["status"] == "decided" and not any(o is None or o["status"] in UNACKNOWLEDGED for o in orders):
                 continue
-            self._bus.publish(Topics.SIGNALS, {"signal": record["signal"]}, {"signal_id": record["signal_id"]})
+            self._republish(record)
             self._journey.step(record["signal_id"], f"swept: still {record['status']} after "
                                                     f"{older_than_seconds:g}s; published again")
             swept.append(record["signal_id"])
@@ -75,7 +75,12 @@ class PipelineRecovery:
             if datetime.fromisoformat(record["hold_until"]) > now:
                 continue
             self._store.update(Collections.SIGNALS, record["signal_id"], {"status": "published"})
-            self._bus.publish(Topics.SIGNALS, {"signal": record["signal"]}, {"signal_id": record["signal_id"]})
+            self._republish(record)
             self._journey.step(record["signal_id"], "released at the open: deciding now")
             released.append(record["signal_id"])
         return released
+
+    def _republish(self, record: dict) -> None:
+        instrument = Instrument.model_validate(record["signal"]["instrument"])
+        self._bus.publish(Topics.SIGNALS, {"signal": record["signal"]}, {"signal_id": record["signal_id"]},
+                          ordering_key=book_key(record["strategy_id"], instrument.key))

@@ -7,7 +7,7 @@ import ast
 import re
 from pathlib import Path
 
-from devstack.emulated import FUNCTIONS
+from devstack.emulated import FUNCTIONS, MAX_DELIVERY_ATTEMPTS
 from devstack.processes import REPO_ROOT
 from shared.config import CLOUD_SETTINGS, GATEWAY_SETTINGS, LOCAL_ONLY_SETTINGS, SECRET_SETTINGS
 from shared.domain.models import Topics
@@ -55,7 +55,7 @@ def test_topics_and_dead_letters_match_the_code():
 def test_each_event_function_has_a_push_subscription_with_dead_letter_and_retry():
     push = resource(PLATFORM / "pubsub.tf", "google_pubsub_subscription", "push")
     dead_letter = one(one(push["dynamic"])["dead_letter_policy"])
-    assert one(one(dead_letter["content"])["max_delivery_attempts"]) == 5
+    assert one(one(dead_letter["content"])["max_delivery_attempts"]) == MAX_DELIVERY_ATTEMPTS  # as emulated
     assert "-dead-letter" in one(dead_letter["for_each"])  # dead-letter topics' own subscriptions are exempt
     assert unquote(one(push["retry_policy"])["maximum_backoff"]) == "60s"
     assert one(one(push["push_config"])["oidc_token"])
@@ -97,7 +97,7 @@ def test_the_ibkr_bridge_pulls_the_topic_execution_routes_to():
 
     bridge = resource(PLATFORM / "pubsub.tf", "google_pubsub_subscription", "ibkr_bridge")
     assert unquote(one(bridge["name"])) == f"{BRIDGED['ibkr']}.bridge"  # PubSubBus(subscriber_name="bridge")
-    assert one(one(bridge["dead_letter_policy"])["max_delivery_attempts"]) == 5
+    assert one(one(bridge["dead_letter_policy"])["max_delivery_attempts"]) == MAX_DELIVERY_ATTEMPTS
     assert "ibkr-orders" in declared_functions()["execution"].publishes
 
 

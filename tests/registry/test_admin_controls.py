@@ -68,11 +68,11 @@ def test_orders_queued_before_the_switch_are_cancelled_and_exits_still_fill(clie
     queued = []
     real_publish = embedded.bus.publish
 
-    def hold_orders(topic, data, attributes=None):
+    def hold_orders(topic, data, attributes=None, **options):
         if topic == Topics.ORDERS:
             queued.append((topic, data, attributes))
             return "held"
-        return real_publish(topic, data, attributes)
+        return real_publish(topic, data, attributes, **options)
 
     embedded.bus.publish = hold_orders
     buy(client, embedded, "late-buy")  # decided before the switch: its orders wait on the topic

@@ -67,17 +67,22 @@ resource "google_pubsub_subscription" "push" {
     }
   }
 
+  # A book's signals and an account's orders carry ordering keys: delivered in sequence.
+  enable_message_ordering = contains(["standardized-signals", "trading-orders"], each.value.topic)
+
   retry_policy {
     minimum_backoff = "1s"
     maximum_backoff = "60s"
   }
 
-  # A dead letter's own delivery is retried, never dead-lettered again.
+  # A dead letter's own delivery is retried, never dead-lettered again. Fifteen attempts span
+  # about ten minutes of backoff: longer than any claim lease or book wait, so only poison
+  # (which the functions dead-letter themselves at once) ends there.
   dynamic "dead_letter_policy" {
     for_each = endswith(each.value.topic, "-dead-letter") ? [] : [each.value.topic]
     content {
       dead_letter_topic     = google_pubsub_topic.dead_letter[dead_letter_policy.value].id
-      max_delivery_attempts = 5
+      max_delivery_attempts = 15
     }
   }
 
@@ -134,7 +139,7 @@ resource "google_pubsub_subscription" "ibkr_bridge" {
 
   dead_letter_policy {
     dead_letter_topic     = google_pubsub_topic.dead_letter["ibkr-orders"].id
-    max_delivery_attempts = 5
+    max_delivery_attempts = 15
   }
 
   expiration_policy {
