@@ -20,6 +20,7 @@ class Message:
     data: dict[str, Any]
     attributes: dict[str, str] = field(default_factory=dict)
     delivery_attempt: int = 1
+    ordering_key: str = ""
 
 
 Handler = Callable[[Message], None]

@@ -41,6 +41,13 @@ from shared.services.risk_context import FundView, RiskContextReader, fund_limit
 
 CURRENT_ALLOCATION_DOC = "current"
 UNACKNOWLEDGED = ("decided", "submitting")  # orders no broker has answered for yet
+RESTING = ("submitted", "working", "partially_filled")  # at the broker, waiting for the market
+
+
+def arrival(entry: dict) -> tuple[str, int, str]:
+    """A signal's place in its book: when it arrived (the wall clock's nanoseconds break ties
+    between alerts stamped with the same time), then its id."""
+    return entry.get("received_at", ""), entry.get("arrival_ns", 0), entry["signal_id"]
 
 
 def position_doc_id(account_id: str, strategy_id: str, instrument_key: str) -> str:
@@ -82,21 +89,27 @@ class CerebroService:
 
     def _wait_for_the_book(self, signal: StandardizedSignal) -> None:
         """Signals of one book (strategy and instrument) are decided in arrival order, each
-        against the fills of the one before: wait while an earlier signal is undecided or an
-        order of the book has not reached its broker yet."""
+        against what the one before it filled: wait while an earlier signal is undecided, or
+        has an order that is neither resting at its broker nor settled in our books."""
         book = book_key(signal.strategy_id, signal.instrument.key)
-        mine = (signal.received_at.isoformat(), signal.signal_id)
-        for other in self._store.query(Collections.OPEN_SIGNALS, where={"book": book}):
-            if not other.get("decided") and (other.get("received_at", ""), other["signal_id"]) < mine:
+        entries = self._store.query(Collections.OPEN_SIGNALS, where={"book": book})
+        mine = next((arrival(e) for e in entries if e["signal_id"] == signal.signal_id),
+                    (signal.received_at.isoformat(), 0, signal.signal_id))
+        for other in entries:
+            if arrival(other) >= mine:
+                continue
+            unsettled = [cid for cid in other.get("open_orders") or ()
+                         if (self._store.get(Collections.ORDERS, cid) or {}).get("status") not in RESTING]
+            if not other.get("decided") or unsettled:
                 raise RetryLater(f"{signal.signal_id} waits for {other['signal_id']}, an earlier signal of {book}",
-                                 after_seconds=0.1)
+                                 after_seconds=0.05)
         where = {"strategy_id": signal.strategy_id, "open": True}
         if signal.action is not Action.FLATTEN:
             where["instrument_key"] = signal.instrument.key
         for order in self._store.query(Collections.ORDERS, where=where):
             if order["status"] in UNACKNOWLEDGED:
                 raise RetryLater(f"{signal.signal_id} waits for order {order['client_order_id']} "
-                                 f"({order['status']}) of {book}", after_seconds=0.1)
+                                 f"({order['status']}) of {book}", after_seconds=0.05)
 
     def _cancel_first(self, signal: StandardizedSignal, decisions: list[Decision]) -> None:
         """An exit or flatten that finds working orders cancels them and decides again once they

@@ -21,7 +21,7 @@ from shared.domain.models import Collections, Instrument, Topics, book_key
 from shared.journey import Journey
 from shared.ports.bus import Bus
 from shared.ports.store import Store
-from shared.services.cerebro_service import UNACKNOWLEDGED
+from shared.services.cerebro_service import RESTING, arrival
 
 
 class PipelineRecovery:
@@ -32,9 +32,9 @@ class PipelineRecovery:
         self._journey = Journey("RECOVERY")
 
     def resume(self) -> list[str]:
-        """Republish every unsettled signal; returns their ids."""
+        """Republish every unsettled signal, in arrival order; returns their ids."""
         resumed = []
-        for in_flight in self._store.query(Collections.OPEN_SIGNALS):
+        for in_flight in sorted(self._store.query(Collections.OPEN_SIGNALS), key=arrival):
             signal_id = in_flight["signal_id"]
             record = self._store.get(Collections.SIGNALS, signal_id)
             if record is None:
@@ -47,25 +47,36 @@ class PipelineRecovery:
         return resumed
 
     def sweep(self, older_than_seconds: float) -> list[str]:
-        """Republish each signal open longer than ``older_than_seconds`` that is undecided or has
-        an order no broker has answered for (resting orders are the broker's to fill: left alone)."""
+        """Republish the first signal of each book that has been waiting longer than
+        ``older_than_seconds`` for work no broker has answered or our books have not settled
+        (the signals behind it wait on it anyway; resting orders are the broker's to fill).
+        A signal swept is left alone for as long again, so a slow book is not flooded."""
         now = self._clock()
-        swept = []
+        books: dict[str, list[dict]] = {}
         for in_flight in self._store.query(Collections.OPEN_SIGNALS):
-            since = in_flight.get("received_at") or in_flight.get("since")
-            if since and (now - datetime.fromisoformat(since)).total_seconds() < older_than_seconds:
+            books.setdefault(in_flight.get("book", in_flight["signal_id"]), []).append(in_flight)
+        swept = []
+        for entries in books.values():
+            head = next((e for e in sorted(entries, key=arrival) if self._unsettled(e)), None)
+            if head is None or any(_age(now, head.get(stamp)) < older_than_seconds
+                                   for stamp in ("swept_at", "received_at", "since")):
                 continue
-            record = self._store.get(Collections.SIGNALS, in_flight["signal_id"])
+            record = self._store.get(Collections.SIGNALS, head["signal_id"])
             if record is None or record["status"] == "held":
                 continue
-            orders = [self._store.get(Collections.ORDERS, cid) for cid in in_flight.get("open_orders") or ()]
-            if record["status"] == "decided" and not any(o is None or o["status"] in UNACKNOWLEDGED for o in orders):
-                continue
+            self._store.update(Collections.OPEN_SIGNALS, head["signal_id"], {"swept_at": now.isoformat()})
             self._republish(record)
             self._journey.step(record["signal_id"], f"swept: still {record['status']} after "
                                                     f"{older_than_seconds:g}s; published again")
             swept.append(record["signal_id"])
         return swept
+
+    def _unsettled(self, in_flight: dict) -> bool:
+        """Undecided, or an order neither resting at its broker nor settled in our books."""
+        if not in_flight.get("decided"):
+            return True
+        return any((self._store.get(Collections.ORDERS, cid) or {}).get("status") not in RESTING
+                   for cid in in_flight.get("open_orders") or ())
 
     def release_held(self) -> list[str]:
         """Republish the signals held outside their session whose market has opened."""
@@ -84,3 +95,7 @@ class PipelineRecovery:
         instrument = Instrument.model_validate(record["signal"]["instrument"])
         self._bus.publish(Topics.SIGNALS, {"signal": record["signal"]}, {"signal_id": record["signal_id"]},
                           ordering_key=book_key(record["strategy_id"], instrument.key))
+
+
+def _age(now: datetime, stamp: str | None) -> float:
+    return (now - datetime.fromisoformat(stamp)).total_seconds() if stamp else float("inf")

@@ -10,7 +10,7 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -75,11 +75,12 @@ def test_execution_killed_after_the_broker_accepted_recovers_the_fill_without_a_
     os.killpg(execution.pid, signal.SIGKILL)  # the process dies...
     execution.stop()
     accepted = services.mock_broker.place_order(order)  # ...after the broker took its order...
-    claimed = (datetime.now(UTC) - timedelta(seconds=services.settings.order_claim_lease_seconds + 5)).isoformat()
-    services.store.put(Collections.ORDERS, order.client_order_id, {  # ...and before the confirmation was written
+    # ...and before the confirmation was written: its claim is as fresh as a real crash leaves it.
+    services.store.put(Collections.ORDERS, order.client_order_id, {
         "client_order_id": order.client_order_id, "signal_id": order.signal_id, "account_id": order.account_id,
         "strategy_id": order.strategy_id, "broker": "mock", "order": order.model_dump(mode="json"),
-        "status": "submitting", "claimed_at": claimed, "attempts": 1})
+        "status": "submitting", "open": True, "owner": "the-killed-instance",
+        "claimed_at": datetime.now(UTC).isoformat(), "attempts": 1})
     publisher = pubsub_v1.PublisherClient()
     publisher.publish(publisher.topic_path(stack.project, Topics.ORDERS.value),  # Pub/Sub redelivers, to nobody yet
                       json.dumps({"order": order.model_dump(mode="json")}).encode()).result(timeout=30)
