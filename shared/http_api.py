@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import logging
+import time
 from typing import Any
 
 import flask
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 from shared.bootstrap import Services
 from shared.dashboards.documents import signal_journey
 from shared.domain.signal_parsing import MAX_BODY_BYTES
-from shared.ports.bus import dead_letter
+from shared.ports.bus import RetryLater, dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +70,31 @@ def decode_pubsub_event(envelope: dict[str, Any]) -> dict[str, Any]:
         raise PoisonMessage(f"undecodable Pub/Sub message: {error}") from None
 
 
+# How long a push delivery keeps waiting in the function (RetryLater) before it hands the
+# message back to Pub/Sub: inside the subscriptions' 60 s ack deadline. Every answer but a 2xx
+# costs the message a delivery attempt, so waiting here keeps those for real failures.
+PUSH_WAIT_BUDGET_SECONDS = 45.0
+
+
 def run_handler(services: Services, topic: str, envelope: dict[str, Any], handler: Any) -> None:
-    """Decode and handle one delivery. Poison goes to the dead-letter topic and is acked;
-    anything else that fails raises, so Pub/Sub redelivers it."""
+    """Decode and handle one delivery. Poison goes to the dead-letter topic and is acked; work
+    that waits on other work (``RetryLater``) waits here, backing off; anything else that fails
+    raises, so Pub/Sub redelivers it."""
     try:
         data = decode_pubsub_event(envelope)
-        try:
-            handler(data)
-        except (ValidationError, KeyError) as error:
-            raise PoisonMessage(f"invalid payload: {error}") from None
+        deadline = time.monotonic() + PUSH_WAIT_BUDGET_SECONDS
+        pause = 0.05
+        while True:
+            try:
+                handler(data)
+                return
+            except RetryLater as wait:
+                if time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(max(pause, min(wait.after_seconds, 2.0)))
+                pause = min(pause * 2, 2.0)
+            except (ValidationError, KeyError) as error:
+                raise PoisonMessage(f"invalid payload: {error}") from None
     except PoisonMessage as error:
         message = envelope.get("message", {}) if isinstance(envelope, dict) else {}
         log.error("dead-lettering message %s from %s: %s", message.get("messageId"), topic, error)

@@ -88,20 +88,17 @@ class CerebroService:
         return decisions
 
     def _wait_for_the_book(self, signal: StandardizedSignal) -> None:
-        """Signals of one book (strategy and instrument) are decided in arrival order, each
-        against what the one before it filled: wait while an earlier signal is undecided, or
-        has an order that is neither resting at its broker nor settled in our books."""
+        """Signals of one book (strategy and instrument) are decided one after the other, in the
+        order the bus delivers them (publish order, per ordering key), each against what the one
+        before it filled: wait while another decided signal of the book has an order that is
+        neither resting at its broker nor settled in our books."""
         book = book_key(signal.strategy_id, signal.instrument.key)
-        entries = self._store.query(Collections.OPEN_SIGNALS, where={"book": book})
-        mine = next((arrival(e) for e in entries if e["signal_id"] == signal.signal_id),
-                    (signal.received_at.isoformat(), 0, signal.signal_id))
-        for other in entries:
-            if arrival(other) >= mine:
+        for other in self._store.query(Collections.OPEN_SIGNALS, where={"book": book}):
+            if other["signal_id"] == signal.signal_id or not other.get("decided"):
                 continue
-            unsettled = [cid for cid in other.get("open_orders") or ()
-                         if (self._store.get(Collections.ORDERS, cid) or {}).get("status") not in RESTING]
-            if not other.get("decided") or unsettled:
-                raise RetryLater(f"{signal.signal_id} waits for {other['signal_id']}, an earlier signal of {book}",
+            if any((self._store.get(Collections.ORDERS, cid) or {}).get("status") not in RESTING
+                   for cid in other.get("open_orders") or ()):
+                raise RetryLater(f"{signal.signal_id} waits for the orders of {other['signal_id']} ({book})",
                                  after_seconds=0.05)
         where = {"strategy_id": signal.strategy_id, "open": True}
         if signal.action is not Action.FLATTEN:
