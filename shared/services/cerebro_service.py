@@ -20,6 +20,7 @@ from shared.domain.models import (
     Collections,
     Decision,
     Instrument,
+    Order,
     RiskLimits,
     SessionPolicy,
     SignalSource,
@@ -42,6 +43,7 @@ from shared.services.risk_context import FundView, RiskContextReader, fund_limit
 CURRENT_ALLOCATION_DOC = "current"
 UNACKNOWLEDGED = ("decided", "submitting")  # orders no broker has answered for yet
 RESTING = ("submitted", "working", "partially_filled")  # at the broker, waiting for the market
+NUDGE_SECONDS = 5.0  # how long an order a book waits on may sit untouched before it is published again
 
 
 def arrival(entry: dict) -> tuple[str, int, str]:
@@ -81,11 +83,13 @@ class CerebroService:
             decisions = self._record(signal, decisions)
         for decision in decisions:
             for order in decision.orders:
-                self._bus.publish(Topics.ORDERS, {"order": order.model_dump(mode="json")},
-                                  {"signal_id": signal.signal_id, "client_order_id": order.client_order_id},
-                                  ordering_key=f"{book_key(order.strategy_id, order.instrument.key)}|"
-                                               f"{order.account_id}")
+                self._publish_order(order)
         return decisions
+
+    def _publish_order(self, order: Order) -> None:
+        self._bus.publish(Topics.ORDERS, {"order": order.model_dump(mode="json")},
+                          {"signal_id": order.signal_id, "client_order_id": order.client_order_id},
+                          ordering_key=f"{book_key(order.strategy_id, order.instrument.key)}|{order.account_id}")
 
     def _wait_for_the_book(self, signal: StandardizedSignal) -> None:
         """Signals of one book (strategy and instrument) are decided one after the other, in the
@@ -96,8 +100,10 @@ class CerebroService:
         for other in self._store.query(Collections.OPEN_SIGNALS, where={"book": book}):
             if other["signal_id"] == signal.signal_id or not other.get("decided"):
                 continue
-            if any((self._store.get(Collections.ORDERS, cid) or {}).get("status") not in RESTING
-                   for cid in other.get("open_orders") or ()):
+            orders = [self._store.get(Collections.ORDERS, cid) for cid in other.get("open_orders") or ()]
+            unsettled = [order for order in orders if order and order["status"] not in RESTING]
+            if unsettled:
+                self._nudge(unsettled)
                 raise RetryLater(f"{signal.signal_id} waits for the orders of {other['signal_id']} ({book})",
                                  after_seconds=0.05)
         where = {"strategy_id": signal.strategy_id, "open": True}
@@ -107,6 +113,19 @@ class CerebroService:
             if order["status"] in UNACKNOWLEDGED:
                 raise RetryLater(f"{signal.signal_id} waits for order {order['client_order_id']} "
                                  f"({order['status']}) of {book}", after_seconds=0.05)
+
+    def _nudge(self, orders: list[dict]) -> None:
+        """Orders a waiting signal depends on that nobody seems to be working on (unplaced, or
+        final but not settled: their message or confirmation was lost in a crash) are published
+        again, at most every NUDGE_SECONDS; execution repeats only what was lost."""
+        now = self._clock()
+        for order in orders:
+            stamp = order.get("nudged_at") or order.get("decided_at") or order.get("claimed_at")
+            if order["status"] == "submitting" or (
+                    stamp and (now - datetime.fromisoformat(stamp)).total_seconds() < NUDGE_SECONDS):
+                continue
+            self._store.update(Collections.ORDERS, order["client_order_id"], {"nudged_at": now.isoformat()})
+            self._publish_order(Order.model_validate(order["order"]))
 
     def _cancel_first(self, signal: StandardizedSignal, decisions: list[Decision]) -> None:
         """An exit or flatten that finds working orders cancels them and decides again once they

@@ -14,6 +14,7 @@ from shared.domain.positions import apply_fill
 from shared.journey import Journey
 from shared.ports.store import Store, Transaction
 from shared.services.cerebro_service import position_doc_id
+from shared.services.order_claims import order_fields
 
 _STATUS_RANK = {"submitting": 0, "submitted": 1, "working": 2, "partially_filled": 3,
                 "filled": 4, "rejected": 4, "cancelled": 4}
@@ -106,7 +107,5 @@ def _protection(order: dict | None, update: OrderUpdate) -> list[Order]:
 def _working_leg(leg: Order, now: datetime) -> dict:
     """A protective leg booked as a working order of the entry's signal: the blotter shows it,
     an exit cancels it, and its fill (or OCA cancel) arrives as a normal update."""
-    return {"client_order_id": leg.client_order_id, "signal_id": leg.signal_id, "strategy_id": leg.strategy_id,
-            "account_id": leg.account_id, "broker": leg.broker.value, "order": leg.model_dump(mode="json"),
-            "status": "working", "open": True, "parent_order_id": leg.parent_order_id,
+    return {**order_fields(leg), "status": "working", "open": True, "parent_order_id": leg.parent_order_id,
             "claimed_at": now.isoformat(), "attempts": 1}

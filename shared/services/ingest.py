@@ -1,8 +1,24 @@
 """Ingest: validate, authenticate, store, dedupe and publish one incoming signal.
 
 The answer to the sender is decided here. A 2xx is given only once the signal is
-stored; a duplicate (TradingView resends on 5xx, up to 4 deliveries) gets the
-first delivery's signal id and creates nothing new.
+stored; a duplicate (TradingView resends on a 5xx within seconds, up to 4
+deliveries) gets the first delivery's signal id and creates nothing new.
+
+No read-modify-write transaction: deliveries of one alert arrive together, and on
+Firestore each transaction locks what it reads, so concurrent ones queued for up to
+~51 s while TradingView waits 3 s. Instead every contender derives the same signal id,
+writes that signal's documents create-if-absent, and one atomic ``create`` /
+``replace_if`` on the dedupe document decides who publishes. A process that dies
+between those steps leaves documents the next delivery (or the sweep) finishes:
+nothing is lost, and downstream stages dedupe by signal id and client order id.
+
+What counts as a duplicate: a signal with its own id or time is the same signal
+forever. A bare alert has nothing to tell a resend from a new trade but its timing,
+so it is a duplicate only within DEDUPE_WINDOW_SECONDS (10 s by default: resends come
+within seconds, and TradingView's default text alert for a re-entry - buy, sell, buy -
+repeats an earlier text, which a 300 s window dropped, leaving the fund flat while
+the strategy was long). A target alert (every TradingView text alert) whose target
+differs from the strategy's current target in that instrument is never a duplicate.
 """
 
 from __future__ import annotations
@@ -11,10 +27,11 @@ import hashlib
 import hmac
 import json
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from shared.domain.models import (
     Action,
@@ -24,25 +41,41 @@ from shared.domain.models import (
     OrderType,
     RiskLimits,
     SignalSource,
+    SizingKind,
     StandardizedSignal,
     Strategy,
     Topics,
+    book_key,
 )
 from shared.domain.signal_parsing import InstrumentClaim, ParsedSignal, SignalRejected, parse_request
 from shared.journey import Journey
 from shared.ports.bus import Bus
-from shared.ports.store import Store, Transaction
+from shared.ports.store import Document, Store
 from shared.services.instruments import InstrumentCatalog
 from shared.services.prices import PriceBook
 
 # A paused or retired strategy's signals still arrive: cerebro lets through only what reduces risk.
 TRADEABLE_STATUSES = ("live", "paused", "retired")
+# Each strategy's current target per instrument ({target, signal_id, at}), by book key.
+STRATEGY_TARGETS = "strategy_targets"
+# A claimed signal still unpublished after this long is published by the next delivery: its claimer died.
+PUBLISH_GRACE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
 class IngestResult:
     status: int
     body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """What storing a delivery found: the occurrence it repeats ("seen", claimed at
+    ``claimed_at``), or a new one this delivery claimed ("won") or another claimed ("lost")."""
+
+    signal_id: str
+    outcome: Literal["won", "lost", "seen"]
+    claimed_at: datetime | None = None
 
 
 def hash_passphrase(passphrase: str, salt: str | None = None) -> tuple[str, str]:
@@ -125,23 +158,37 @@ class IngestService:
 
     def _accept(self, parsed: ParsedSignal, instrument: Instrument, source_ip: str) -> IngestResult:
         now = self._clock()
-        signal_id, is_new, published = self._store_once(parsed, instrument, now, source_ip)
-        if not is_new and published:
-            self._journey.step(signal_id, "duplicate delivery ignored")
-            return IngestResult(200, {"status": "duplicate", "signal_id": signal_id})
-        record = self._store.get(Collections.SIGNALS, signal_id)
-        assert record is not None
+        stored = self._store_once(parsed, instrument, now, source_ip)
+        record = None if stored.outcome == "lost" else self._store.get(Collections.SIGNALS, stored.signal_id)
+        if record is None or (stored.outcome == "seen" and not self._unpublished(record, stored, now)):
+            self._journey.step(stored.signal_id, "duplicate delivery ignored")
+            return IngestResult(200, {"status": "duplicate", "signal_id": stored.signal_id})
+        signal_id = stored.signal_id
         try:
-            self._bus.publish(Topics.SIGNALS, {"signal": record["signal"]}, {"signal_id": signal_id})
+            self._bus.publish(Topics.SIGNALS, {"signal": record["signal"]}, {"signal_id": signal_id},
+                              ordering_key=book_key(parsed.strategy_id, instrument.key))
         except Exception as error:  # noqa: BLE001 - any bus failure: the sender must retry
+            self._store.replace_if(Collections.SIGNALS, signal_id, {"status": "received"},
+                                   {**record, "publish_failed_at": now.isoformat()})
             self._journey.step(signal_id, f"stored but not yet published ({type(error).__name__}); awaiting resend")
             return IngestResult(503, {"error": "bus_unavailable", "field": "body",
                                       "reason": "signal stored; publishing failed, please retry",
                                       "signal_id": signal_id})
-        self._store.update(Collections.SIGNALS, signal_id, {"status": "published"})
+        # Conditional: cerebro may already have decided it, and its status must not go back.
+        self._store.replace_if(Collections.SIGNALS, signal_id, {"status": "received"},
+                               {**record, "status": "published"})
         self._journey.step(signal_id, f"accepted from {parsed.source.value}: {parsed.action.value} "
                                       f"{instrument.key} for {parsed.strategy_id}")
         return IngestResult(202, {"status": "accepted", "signal_id": signal_id})
+
+    @staticmethod
+    def _unpublished(record: Document, stored: _Stored, now: datetime) -> bool:
+        """Whether a resend must publish the stored signal itself: its publishing failed, or its
+        claimer has had the grace period and still not published it (it died)."""
+        if record["status"] != "received":
+            return False
+        waited = (now - stored.claimed_at).total_seconds() if stored.claimed_at else PUBLISH_GRACE_SECONDS
+        return "publish_failed_at" in record or waited >= PUBLISH_GRACE_SECONDS
 
     def _strategy(self, strategy_id: str) -> Strategy:
         document = self._store.get(Collections.STRATEGIES, strategy_id)
@@ -176,55 +223,102 @@ class IngestService:
         if parsed.environment is not None and parsed.environment != self._environment:
             raise SignalRejected("environment", f"this deployment serves {self._environment.value}")
 
-    def _store_once(self, parsed: ParsedSignal, instrument: Instrument, now: datetime,
-                    source_ip: str) -> tuple[str, bool, bool]:
-        """Create the dedupe, raw and signal records together, or find the earlier ones.
+    def _store_once(self, parsed: ParsedSignal, instrument: Instrument, now: datetime, source_ip: str) -> _Stored:
+        """Find the occurrence this delivery repeats, or store a new one and race to claim it.
 
-        A signal with its own id or time is the same signal forever; a bare text
-        alert is only a duplicate inside the dedupe window (it has nothing else to
-        tell a resend from a new trade).
+        Reads the dedupe document before the target: a contender claims only after moving
+        the target, so a delivery that finds the claim also finds the target it set.
         """
         key = hashlib.sha256(f"{parsed.strategy_id}|{parsed.client_signal_id or parsed.canonical}".encode()).hexdigest()
         permanent = parsed.client_signal_id is not None or parsed.signal_time is not None
+        target = parsed.sizing.value if parsed.sizing and parsed.sizing.kind is SizingKind.TARGET_POSITION else None
+        book = book_key(parsed.strategy_id, instrument.key)
+        seen = self._store.get(Collections.SIGNAL_DEDUPE, key)
+        current = self._store.get(STRATEGY_TARGETS, book) if target is not None else None
+        if seen is not None and self._repeats(seen, key, permanent, target, current, now):
+            return _Stored(seen["signal_id"], "seen", datetime.fromisoformat(seen["first_seen"]))
+        signal_id = _signal_id(key, seen["signal_id"] if seen else "first")
+        self._write_documents(signal_id, parsed, instrument, book, now, source_ip)
+        if target is not None:
+            self._move_target(book, current, target, signal_id, now)
+        claim = {"signal_id": signal_id, "first_seen": now.isoformat()}
+        if seen is None:
+            won = self._store.create(Collections.SIGNAL_DEDUPE, key, claim)
+        else:
+            won = self._store.replace_if(Collections.SIGNAL_DEDUPE, key, {"signal_id": seen["signal_id"]}, claim)
+        return _Stored(signal_id, "won" if won else "lost")
 
-        def work(tx: Transaction) -> tuple[str, bool, bool]:
-            seen = tx.get(Collections.SIGNAL_DEDUPE, key)
-            if seen is not None:
-                age = (now - datetime.fromisoformat(seen["first_seen"])).total_seconds()
-                if permanent or age < self._dedupe_window:
-                    signal = tx.get(Collections.SIGNALS, seen["signal_id"])
-                    return seen["signal_id"], False, bool(signal and signal["status"] != "received")
-            signal_id = "sig_" + hashlib.sha256(f"{key}|{now.isoformat()}".encode()).hexdigest()[:24]
-            signal = StandardizedSignal(
-                signal_id=signal_id,
-                strategy_id=parsed.strategy_id,
-                instrument=instrument,
-                action=parsed.action,
-                sizing=parsed.sizing,
-                order_type=parsed.order_type,
-                price=parsed.price,
-                limit_price=parsed.limit_price,
-                stop_price=parsed.stop_price,
-                stop_loss=parsed.stop_loss,
-                take_profit=parsed.take_profit,
-                signal_time=parsed.signal_time,
-                received_at=now,
-                environment=parsed.environment or self._environment,
-                source=parsed.source,
-                accounts=parsed.accounts,
-            )
-            stamp = now.isoformat()
-            tx.set(Collections.SIGNAL_DEDUPE, key, {"signal_id": signal_id, "first_seen": stamp})
-            tx.set(Collections.RAW_SIGNALS, signal_id, {
-                "signal_id": signal_id, "strategy_id": parsed.strategy_id, "received_at": stamp,
-                "source": parsed.source.value, "source_ip": source_ip, "content": parsed.canonical,
-            })
-            tx.set(Collections.OPEN_SIGNALS, signal_id, {"signal_id": signal_id, "open_orders": None,
-                                                         "since": stamp})
-            tx.set(Collections.SIGNALS, signal_id, {
-                "signal_id": signal_id, "strategy_id": parsed.strategy_id, "status": "received",
-                "received_at": stamp, "signal": signal.model_dump(mode="json"),
-            })
-            return signal_id, True, False
+    def _repeats(self, seen: Document, key: str, permanent: bool, target: float | None, current: Document | None,
+                 now: datetime) -> bool:
+        """Whether this delivery is the occurrence the dedupe document records, not a new one."""
+        if permanent:
+            return True
+        if target is not None:
+            if current is None or current["target"] != target:
+                return False  # the strategy's position changes: a new trade, whatever its text
+            if current["signal_id"] == _signal_id(key, seen["signal_id"]):
+                return False  # a delivery of the next occurrence moved the target, then died: finish it
+        return (now - datetime.fromisoformat(seen["first_seen"])).total_seconds() < self._dedupe_window
 
-        return self._store.transaction(work)
+    def _write_documents(self, signal_id: str, parsed: ParsedSignal, instrument: Instrument, book: str,
+                         now: datetime, source_ip: str) -> None:
+        """The raw record, the signal record and its open_signals entry, before anyone claims the signal.
+
+        Create-if-absent rather than put: a contender or a crashed earlier delivery may have
+        written them already, and a record cerebro has since decided must never be reset.
+        The entry copies the stored record's ``received_at``: cerebro orders a book by it.
+        """
+        stamp = now.isoformat()
+        signal = StandardizedSignal(
+            signal_id=signal_id, strategy_id=parsed.strategy_id, instrument=instrument, action=parsed.action,
+            sizing=parsed.sizing, order_type=parsed.order_type, price=parsed.price, limit_price=parsed.limit_price,
+            stop_price=parsed.stop_price, stop_loss=parsed.stop_loss, take_profit=parsed.take_profit,
+            signal_time=parsed.signal_time, received_at=now, environment=parsed.environment or self._environment,
+            source=parsed.source, accounts=parsed.accounts,
+        )
+        self._store.create(Collections.RAW_SIGNALS, signal_id, {
+            "signal_id": signal_id, "strategy_id": parsed.strategy_id, "received_at": stamp,
+            "source": parsed.source.value, "source_ip": source_ip, "content": parsed.canonical,
+        })
+        record: Document | None = {"signal_id": signal_id, "strategy_id": parsed.strategy_id, "status": "received",
+                                   "received_at": stamp, "signal": signal.model_dump(mode="json")}
+        if not self._store.create(Collections.SIGNALS, signal_id, record):
+            record = self._store.get(Collections.SIGNALS, signal_id)
+        if record is None or record["status"] != "received":
+            return  # published already: the entry is cerebro's now
+        received_at = record["received_at"]
+        # arrival_ns: the wall clock's nanoseconds order alerts stamped with the same time (cerebro's tiebreak).
+        if self._store.create(Collections.OPEN_SIGNALS, signal_id, {
+                "signal_id": signal_id, "open_orders": None, "since": received_at, "book": book,
+                "received_at": received_at, "arrival_ns": time.time_ns()}):
+            self._drop_if_stale(signal_id)
+
+    def _drop_if_stale(self, signal_id: str) -> None:
+        """Remove an entry this delivery created after cerebro had settled the signal.
+
+        A delivery that stalls between its writes can create the entry after another
+        published the signal and cerebro removed it; left there, it would hold up the book.
+        Cerebro records decisions and settles the entry in one transaction, so decisions
+        beside an entry it never touched mean the entry came later.
+        """
+        record = self._store.get(Collections.SIGNALS, signal_id)
+        if record is None or record.get("decisions") is None:
+            return
+        entry = self._store.get(Collections.OPEN_SIGNALS, signal_id)
+        if entry is not None and entry.get("open_orders") is None and not entry.get("decided"):
+            self._store.delete(Collections.OPEN_SIGNALS, signal_id)
+
+    def _move_target(self, book: str, current: Document | None, target: float, signal_id: str,
+                     now: datetime) -> None:
+        """Record the strategy's new target, conditional on the one read before: a delivery
+        working from a stale read never moves it back."""
+        document = {"target": target, "signal_id": signal_id, "at": now.isoformat()}
+        if current is None:
+            self._store.create(STRATEGY_TARGETS, book, document)
+        elif current["signal_id"] != signal_id:
+            self._store.replace_if(STRATEGY_TARGETS, book, {"signal_id": current["signal_id"]}, document)
+
+
+def _signal_id(key: str, previous: str) -> str:
+    """Deterministic, so every contender for one occurrence writes and claims the same signal."""
+    return "sig_" + hashlib.sha256(f"{key}|{previous}".encode()).hexdigest()[:24]

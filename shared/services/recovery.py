@@ -32,9 +32,11 @@ class PipelineRecovery:
         self._journey = Journey("RECOVERY")
 
     def resume(self) -> list[str]:
-        """Republish every unsettled signal, in arrival order; returns their ids."""
+        """Republish every unsettled signal; returns their ids. Decided signals go first: later
+        signals of their books wait on their orders, which their republishing republishes."""
         resumed = []
-        for in_flight in sorted(self._store.query(Collections.OPEN_SIGNALS), key=arrival):
+        for in_flight in sorted(self._store.query(Collections.OPEN_SIGNALS),
+                                key=lambda entry: (not entry.get("decided"), arrival(entry))):
             signal_id = in_flight["signal_id"]
             record = self._store.get(Collections.SIGNALS, signal_id)
             if record is None:
@@ -47,7 +49,8 @@ class PipelineRecovery:
         return resumed
 
     def sweep(self, older_than_seconds: float) -> list[str]:
-        """Republish the first signal of each book that has been waiting longer than
+        """Republish the first stuck signal of each book (a decided one first: the others wait on
+        its orders) that has been waiting longer than
         ``older_than_seconds`` for work no broker has answered or our books have not settled
         (the signals behind it wait on it anyway; resting orders are the broker's to fill).
         A signal swept is left alone for as long again, so a slow book is not flooded."""
@@ -57,7 +60,8 @@ class PipelineRecovery:
             books.setdefault(in_flight.get("book", in_flight["signal_id"]), []).append(in_flight)
         swept = []
         for entries in books.values():
-            head = next((e for e in sorted(entries, key=arrival) if self._unsettled(e)), None)
+            ordered = sorted(entries, key=lambda entry: (not entry.get("decided"), arrival(entry)))
+            head = next((e for e in ordered if self._unsettled(e)), None)
             if head is None or any(_age(now, head.get(stamp)) < older_than_seconds
                                    for stamp in ("swept_at", "received_at", "since")):
                 continue
