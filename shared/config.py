@@ -40,7 +40,7 @@ class Settings:
     mongodb_database: str = "mathematricks"
     environment: Environment = Environment.PRODUCTION
     limits: RiskLimits = field(default_factory=RiskLimits)
-    dedupe_window_seconds: float = 300.0
+    dedupe_window_seconds: float = 10.0  # resends come within seconds; longer drops re-entries (see ingest)
     # A claim's lease, renewed every third of it while the broker call runs: short, so a dead
     # owner's order is recovered within seconds.
     order_claim_lease_seconds: float = 10.0

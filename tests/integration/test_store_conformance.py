@@ -57,6 +57,38 @@ def test_create_if_absent_is_atomic_under_contention(store: Store):
     assert store.get("claims", "order-1") == {"by": winners[0]}
 
 
+def test_replace_if_is_atomic_under_contention(store: Store):
+    store.put("claims", "dedupe-1", {"signal_id": "sig-a", "first_seen": "t0"})
+    winners = []
+    barrier = threading.Barrier(8)
+
+    def attempt(i: int) -> None:
+        barrier.wait()
+        if store.replace_if("claims", "dedupe-1", {"signal_id": "sig-a"}, {"signal_id": f"sig-{i}", "by": i}):
+            winners.append(i)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(winners) == 1
+    assert store.get("claims", "dedupe-1") == {"signal_id": f"sig-{winners[0]}", "by": winners[0]}
+
+
+def test_replace_if_needs_the_document_and_every_expected_field(store: Store):
+    assert store.replace_if("docs", "absent", {}, {"n": 1}) is False
+    assert store.get("docs", "absent") is None
+    store.put("docs", "d", {"status": "received", "n": 1, "nested": {"a": 1, "b": 2}})
+    assert store.replace_if("docs", "d", {"status": "published"}, {"status": "x"}) is False
+    assert store.replace_if("docs", "d", {"status": "received", "missing": None}, {"status": "x"}) is False
+    assert store.replace_if("docs", "d", {"status": "received", "n": 2}, {"status": "x"}) is False
+    assert store.get("docs", "d") == {"status": "received", "n": 1, "nested": {"a": 1, "b": 2}}
+    assert store.replace_if("docs", "d", {"status": "received", "n": 1}, {"status": "published",
+                                                                          "nested": {"a": 3}}) is True
+    assert store.get("docs", "d") == {"status": "published", "nested": {"a": 3}}  # replaced whole, not merged
+
+
 def test_query_filters_orders_and_limits(store: Store):
     store.put_many("rows", {f"r{i}": {"group": "even" if i % 2 == 0 else "odd", "i": i, "flag": i > 2}
                             for i in range(6)})

@@ -1,0 +1,312 @@
+"""Acceptance: no order lost, none doubled, when the embedded server is SIGKILLed mid-flow.
+
+The real embedded server runs as a subprocess at its shipped defaults (no tuned lease,
+timeout or limit). Eight sender threads post 600 alerts to /webhook; one in ten is
+delivered twice at the same moment, and every transport failure or 5xx is resent until
+it is answered, as a patient TradingView would. Six times during the sending the server
+is killed with SIGKILL (no cleanup, in-flight bus messages gone) and restarted on the same
+port and store. Once the pipeline settles the server is stopped and the store file is
+checked: every accepted signal decided, every decided order booked once, placed at most
+once, final, and our positions, our fills and the broker's books agreeing.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack.processes import free_port
+from shared.adapters.broker_mock import ACCOUNTS as BROKER_ACCOUNTS
+from shared.adapters.broker_mock import ORDERS as BROKER_ORDERS
+from shared.adapters.store_sqlite import SqliteStore
+from shared.demo import DEMO_PASSPHRASES
+from shared.domain.models import Collections, Order
+from tests.trust.crash_harness import (
+    FINAL_ORDER_STATUSES,
+    EmbeddedServer,
+    Sender,
+    StoreReader,
+    Tally,
+    default_env,
+    journey_counts,
+    journey_lines,
+)
+
+ALERTS = 600
+SENDERS = 8
+KILL_AFTER_ACCEPTED = (80, 160, 240, 320, 400, 480)  # spread over the sending
+TWICE_SHARE = 0.1  # alerts delivered twice at the same moment
+SETTLE_SECONDS = 120.0
+EQUITY_MARKS = {"AAPL": 190.0, "MSFT": 420.0, "NVDA": 130.0, "SPY": 560.0}  # listed by the demo fund
+FX_TICKER, FX_MARK = "FX:EURUSD", 1.08
+Alert = tuple[str, dict[str, Any], bool]
+
+
+def make_alerts(rng: random.Random) -> list[Alert]:
+    """(alert id, body, delivered twice): buys, sells and exits for momentum_us on the demo
+    equities and fx_carry on EURUSD, small, priced within 1% of the mark (the collar is 5%)."""
+    alerts = []
+    for index in range(ALERTS):
+        if rng.random() < 0.75:
+            strategy_id, ticker = "momentum_us", rng.choice(list(EQUITY_MARKS))
+            mark, quantity, decimals = EQUITY_MARKS[ticker], rng.randint(1, 5), 2
+        else:
+            strategy_id, ticker = "fx_carry", FX_TICKER
+            mark, quantity, decimals = FX_MARK, rng.randint(1, 5) * 1000, 5
+        alert_id = f"k9-{index:04d}"
+        action = rng.choices(["buy", "sell", "exit"], weights=[5, 4, 1])[0]
+        body: dict[str, Any] = {"strategy_id": strategy_id, "passphrase": DEMO_PASSPHRASES[strategy_id],
+                                "signal_id": alert_id, "ticker": ticker, "action": action,
+                                "price": round(mark * rng.uniform(0.99, 1.01), decimals)}
+        if action != "exit":
+            body["quantity"] = quantity
+        alerts.append((alert_id, body, rng.random() < TWICE_SHARE))
+    return alerts
+
+
+def send_all(alerts: list[Alert], sender: Sender, errors: list[str]) -> list[threading.Thread]:
+    """Start the sender threads; a twice-delivered alert is posted by two threads released together."""
+    work = iter(alerts)
+    take = threading.Lock()
+
+    def deliver_together(alert_id: str, body: dict[str, Any]) -> None:
+        gate = threading.Barrier(2, timeout=30)
+
+        def post() -> None:
+            gate.wait()
+            sender.deliver(alert_id, body)
+
+        twin = threading.Thread(target=guarded, args=(post,), name=f"twin-{alert_id}")
+        twin.start()
+        post()
+        twin.join()
+
+    def guarded(action: Any, *args: Any) -> None:
+        try:
+            action(*args)
+        except Exception as error:  # noqa: BLE001 - reported by the test, not lost in a thread
+            errors.append(f"{threading.current_thread().name}: {type(error).__name__}: {error}")
+
+    def run() -> None:
+        while True:
+            with take:
+                alert = next(work, None)
+            if alert is None:
+                return
+            alert_id, body, twice = alert
+            if twice:
+                guarded(deliver_together, alert_id, body)
+            else:
+                guarded(sender.deliver, alert_id, body)
+
+    threads = [threading.Thread(target=run, name=f"sender-{i}") for i in range(SENDERS)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def progress(reader: StoreReader, signal_ids: set[str]) -> tuple[int, int, int]:
+    """(accepted signals decided, signals open, orders not final): settled is (all, 0, 0)."""
+    signals = {s["signal_id"]: s["status"] for s in reader.documents(Collections.SIGNALS)}
+    return (sum(signals.get(signal_id) == "decided" for signal_id in signal_ids),
+            len(reader.documents(Collections.OPEN_SIGNALS)),
+            sum(o["status"] not in FINAL_ORDER_STATUSES for o in reader.documents(Collections.ORDERS)))
+
+
+def check_books(store: SqliteStore, accepted: set[str], server: EmbeddedServer) -> tuple[list[str], Counter, list[str]]:
+    """Every invariant of "no order lost, none doubled"; returns (problems, figures, ids to trace, worst first)."""
+    problems: list[str] = []
+    trace: dict[str, None] = {}  # ordered: the ids whose journeys explain the problems
+    figures: Counter = Counter()
+    signals = {s["signal_id"]: s for s in store.query(Collections.SIGNALS)}
+
+    missing = accepted - set(signals)
+    undecided = {i: signals[i]["status"] for i in accepted & set(signals) if signals[i]["status"] != "decided"}
+    still_open = store.query(Collections.OPEN_SIGNALS)
+    if missing:
+        problems.append(f"{len(missing)} accepted signals are not in the store: {sorted(missing)[:10]}")
+    if undecided:
+        problems.append(f"{len(undecided)} accepted signals are not decided: {dict(list(undecided.items())[:10])}")
+    if still_open:
+        problems.append(f"{len(still_open)} signals still open: {still_open[:10]}")
+
+    decided = {o.client_order_id: o for s in signals.values() for d in s.get("decisions") or []
+               for o in (Order.model_validate(x) for x in d["orders"])}
+    ours = {o["client_order_id"]: o for o in store.query(Collections.ORDERS)}
+    at_broker = Counter(o["order"]["client_order_id"] for o in store.query(BROKER_ORDERS))
+    broker_status = {o["order"]["client_order_id"]: o["status"] for o in store.query(BROKER_ORDERS)}
+    figures.update(orders=len(ours), decided_orders=len(decided), at_broker=len(at_broker))
+
+    not_final = {cid: (o["status"], o.get("attempts"), o.get("claimed_at"), o["signal_id"])
+                 for cid, o in ours.items() if o["status"] not in FINAL_ORDER_STATUSES}
+    if not_final:
+        problems.append(f"{len(not_final)} orders not final (status, attempts, claimed_at, signal): "
+                        f"{dict(list(not_final.items())[:10])}")
+    unbooked = set(decided) - set(ours)
+    if unbooked:
+        problems.append(f"{len(unbooked)} decided orders never booked in `orders` (lost): {sorted(unbooked)[:10]}")
+    undecided_orders = set(ours) - set(decided)
+    if undecided_orders:
+        problems.append(f"{len(undecided_orders)} orders in `orders` no decision asked for: "
+                        f"{sorted(undecided_orders)[:10]}")
+    doubled = {cid: n for cid, n in at_broker.items() if n > 1}
+    if doubled:
+        problems.append(f"{len(doubled)} client order ids placed more than once at the broker: {doubled}")
+    stray = set(at_broker) - set(decided)
+    if stray:
+        problems.append(f"{len(stray)} orders at the broker that no decision made: {sorted(stray)[:10]}")
+    filled_not_at_broker = {cid for cid, o in ours.items() if o["status"] == "filled" and cid not in at_broker}
+    if filled_not_at_broker:
+        problems.append(f"{len(filled_not_at_broker)} orders we call filled are unknown to the broker: "
+                        f"{sorted(filled_not_at_broker)[:10]}")
+    broker_filled_not_ours = {cid for cid, status in broker_status.items()
+                              if status == "filled" and ours.get(cid, {}).get("status") != "filled"}
+    if broker_filled_not_ours:
+        problems.append(f"{len(broker_filled_not_ours)} orders filled at the broker but not in our books: "
+                        f"{ {cid: ours.get(cid, {}).get('status') for cid in sorted(broker_filled_not_ours)[:10]} }")
+    for cid in [*doubled, *filled_not_at_broker, *broker_filled_not_ours, *unbooked, *not_final]:
+        order = ours.get(cid) or (decided[cid].model_dump() if cid in decided else {})
+        trace.update(dict.fromkeys([order.get("signal_id") or cid]))
+    trace.update(dict.fromkeys([*sorted(missing), *sorted(undecided), *(o["signal_id"] for o in still_open)]))
+
+    fills = store.query(Collections.CONFIRMATIONS)
+    figures.update(fills=len(fills), filled_orders=sum(o["status"] == "filled" for o in ours.values()))
+    fills_per_order = Counter(f["client_order_id"] for f in fills)
+    unmatched = {cid for cid, o in ours.items() if (o["status"] == "filled") != (fills_per_order[cid] == 1)}
+    if unmatched:
+        shown = {cid: (ours[cid]["status"], fills_per_order[cid]) for cid in sorted(unmatched)[:10]}
+        problems.append(f"{len(unmatched)} orders whose fills disagree with their status (want one fill per "
+                        f"filled order): {shown}")
+    summed: dict[tuple[str, str, str], float] = defaultdict(float)
+    for fill in fills:
+        key = f"{fill['instrument']['exchange']}:{fill['instrument']['symbol']}"
+        summed[fill["account_id"], fill["strategy_id"], key] += fill["quantity"] * (1 if fill["side"] == "buy" else -1)
+    positions = {(p["account_id"], p["strategy_id"], p["instrument_key"]): p["quantity"]
+                 for p in store.query(Collections.POSITIONS)}
+    keys = set(positions) | set(summed)
+    off = {k: (positions.get(k, 0.0), summed.get(k, 0.0)) for k in keys
+           if abs(positions.get(k, 0.0) - summed.get(k, 0.0)) > 1e-9}
+    if off:
+        problems.append(f"positions differ from the sum of their fills (position, fills): {off}")
+
+    ours_per_account: dict[tuple[str, str], float] = defaultdict(float)
+    for (account_id, _, key), quantity in positions.items():
+        ours_per_account[account_id, key] += quantity
+    brokers_books = {(a["account_id"], key): lot["quantity"]
+                     for a in store.query(BROKER_ACCOUNTS) for key, lot in a["lots"].items()}
+    keys = set(ours_per_account) | set(brokers_books)
+    apart = {k: (ours_per_account.get(k, 0.0), brokers_books.get(k, 0.0)) for k in keys
+             if abs(ours_per_account.get(k, 0.0) - brokers_books.get(k, 0.0)) > 1e-9}
+    if apart:
+        problems.append(f"the broker's books differ from ours (ours, broker's): {apart}")
+
+    dead = store.query(Collections.DEAD_LETTERS)
+    if dead:
+        problems.append(f"{len(dead)} dead letters: {[_dead_letter_summary(d) for d in dead[:10]]}")
+    dead_lines = server.output_lines("dead-lettering")
+    if dead_lines:
+        problems.append(f"{len(dead_lines)} 'dead-lettering' lines in the server output (life, line): "
+                        f"{dead_lines[:10]}")
+    if unmatched:
+        trace = {**dict.fromkeys(ours[cid]["signal_id"] for cid in sorted(unmatched)), **trace}
+    return problems, figures, list(trace)
+
+
+def _dead_letter_summary(document: dict[str, Any]) -> dict[str, Any]:
+    letter = document.get("dead_letter", document)
+    payload = letter.get("payload") or {}
+    inner = payload.get("order") or payload.get("signal") or payload.get("update") or {}
+    return {"topic": letter.get("source_topic") or document.get("source_topic"),
+            "error": str(letter.get("error") or document.get("error"))[:200],
+            "ids": {k: inner.get(k) for k in ("signal_id", "client_order_id") if inner.get(k)}}
+
+
+@pytest.mark.timeout(600)
+def test_no_order_lost_or_doubled_when_the_embedded_server_is_killed(tmp_path: Path):
+    """Crashes must cost nothing but time: what was accepted is traded once, and the books agree."""
+    began = time.monotonic()
+    sqlite_path, log_dir = tmp_path / "store.sqlite", tmp_path / "logs"
+    server = EmbeddedServer(free_port(), default_env(sqlite_path, log_dir), tmp_path)
+    tally, errors = Tally(), []
+    alerts = make_alerts(random.Random(20261209))
+    kills: list[dict[str, Any]] = []
+    settle_seconds: float | None = None
+    curve: list[str] = []  # (decided, open signals, orders not final) every 10 s while settling
+    sender = Sender(f"{server.base_url}/webhook", tally, give_up_at=time.monotonic() + 360)
+    threads: list[threading.Thread] = []
+    try:
+        server.start(healthy_within=90)
+        threads = send_all(alerts, sender, errors)
+        pending = list(KILL_AFTER_ACCEPTED)
+        while any(t.is_alive() for t in threads):
+            with tally.lock:
+                accepted_now = len(tally.accepted)
+            if pending and accepted_now >= pending[0]:
+                pending.pop(0)
+                server.kill9()
+                down_at = time.monotonic()
+                restart = server.start()
+                kills.append({"after_accepted": accepted_now, "restart_s": round(restart, 1),
+                              "down_s": round(time.monotonic() - down_at, 1)})
+            time.sleep(0.02)
+        for thread in threads:
+            thread.join()
+        sent_at = time.monotonic()
+
+        reader = StoreReader(sqlite_path)
+        accepted = set(tally.accepted.values())
+        while time.monotonic() < sent_at + SETTLE_SECONDS:
+            now = progress(reader, accepted)
+            if not curve or time.monotonic() - sent_at >= 10 * len(curve):
+                curve.append(f"{time.monotonic() - sent_at:.0f}s {now}")
+            if now == (len(accepted), 0, 0):
+                settle_seconds = time.monotonic() - sent_at
+                break
+            time.sleep(1.0)
+        stopped_cleanly = server.terminate()
+    finally:
+        sender.abort.set()  # only has work left if the test is failing on its way out
+        server.stop_quietly()
+        for thread in threads:
+            thread.join(timeout=30)
+
+    store = SqliteStore(sqlite_path)
+    try:
+        problems, figures, trace = check_books(store, accepted, server)
+    finally:
+        store.close()
+    twice = sum(1 for _, _, t in alerts if t)
+    settling = f"{settle_seconds:.1f}s" if settle_seconds is not None else f"never ({SETTLE_SECONDS:g}s)"
+    print(f"\nkill9: alerts {ALERTS}, accepted {len(tally.accepted)}, answers {dict(tally.answers)}, "
+          f"duplicates sent {twice}, resends {sum(tally.resends.values())} {dict(tally.resends)}, "
+          f"kills {len(kills)} {kills}, orders {figures['orders']} (at broker {figures['at_broker']}), "
+          f"fills {figures['fills']}, settled after {settling}, "
+          f"clean stop {stopped_cleanly}, took {time.monotonic() - began:.0f}s")
+
+    if errors:
+        problems.insert(0, f"sender errors: {errors[:10]}")
+    if tally.refused:
+        problems.insert(0, f"{len(tally.refused)} alerts refused (all were valid): "
+                           f"{dict(list(tally.refused.items())[:10])}")
+    if len(kills) != len(KILL_AFTER_ACCEPTED):
+        problems.append(f"only {len(kills)} of {len(KILL_AFTER_ACCEPTED)} kills happened")
+    if settle_seconds is None:
+        problems.append(f"the pipeline had not settled {SETTLE_SECONDS:g}s after the last alert; "
+                        f"(decided of {len(accepted)}, open signals, orders not final) after the last alert: "
+                        f"{curve}")
+    if problems:
+        trouble = [f"life {life}: {line}" for life, line in server.output_lines("WARNING")
+                   + server.output_lines("ERROR") + server.output_lines("Traceback")
+                   if "waitress.queue" not in line][:40]
+        counts = journey_counts(log_dir, ("resumed after a restart", "swept:", "redelivered:", "found at the broker"))
+        report = "\n".join([*(f"- {p}" for p in problems), f"journey step counts: {counts}",
+                            "server warnings and errors (waitress queue depth left out):", *trouble,
+                            "journeys of some signals and orders concerned:",
+                            *journey_lines(log_dir, trace[:6])])
+        pytest.fail(f"the books do not balance after {len(kills)} kills:\n{report}", pytrace=False)
