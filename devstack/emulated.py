@@ -39,10 +39,6 @@ FUNCTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
 MAX_DELIVERY_ATTEMPTS = 15  # about nine minutes of backoff: longer than any claim or book waits
 
 
-# Topics whose messages carry ordering keys (a book's signals, an account's orders).
-ORDERED_TOPICS = (Topics.SIGNALS, Topics.ORDERS)
-
-
 @dataclass
 class EmulatedStack:
     project: str
@@ -128,7 +124,10 @@ def provision_pubsub(stack: EmulatedStack) -> None:
                     "push_config": {"push_endpoint": stack.url(function)},
                     "ack_deadline_seconds": 60,
                     "retry_policy": {"minimum_backoff": {"seconds": 1}, "maximum_backoff": {"seconds": 10}},
-                    "enable_message_ordering": topic in ORDERED_TOPICS,
+                    # The emulator (0.8.x) kills a push thread when it dead-letters an ordered message
+                    # (a NullPointerException), so it delivers these unordered; GCP orders them
+                    # (Terraform). Cerebro's book waits keep each book's fills in sequence either way.
+                    "enable_message_ordering": False,
                 }
                 if not topic.endswith("-dead-letter"):  # a dead letter's own failures are only retried
                     request["dead_letter_policy"] = {

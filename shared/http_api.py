@@ -71,9 +71,9 @@ def decode_pubsub_event(envelope: dict[str, Any]) -> dict[str, Any]:
 
 
 # How long a push delivery keeps waiting in the function (RetryLater) before it hands the
-# message back to Pub/Sub: inside the subscriptions' 60 s ack deadline. Every answer but a 2xx
-# costs the message a delivery attempt, so waiting here keeps those for real failures.
-PUSH_WAIT_BUDGET_SECONDS = 45.0
+# message back to Pub/Sub. Every answer but a 2xx costs the message a delivery attempt, so a
+# short wait here saves attempts; a long one would hold push slots other stages need.
+PUSH_WAIT_BUDGET_SECONDS = 3.0
 
 
 def run_handler(services: Services, topic: str, envelope: dict[str, Any], handler: Any) -> None:

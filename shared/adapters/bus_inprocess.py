@@ -9,10 +9,15 @@ waiting on other work, not failing: it gets the message again after a growing wa
 
 Ordering keys behave as Pub/Sub's: while a message is being retried, later messages with
 its key wait behind it (parked), and follow it in order once it is done.
+
+Later stages go first: a confirmation before an order, an order before a new signal. Work
+already started finishes before new work starts, so the next signal of a book usually finds
+the previous one's fills already booked (on Pub/Sub each stage has its own subscribers).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -22,10 +27,13 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any
 
+from shared.domain.models import Topics
 from shared.ports.bus import RETRY_LATER_LIMIT_SECONDS, Bus, Handler, Message, RetryLater, dead_letter
 
 log = logging.getLogger(__name__)
-MAX_WAIT_SECONDS = 2.0  # the longest pause between two deliveries of a waiting message
+MAX_WAIT_SECONDS = 0.5  # the longest pause between two deliveries of a waiting message
+# Lower goes first; every other topic (notifications, dead letters, the bridge's) sits between.
+STAGE_PRIORITY = {Topics.CONFIRMATIONS.value: 0, Topics.ORDERS.value: 1, Topics.SIGNALS.value: 3}
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,8 @@ class InProcessBus(Bus):
     def __init__(self, retry_backoff_seconds: float = 0.05):
         self.retry_backoff_seconds = retry_backoff_seconds
         self._subscriptions: dict[str, list[_Subscription]] = {}
-        self._queue: queue.SimpleQueue[_Delivery | None] = queue.SimpleQueue()
+        self._queue: queue.PriorityQueue[tuple[int, int, _Delivery | None]] = queue.PriorityQueue()
+        self._sequence = itertools.count()  # FIFO within a stage
         self._pending = 0
         self._idle = threading.Condition()
         self._dispatcher: threading.Thread | None = None
@@ -82,7 +91,7 @@ class InProcessBus(Bus):
 
     def close(self) -> None:
         if self._dispatcher is not None:
-            self._queue.put(None)
+            self._queue.put((-1, next(self._sequence), None))
             self._dispatcher.join(timeout=5)
             self._dispatcher = None
         self._subscriptions.clear()
@@ -96,7 +105,7 @@ class InProcessBus(Bus):
         self._parked.clear()
         while True:
             try:
-                lost += self._queue.get_nowait() is not None
+                lost += self._queue.get_nowait()[2] is not None
             except queue.Empty:
                 break
         self.close()
@@ -105,7 +114,10 @@ class InProcessBus(Bus):
     def _enqueue(self, delivery: _Delivery) -> None:
         with self._idle:
             self._pending += 1
-        self._queue.put(delivery)
+        self._put(delivery)
+
+    def _put(self, delivery: _Delivery) -> None:
+        self._queue.put((STAGE_PRIORITY.get(delivery.message.topic, 2), next(self._sequence), delivery))
 
     def _done(self) -> None:
         with self._idle:
@@ -114,7 +126,7 @@ class InProcessBus(Bus):
                 self._idle.notify_all()
 
     def _dispatch(self) -> None:
-        while (delivery := self._queue.get()) is not None:
+        while (delivery := self._queue.get()[2]) is not None:
             if self._abandoned:
                 continue
             parking = self._parking(delivery)
@@ -191,6 +203,6 @@ class InProcessBus(Bus):
     def _later(self, delivery: _Delivery, delay: float) -> None:
         with self._idle:
             self._pending += 1  # counted now, so drain() waits for the retry
-        timer = threading.Timer(delay, self._queue.put, args=(delivery,))
+        timer = threading.Timer(delay, self._put, args=(delivery,))
         timer.daemon = True
         timer.start()

@@ -62,7 +62,12 @@ class ExecutionService:
             return self._conclude(order, OrderUpdate(client_order_id=order.client_order_id, status="rejected",
                                                      reason=f"no {order.broker.value} broker configured"))
         with self.claims.held(order):
-            update = self._place(broker, order, claim)
+            try:
+                update = self._place(broker, order, claim)
+            except Exception as error:
+                # Whatever broke, the next delivery may recover it at once: it asks the broker first.
+                self.claims.release(order, f"{type(error).__name__}: {error}"[:300])
+                raise
         result = self._conclude(order, update)
         for later in broker.take_updates():
             self._publish(later, None)
@@ -82,7 +87,6 @@ class ExecutionService:
         except BrokerError as error:
             if error.retryable:
                 self._journey.step(order.signal_id, f"{order.client_order_id} broker unavailable, will retry: {error}")
-                self.claims.release(order, str(error))
                 raise
             return OrderUpdate(client_order_id=order.client_order_id, status="rejected", reason=str(error))
 

@@ -101,8 +101,7 @@ class Process:
 @pytest.mark.timeout(600)
 def test_soak_books_balance_after_redeliveries_and_crashes(tmp_path: Path):
     rng = random.Random(20261125)
-    settings = Settings(sqlite_path=str(tmp_path / "soak.sqlite"), log_dir=tmp_path / "logs",
-                        order_claim_lease_seconds=0.2)
+    settings = Settings(sqlite_path=str(tmp_path / "soak.sqlite"), log_dir=tmp_path / "logs")  # shipped defaults
     dead_letters: Counter = Counter()
     figures: Counter = Counter()
     process = Process(settings, rng, dead_letters, figures)
