@@ -9,10 +9,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import requests
 
 from devstack.emulated import EmulatedStack, provision_pubsub, start_functions
 from devstack.processes import ManagedProcess
-from shared.bootstrap import Services
+from shared.adapters.store_firestore import FirestoreStore
+from shared.bootstrap import Services, build_services
+from shared.config import Settings
+from shared.demo import seed_demo_fund
 
 
 @contextmanager
@@ -44,3 +48,13 @@ def eventually(check: Callable[[], object], timeout: float = 60.0) -> object:
 
 def for_signal(services: Services, collection: str, signal_id: str) -> list[dict]:
     return services.store.query(collection, where={"signal_id": signal_id})
+
+
+def demo_fund_on(stack: EmulatedStack) -> Services:
+    """The test's own view of the stack's Firestore, seeded with the demo fund, after the fund's
+    tick (the account_poller function) has polled both demo accounts."""
+    built = build_services(Settings.from_env(), store=FirestoreStore(stack.project))
+    seed_demo_fund(built.store, built.mock_broker)
+    tick = requests.post(stack.url("account_poller"), timeout=30).json()
+    assert (tick["polled"], tick["failed"], tick["released"]) == (2, {}, []), tick
+    return built

@@ -14,13 +14,11 @@ import requests
 
 from devstack.emulated import EmulatedStack
 from devstack.processes import ManagedProcess
-from shared.adapters.store_firestore import FirestoreStore
-from shared.bootstrap import Services, build_services
-from shared.config import Settings
-from shared.demo import DEMO_PASSPHRASES, seed_demo_fund
+from shared.bootstrap import Services
+from shared.demo import DEMO_PASSPHRASES
 from shared.domain.models import Collections
 from tests.conftest import signal_body
-from tests.integration.stack_helpers import eventually, for_signal, running_stack
+from tests.integration.stack_helpers import demo_fund_on, eventually, for_signal, running_stack
 
 TRADINGVIEW_TIMEOUT = 3  # seconds TradingView waits for an answer before it gives up on a delivery
 DELIVERIES = 4
@@ -38,10 +36,7 @@ def stack(pubsub_emulator: ManagedProcess, firestore_emulator: ManagedProcess,
 def services(stack: EmulatedStack) -> Iterator[Services]:
     """The test's own view of the stack's Firestore, seeded with the demo fund, and a webhook
     that has served one signal already (this test is about contention, not a cold start)."""
-    built = build_services(Settings.from_env(), store=FirestoreStore(stack.project))
-    seed_demo_fund(built.store, built.mock_broker)
-    tick = requests.post(stack.url("account_poller"), timeout=30).json()
-    assert (tick["polled"], tick["failed"]) == (2, {}), tick
+    built = demo_fund_on(stack)
     warm = requests.post(stack.url("webhook"), timeout=30, data=signal_body(
         ticker="AAPL", exchange="NASDAQ", action="buy", quantity=1, price=190, signal_id="warm-up"))
     assert warm.status_code == 202, warm.text

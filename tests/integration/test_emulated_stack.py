@@ -14,13 +14,11 @@ from google.cloud import pubsub_v1
 
 from devstack.emulated import EmulatedStack
 from devstack.processes import ManagedProcess
-from shared.adapters.store_firestore import FirestoreStore
-from shared.bootstrap import Services, build_services
-from shared.config import Settings
-from shared.demo import DEMO_PASSPHRASES, seed_demo_fund
+from shared.bootstrap import Services
+from shared.demo import DEMO_PASSPHRASES
 from shared.domain.models import Collections, Topics
 from tests.conftest import signal_body
-from tests.integration.stack_helpers import eventually, for_signal, running_stack
+from tests.integration.stack_helpers import demo_fund_on, eventually, for_signal, running_stack
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +31,7 @@ def stack(pubsub_emulator: ManagedProcess, firestore_emulator: ManagedProcess,
 @pytest.fixture(scope="module")
 def services(stack: EmulatedStack) -> Iterator[Services]:
     """The test's own view of the stack's Firestore, seeded with the demo fund."""
-    built = build_services(Settings.from_env(), store=FirestoreStore(stack.project))
-    seed_demo_fund(built.store, built.mock_broker)
-    tick = requests.post(stack.url("account_poller"), timeout=30).json()
-    assert tick == {"polled": 2, "failed": {}, "swept": [], "released": []}
-    yield built
+    yield demo_fund_on(stack)
 
 
 def test_webhook_to_fill_through_push_subscriptions(stack, services):

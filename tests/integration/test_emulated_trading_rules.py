@@ -16,14 +16,12 @@ import requests
 
 from devstack.emulated import EmulatedStack
 from devstack.processes import ManagedProcess
-from shared.adapters.store_firestore import FirestoreStore
-from shared.bootstrap import Services, build_services
-from shared.config import Settings
-from shared.demo import DEMO_ACCOUNTS, DEMO_API_KEYS, seed_demo_fund
+from shared.bootstrap import Services
+from shared.demo import DEMO_ACCOUNTS, DEMO_API_KEYS
 from shared.demo_instruments import DEMO_INSTRUMENTS
 from shared.domain.models import Collections
 from tests.conftest import signal_body
-from tests.integration.stack_helpers import eventually, for_signal, running_stack
+from tests.integration.stack_helpers import demo_fund_on, eventually, for_signal, running_stack
 
 ADMIN = {"Authorization": f"Bearer {DEMO_API_KEYS['admin', 'admin']}"}
 AAPL_SPEC = next(spec for spec, _ in DEMO_INSTRUMENTS if spec.key == "NASDAQ:AAPL")
@@ -43,11 +41,7 @@ def stack(pubsub_emulator: ManagedProcess, firestore_emulator: ManagedProcess,
 @pytest.fixture(scope="module")
 def services(stack: EmulatedStack) -> Iterator[Services]:
     """The test's own view of the stack's Firestore, seeded with the demo fund."""
-    built = build_services(Settings.from_env(), store=FirestoreStore(stack.project))
-    seed_demo_fund(built.store, built.mock_broker)
-    polled = requests.post(stack.url("account_poller"), timeout=30).json()
-    assert (polled["polled"], polled["failed"]) == (2, {}), polled
-    yield built
+    yield demo_fund_on(stack)
 
 
 def post_alert(stack: EmulatedStack, **fields: object) -> requests.Response:
