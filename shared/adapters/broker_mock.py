@@ -34,9 +34,9 @@ from shared.domain.models import (
     PositionLot,
     Quote,
     Side,
-    protective_orders,
 )
 from shared.domain.positions import apply_fill
+from shared.domain.protection import protective_orders
 from shared.ports.broker import BrokerClient, BrokerError
 from shared.ports.store import Store, Transaction
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from shared.domain.models import Collections, Fill, Order, OrderUpdate, PositionLot, protective_orders
+from shared.domain.models import Collections, Fill, Order, OrderUpdate, PositionLot
 from shared.domain.positions import apply_fill
+from shared.domain.protection import protective_orders
 from shared.journey import Journey
 from shared.ports.store import Store, Transaction
 from shared.services.cerebro_service import position_doc_id

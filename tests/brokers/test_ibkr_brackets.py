@@ -19,10 +19,9 @@ from shared.domain.models import (
     Order,
     OrderType,
     OrderUpdate,
-    ProtectiveLeg,
     Side,
-    protective_order_id,
 )
+from shared.domain.protection import ProtectiveLeg, protective_order_id
 from tests.brokers.fake_tws import FakeTws
 
 AAPL = Instrument(symbol="AAPL", exchange="NASDAQ")

@@ -9,7 +9,13 @@ import pytest
 
 from shared.adapters.store_sqlite import SqliteStore
 from shared.adapters.zerodha import ZERODHA_GTTS, ZerodhaAccountConfig, ZerodhaBroker, ZerodhaConfig, load_instruments
-from shared.domain.models import Broker, OrderType, OrderUpdate, ProtectiveLeg, Side, protective_order_id
+from shared.domain.models import (
+    Broker,
+    OrderType,
+    OrderUpdate,
+    Side,
+)
+from shared.domain.protection import ProtectiveLeg, protective_order_id
 from tests.brokers.fake_kite import FakeKite, running
 from tests.brokers.test_zerodha import NIFTY, order
 from tests.conftest import FakeClock

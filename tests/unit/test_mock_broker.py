@@ -13,11 +13,10 @@ from shared.domain.models import (
     Instrument,
     Order,
     OrderType,
-    ProtectiveLeg,
     Side,
     client_order_id,
-    protective_order_id,
 )
+from shared.domain.protection import ProtectiveLeg, protective_order_id
 from tests.conftest import FakeClock
 
 AAPL_SPEC = InstrumentSpec(key="NASDAQ:AAPL", symbol="AAPL", exchange="NASDAQ", asset_class=AssetClass.EQUITY,

@@ -21,8 +21,8 @@ from shared.domain.models import (
     OrderType,
     OrderUpdate,
     Side,
-    protective_orders,
 )
+from shared.domain.protection import protective_orders
 
 _CONTINUOUS = re.compile(r"^(?P<root>[A-Z0-9]+?)\d*!$")  # TradingView's MES1! -> MES
 _FUTURES_EXCHANGES = {"CME_MINI": "CME", "CBOT_MINI": "CBOT", "GLOBEX": "CME"}

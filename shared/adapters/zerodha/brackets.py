@@ -23,7 +23,13 @@ import requests
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kite_errors
 
-from shared.domain.models import Order, OrderType, OrderUpdate, ProtectiveLeg, Side, protective_orders
+from shared.domain.models import (
+    Order,
+    OrderType,
+    OrderUpdate,
+    Side,
+)
+from shared.domain.protection import ProtectiveLeg, protective_orders
 from shared.ports.broker import BrokerError
 from shared.ports.store import Document, Store, Transaction
 
