@@ -67,7 +67,7 @@ class FakeKite:
     trades: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     placements: list[dict[str, str]] = field(default_factory=list)  # every POST /orders accepted
     requests_seen: list[str] = field(default_factory=list)
-    stall_seconds: float = 1.5
+    stall_seconds: float = 9.0  # longer than the adapter's shipped 7 s timeout
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(250_000_000_000_001))
     _gtt_ids: Iterator[int] = field(default_factory=lambda: itertools.count(104_001))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -197,11 +197,7 @@ class FakeKite:
         elif behaviour == "partial":
             self._trade(order_id, base, int(form["quantity"]) // 3 or 1)
         if behaviour == "timeout":
-            self._lock.release()
-            try:
-                time.sleep(self.stall_seconds)  # accepted, but the answer arrives after the client gave up
-            finally:
-                self._lock.acquire()
+            self._answer_late()
         return _ok({"order_id": order_id})
 
     def _new_order(self, form: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -274,12 +270,16 @@ class FakeKite:
             "condition": {**condition, "instrument_token": TOKENS[key]},
             "orders": [{**order, "result": None} for order in orders], "meta": None}
         if behaviour == "timeout":
-            self._lock.release()
-            try:
-                time.sleep(self.stall_seconds)  # accepted, but the answer arrives after the client gave up
-            finally:
-                self._lock.acquire()
+            self._answer_late()
         return _ok({"trigger_id": trigger_id})
+
+    def _answer_late(self) -> None:
+        """Accepted, but the answer arrives after the client gave up (the lock is held by the caller)."""
+        self._lock.release()
+        try:
+            time.sleep(self.stall_seconds)
+        finally:
+            self._lock.acquire()
 
     def _trade(self, order_id: str, base: dict[str, Any], quantity: int, at: float | None = None) -> None:
         key = f"{base['exchange']}:{base['tradingsymbol']}"

@@ -38,7 +38,7 @@ def kite() -> Iterator[tuple[FakeKite, str]]:
 @pytest.fixture
 def broker(kite, tmp_path) -> ZerodhaBroker:
     fake, url = kite
-    config = ZerodhaConfig(root=url, timeout_seconds=0.5, accounts={
+    config = ZerodhaConfig(root=url, accounts={
         "ZD-1": ZerodhaAccountConfig(account_id="ZD-1", api_key=fake.api_key, api_secret=fake.api_secret)})
     broker = ZerodhaBroker(SqliteStore(str(tmp_path / "z.sqlite")), config, load_instruments, FakeClock())
     broker.sessions.login("ZD-1", fake.request_token)

@@ -31,7 +31,7 @@ def kite() -> Iterator[tuple[FakeKite, str]]:
 def connect(kite: tuple[FakeKite, str], path: Path, clock: FakeClock) -> ZerodhaBroker:
     """A broker process on the store at ``path``: calling it again is a restart."""
     fake, url = kite
-    config = ZerodhaConfig(root=url, timeout_seconds=0.5, accounts={
+    config = ZerodhaConfig(root=url, accounts={
         "ZD-1": ZerodhaAccountConfig(account_id="ZD-1", api_key=fake.api_key, api_secret=fake.api_secret)})
     return ZerodhaBroker(SqliteStore(str(path)), config, load_instruments, clock)
 
