@@ -7,6 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from shared.adapters.ibkr import IbkrConfig, IbkrConnection
+from tests.brokers.fake_tws import FakeTws
+
 
 class _Records(logging.Handler):
     def __init__(self) -> None:
@@ -27,3 +30,19 @@ def decoder_errors() -> Iterator[list[logging.LogRecord]]:
     yield handler.records
     logger.removeHandler(handler)
     assert not handler.records, [r.getMessage() for r in handler.records]
+
+
+@pytest.fixture
+def tws() -> Iterator[FakeTws]:
+    """A local TWS API server; a test module may define its own with different books."""
+    fake = FakeTws()
+    fake.port = fake.start()
+    yield fake
+    fake.stop()
+
+
+def ibkr_connection(tws: FakeTws, **options: object) -> IbkrConnection:
+    """The real ib_async connection to the fake, at the shipped timeouts."""
+    connection = IbkrConnection(IbkrConfig(port=tws.port, **options))  # type: ignore[arg-type]
+    connection.connect()
+    return connection

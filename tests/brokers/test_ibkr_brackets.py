@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.adapters.ibkr import IbkrBroker, IbkrConfig, IbkrConnection
+from shared.adapters.ibkr import IbkrBroker
 from shared.adapters.store_sqlite import SqliteStore
 from shared.domain.models import (
     Broker,
@@ -22,6 +22,7 @@ from shared.domain.models import (
     Side,
 )
 from shared.domain.protection import ProtectiveLeg, protective_order_id
+from tests.brokers.conftest import ibkr_connection
 from tests.brokers.fake_tws import FakeTws
 
 AAPL = Instrument(symbol="AAPL", exchange="NASDAQ")
@@ -30,18 +31,8 @@ pytestmark = pytest.mark.usefixtures("decoder_errors")
 
 
 @pytest.fixture
-def tws() -> Iterator[FakeTws]:
-    fake = FakeTws()
-    fake.port = fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def broker(tws: FakeTws, tmp_path) -> Iterator[IbkrBroker]:
-    connection = IbkrConnection(IbkrConfig(port=tws.port, connect_timeout_seconds=5, answer_timeout_seconds=1.5,
-                                           fill_wait_seconds=2.0))
-    connection.connect()
+    connection = ibkr_connection(tws)
     yield IbkrBroker(SqliteStore(str(tmp_path / "ibkr.sqlite")), connection, lambda: datetime.now(UTC))
     connection.close()
 

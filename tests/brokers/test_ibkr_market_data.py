@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.adapters.ibkr import IbkrBroker, IbkrConfig, IbkrConnection
+from shared.adapters.ibkr import IbkrBroker, IbkrConfig
 from shared.adapters.store_sqlite import SqliteStore
 from shared.domain.models import AssetClass, Broker, Instrument, Order, Side
+from tests.brokers.conftest import ibkr_connection
 from tests.brokers.fake_tws import ASK, BID, CLOSE, LAST, FakeTws
 
 NOW = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
@@ -23,22 +24,12 @@ pytestmark = pytest.mark.usefixtures("decoder_errors")
 
 
 @pytest.fixture
-def tws() -> Iterator[FakeTws]:
-    fake = FakeTws()
-    fake.port = fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def store(tmp_path) -> SqliteStore:
     return SqliteStore(str(tmp_path / "ibkr.sqlite"))
 
 
 def open_broker(tws: FakeTws, store: SqliteStore, fallback: bool = False) -> IbkrBroker:
-    connection = IbkrConnection(IbkrConfig(port=tws.port, connect_timeout_seconds=5, answer_timeout_seconds=1.5,
-                                           fill_wait_seconds=2.0, price_fallback_last_fill=fallback))
-    connection.connect()
+    connection = ibkr_connection(tws, price_fallback_last_fill=fallback)
     return IbkrBroker(store, connection, lambda: NOW)
 
 
@@ -81,7 +72,7 @@ def test_no_subscription_no_answer_or_an_unknown_contract_give_no_quote(broker, 
     tws.mute_market_data = True
     started = time.monotonic()
     assert broker.quote(MSFT) is None
-    assert time.monotonic() - started < 5  # bounded by the answer timeout
+    assert time.monotonic() - started < IbkrConfig().answer_timeout_seconds + 1  # bounded by the answer timeout
     tws.mute_market_data = False
     assert broker.quote(MSFT).price == 420.0  # the connection is still fine
 
