@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from shared.domain.cerebro import AccountContext, MarketContext, decide
+from shared.domain.instruments import InstrumentSpec
 from shared.domain.models import (
     Account,
     Action,
@@ -30,7 +31,7 @@ from shared.domain.models import (
     book_key,
 )
 from shared.domain.risk import reducing_part
-from shared.domain.sessions import session_status
+from shared.domain.sessions import SessionStatus, session_status
 from shared.journey import Journey
 from shared.ports.broker import BrokerClient
 from shared.ports.bus import Bus, RetryLater
@@ -50,6 +51,11 @@ def arrival(entry: dict) -> tuple[str, int, str]:
     """A signal's place in its book: when it arrived (the wall clock's nanoseconds break ties
     between alerts stamped with the same time), then its id."""
     return entry.get("received_at", ""), entry.get("arrival_ns", 0), entry["signal_id"]
+
+
+def _session_refusal(spec: InstrumentSpec, session: SessionStatus) -> str:
+    return (f"market_hours: {spec.key} is outside its {spec.calendar} session "
+            f"(next open {session.next_open:%Y-%m-%d %H:%M} UTC); this strategy refuses such signals")
 
 
 def position_doc_id(account_id: str, strategy_id: str, instrument_key: str) -> str:
@@ -75,10 +81,11 @@ class CerebroService:
             self._journey.step(signal.signal_id, "redelivered: republishing the recorded decisions")
         else:
             strategy = self._strategy(signal)
-            if self._held(signal, strategy):
+            closed = self._closed_session(signal, strategy)
+            if closed is not None and self._hold(signal, strategy, *closed):
                 return []
             self._wait_for_the_book(signal)
-            decisions = self._decide_all(signal, strategy)
+            decisions = self._decide_all(signal, strategy, _session_refusal(*closed) if closed else "")
             self._cancel_first(signal, decisions)
             decisions = self._record(signal, decisions)
         for decision in decisions:
@@ -148,16 +155,20 @@ class CerebroService:
             raise LookupError(f"strategy {signal.strategy_id} vanished after ingest")
         return Strategy.model_validate(strategy_doc)
 
-    def _held(self, signal: StandardizedSignal, strategy: Strategy) -> bool:
-        """Outside the instrument's session: hold for the open (True), or let the decisions refuse."""
+    def _closed_session(self, signal: StandardizedSignal,
+                        strategy: Strategy) -> tuple[InstrumentSpec, SessionStatus] | None:
+        """The instrument and its session when the calendar applies and the session is closed."""
         if strategy.session_policy is SessionPolicy.ANY_TIME and signal.source is not SignalSource.ADMIN:
-            return False
+            return None
         spec = self._catalog.get(signal.instrument.key)
         if spec is None:
-            return False  # decided below, where every account refuses it by name
+            return None  # decided below, where every account refuses it by name
         session = session_status(spec.calendar, self._clock())
-        if session.open:
-            return False
+        return None if session.open else (spec, session)
+
+    def _hold(self, signal: StandardizedSignal, strategy: Strategy, spec: InstrumentSpec,
+              session: SessionStatus) -> bool:
+        """Hold for the open (True), unless the strategy refuses such signals (an admin flatten never is)."""
         if strategy.session_policy is SessionPolicy.REFUSE and signal.source is not SignalSource.ADMIN:
             return False
         assert session.next_open is not None
@@ -167,7 +178,7 @@ class CerebroService:
                                              f"decided at the next open {session.next_open:%Y-%m-%d %H:%M} UTC")
         return True
 
-    def _decide_all(self, signal: StandardizedSignal, strategy: Strategy) -> list[Decision]:
+    def _decide_all(self, signal: StandardizedSignal, strategy: Strategy, refusal: str) -> list[Decision]:
         now = self._clock()
         allocation_doc = self._store.get(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC)
         allocation = (Allocation.model_validate(allocation_doc) if allocation_doc else Allocation()).in_effect(now)
@@ -192,7 +203,6 @@ class CerebroService:
                     (self._store.get(Collections.ACCOUNTS, account_id) for account_id in account_ids) if doc]
         limits = fund_limits(self._store, self._limits)
         view = self._risk.read(strategy, signal.instrument, accounts, now, limits)
-        refusal = self._session_refusal(signal, strategy, now)
         decisions = []
         quotes: dict[str, MarketContext] = {}
         for account in accounts:
@@ -206,16 +216,6 @@ class CerebroService:
             decisions.append(decision)
             self._use_broker_room(view, account, context, market, decision)
         return decisions
-
-    def _session_refusal(self, signal: StandardizedSignal, strategy: Strategy, now: datetime) -> str:
-        if strategy.session_policy is not SessionPolicy.REFUSE or signal.source is SignalSource.ADMIN:
-            return ""
-        spec = self._catalog.get(signal.instrument.key)
-        session = session_status(spec.calendar, now) if spec else None
-        if session is None or session.open:
-            return ""
-        return (f"market_hours: {signal.instrument.key} is outside its {spec.calendar} session "  # type: ignore[union-attr]
-                f"(next open {session.next_open:%Y-%m-%d %H:%M} UTC); this strategy refuses such signals")
 
     def _context(self, account: Account, allocation: Allocation, positions: dict[str, dict[str, float]],
                  instruments: dict[str, dict[str, Instrument]], view: FundView, strategy_id: str) -> AccountContext:

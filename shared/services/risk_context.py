@@ -109,8 +109,7 @@ class RiskContextReader:
                 continue
             order = record["order"]
             remaining = (order["quantity"] - record.get("filled_quantity", 0.0)) * (1 if order["side"] == "buy" else -1)
-            key = order["instrument"]["symbol"] if not order["instrument"].get("exchange") else (
-                f"{order['instrument']['exchange']}:{order['instrument']['symbol']}")
+            key = record.get("instrument_key") or Instrument.model_validate(order["instrument"]).key
             if key == instrument.key and not order.get("reduce_only"):
                 # Only orders that may add count: a resting stop loss makes no room under the cap.
                 buys, sells = pending.get(record["account_id"], (0.0, 0.0))
