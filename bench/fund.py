@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shared.adapters.broker_mock import MockBroker
+from shared.demo_instruments import paper_equity
 from shared.domain.instruments import InstrumentSpec
 from shared.domain.models import (
     RISK_LIMITS_DOC,
     Account,
     Allocation,
-    AssetClass,
     Broker,
     Collections,
     SessionPolicy,
@@ -32,8 +32,7 @@ BENCH_FUND_LIMITS = {"max_signals_per_second_per_strategy": 1e6, "max_orders_per
 
 
 def bench_instrument(symbol: str) -> InstrumentSpec:
-    return InstrumentSpec(key=f"BENCH:{symbol}", symbol=symbol, exchange="BENCH", asset_class=AssetClass.EQUITY,
-                          currency="USD", multiplier=1, tick_size=0.01, calendar="24/7")
+    return paper_equity("BENCH", symbol)
 
 
 def seed_bench_fund(store: Store, broker: MockBroker, accounts: int) -> list[str]:

@@ -18,6 +18,12 @@ def _equity(exchange: str, symbol: str, calendar: str, price: float, currency: s
                           broker_ids={"mock": {"symbol": symbol}, **ids}), price
 
 
+def paper_equity(exchange: str, symbol: str) -> InstrumentSpec:
+    """A made-up USD equity that trades around the clock: load tests' and soak tests' paper market."""
+    return InstrumentSpec(key=f"{exchange}:{symbol}", symbol=symbol, exchange=exchange, asset_class=AssetClass.EQUITY,
+                          currency="USD", multiplier=1, tick_size=0.01, calendar="24/7")
+
+
 def _future(root: str, multiplier: float, tick: float, price: float, aliases: list[str],
             exchange: str = "CME", currency: str = "USD", calendar: str = "CMES") -> tuple[InstrumentSpec, float]:
     symbol = f"{root}1!"

@@ -23,12 +23,11 @@ from shared.adapters.store_sqlite import SqliteStore
 from shared.bootstrap import Services, build_services
 from shared.config import Settings
 from shared.demo import DEMO_FUND_LIMITS
-from shared.domain.instruments import InstrumentSpec
+from shared.demo_instruments import paper_equity
 from shared.domain.models import (
     RISK_LIMITS_DOC,
     Account,
     Allocation,
-    AssetClass,
     Broker,
     Collections,
     Order,
@@ -60,9 +59,7 @@ def seed(services: Services, rng: random.Random) -> None:
         chosen = rng.sample(STRATEGIES, rng.randint(3, 7))
         weights[account_id] = {s: round(0.9 / len(chosen), 4) for s in chosen}
     for symbol, price in SYMBOLS.items():
-        services.mock_broker.list_instrument(InstrumentSpec(
-            key=f"SOAK:{symbol}", symbol=symbol, exchange="SOAK", asset_class=AssetClass.EQUITY, currency="USD",
-            multiplier=1, tick_size=0.01, calendar="24/7"), price)
+        services.mock_broker.list_instrument(paper_equity("SOAK", symbol), price)
     InstrumentCatalog(services.store, services.clock).put_all(services.mock_broker.instrument_specs())
     # Every account is at the Mock broker: like the demo fund, its settings lift the per-broker cap.
     services.store.put(Collections.SETTINGS, RISK_LIMITS_DOC, DEMO_FUND_LIMITS)
