@@ -180,7 +180,7 @@ def build_services(
         ingest=ingest,
         cerebro=CerebroService(store, bus, brokers, settings.limits, clock),
         execution=ExecutionService(store, bus, brokers, clock, settings.order_claim_lease_seconds),
-        confirmations=ConfirmationService(store, clock),
+        confirmations=ConfirmationService(store, bus, clock),
         poller=AccountPoller(store, brokers, bus, limits=settings.limits),
         notifier=NotifierService(store, _telegram(settings), settings.telegram_chat_id, settings.environment, clock),
         api_keys=ApiKeys(store, clock),

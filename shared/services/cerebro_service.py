@@ -34,16 +34,26 @@ from shared.domain.risk import reducing_part
 from shared.domain.sessions import SessionStatus, session_status
 from shared.journey import Journey
 from shared.ports.broker import BrokerClient
-from shared.ports.bus import Bus, RetryLater
+from shared.ports.bus import Bus
 from shared.ports.store import Store, Transaction
+from shared.services.book_waits import (
+    RESTING,
+    UNACKNOWLEDGED,
+    Blocker,
+    open_order,
+    park,
+    unacknowledged_order,
+    undecided_signal,
+    unsettled_order,
+    wake,
+    without_waiters,
+)
 from shared.services.instruments import InstrumentCatalog
 from shared.services.order_claims import decided_order
 from shared.services.prices import PriceBook
 from shared.services.risk_context import FundView, RiskContextReader, fund_limits
 
 CURRENT_ALLOCATION_DOC = "current"
-UNACKNOWLEDGED = ("decided", "submitting")  # orders no broker has answered for yet
-RESTING = ("submitted", "working", "partially_filled")  # at the broker, waiting for the market
 NUDGE_SECONDS = 5.0  # how long an order a book waits on may sit untouched before it is published again
 
 
@@ -75,6 +85,8 @@ class CerebroService:
         self._journey = Journey("CEREBRO")
 
     def handle(self, signal: StandardizedSignal) -> list[Decision]:
+        """Decide the signal for every account, or park it behind whatever its book waits for
+        (returning no decisions: it is published again when that moves)."""
         record = self._store.get(Collections.SIGNALS, signal.signal_id)
         if record and record.get("decisions") is not None:
             decisions = [Decision.model_validate(d) for d in record["decisions"]]
@@ -84,9 +96,16 @@ class CerebroService:
             closed = self._closed_session(signal, strategy)
             if closed is not None and self._hold(signal, strategy, *closed):
                 return []
-            self._wait_for_the_book(signal)
-            decisions = self._decide_all(signal, strategy, _session_refusal(*closed) if closed else "")
-            self._cancel_first(signal, decisions)
+            while True:  # a blocker that moves while it is being parked on is looked past at once
+                blocker = self._book_blocker(signal)
+                if blocker is None:
+                    decisions = self._decide_all(signal, strategy, _session_refusal(*closed) if closed else "")
+                    blocker = self._cancel_first(signal, decisions)
+                    if blocker is None:
+                        break
+                if park(self._store, signal.signal_id, blocker):
+                    self._journey.step(signal.signal_id, f"waits: {blocker.reason}")
+                    return []
             decisions = self._record(signal, decisions)
         for decision in decisions:
             for order in decision.orders:
@@ -98,28 +117,36 @@ class CerebroService:
                           {"signal_id": order.signal_id, "client_order_id": order.client_order_id},
                           ordering_key=f"{book_key(order.strategy_id, order.instrument.key)}|{order.account_id}")
 
-    def _wait_for_the_book(self, signal: StandardizedSignal) -> None:
-        """Signals of one book (strategy and instrument) are decided one after the other, in the
-        order the bus delivers them (publish order, per ordering key), each against what the one
-        before it filled: wait while another decided signal of the book has an order that is
-        neither resting at its broker nor settled in our books."""
+    def _book_blocker(self, signal: StandardizedSignal) -> Blocker | None:
+        """What this signal must wait for, if anything. Signals of one book (strategy and
+        instrument) are decided in arrival order, each against what the one before it filled:
+        an earlier signal still undecided, or an order of a decided one that is neither resting
+        at its broker nor settled in our books, blocks it; so does any unanswered order of the
+        strategy in the instrument (in every instrument, for a flatten)."""
         book = book_key(signal.strategy_id, signal.instrument.key)
-        for other in self._store.query(Collections.OPEN_SIGNALS, where={"book": book}):
-            if other["signal_id"] == signal.signal_id or not other.get("decided"):
+        me = self._store.get(Collections.OPEN_SIGNALS, signal.signal_id)
+        others = sorted((other for other in self._store.query(Collections.OPEN_SIGNALS, where={"book": book})
+                         if other["signal_id"] != signal.signal_id), key=arrival)
+        for other in others:
+            if not other.get("decided"):
+                if me is not None and arrival(other) < arrival(me):
+                    return undecided_signal(other["signal_id"], f"{other['signal_id']} arrived first ({book})")
                 continue
             orders = [self._store.get(Collections.ORDERS, cid) for cid in other.get("open_orders") or ()]
             unsettled = [order for order in orders if order and order["status"] not in RESTING]
             if unsettled:
                 self._nudge(unsettled)
-                raise RetryLater(f"{signal.signal_id} waits for the orders of {other['signal_id']} ({book})",
-                                 after_seconds=0.05)
+                order_id = unsettled[0]["client_order_id"]
+                return unsettled_order(order_id, other["signal_id"],
+                                       f"order {order_id} of {other['signal_id']} ({unsettled[0]['status']})")
         where = {"strategy_id": signal.strategy_id, "open": True}
         if signal.action is not Action.FLATTEN:
             where["instrument_key"] = signal.instrument.key
         for order in self._store.query(Collections.ORDERS, where=where):
             if order["status"] in UNACKNOWLEDGED:
-                raise RetryLater(f"{signal.signal_id} waits for order {order['client_order_id']} "
-                                 f"({order['status']}) of {book}", after_seconds=0.05)
+                return unacknowledged_order(order["client_order_id"],
+                                            f"order {order['client_order_id']} ({order['status']}) of {book}")
+        return None
 
     def _nudge(self, orders: list[dict]) -> None:
         """Orders a waiting signal depends on that nobody seems to be working on (unplaced, or
@@ -134,20 +161,21 @@ class CerebroService:
             self._store.update(Collections.ORDERS, order["client_order_id"], {"nudged_at": now.isoformat()})
             self._publish_order(Order.model_validate(order["order"]))
 
-    def _cancel_first(self, signal: StandardizedSignal, decisions: list[Decision]) -> None:
+    def _cancel_first(self, signal: StandardizedSignal, decisions: list[Decision]) -> Blocker | None:
         """An exit or flatten that finds working orders cancels them and decides again once they
         are final, against what they filled: a cancel that loses to a fill can never leave the
-        position open, and a stop that fills during the exit can never sell twice."""
+        position open, and a stop that fills during the exit can never sell twice. Returns the
+        first order it waits for."""
         cancels = [cancel for decision in decisions for cancel in decision.cancels]
         if not cancels:
-            return
+            return None
         book = book_key(signal.strategy_id, signal.instrument.key)
         for cancel in cancels:
             self._bus.publish(Topics.ORDERS, {"cancel": cancel.model_dump(mode="json")},
                               {"signal_id": signal.signal_id, "client_order_id": cancel.client_order_id},
                               ordering_key=f"{book}|{cancel.account_id}")
-        raise RetryLater(f"{signal.signal_id} cancels {len(cancels)} working order(s) before it decides",
-                         after_seconds=0.2)
+        return open_order(cancels[0].client_order_id,
+                          f"cancels {len(cancels)} working order(s) before it decides ({book})")
 
     def _strategy(self, signal: StandardizedSignal) -> Strategy:
         strategy_doc = self._store.get(Collections.STRATEGIES, signal.strategy_id)
@@ -265,14 +293,15 @@ class CerebroService:
 
         orders = [order for d in decisions for order in d.orders]
 
-        def work(tx: Transaction) -> list[Decision]:
+        def work(tx: Transaction) -> tuple[list[Decision], list[str]]:
             record = tx.get(Collections.SIGNALS, signal.signal_id) or {
                 "signal_id": signal.signal_id, "strategy_id": signal.strategy_id,
                 "signal": signal.model_dump(mode="json"),
             }
             if record.get("decisions") is not None:
-                return [Decision.model_validate(d) for d in record["decisions"]]
-            in_flight = tx.get(Collections.OPEN_SIGNALS, signal.signal_id) or {"signal_id": signal.signal_id}
+                return [Decision.model_validate(d) for d in record["decisions"]], []
+            in_flight, waiters = without_waiters(tx.get(Collections.OPEN_SIGNALS, signal.signal_id)
+                                                 or {"signal_id": signal.signal_id})
             if adding:
                 self._risk.count_orders(tx, signal.strategy_id, adding, now)
             approved = sum(1 for d in decisions if d.status == "approved")
@@ -287,9 +316,10 @@ class CerebroService:
                     **in_flight, "decided": True, "open_orders": [order.client_order_id for order in orders]})
             else:
                 tx.delete(Collections.OPEN_SIGNALS, signal.signal_id)
-            return decisions
+            return decisions, waiters
 
-        recorded = self._store.transaction(work)
+        recorded, waiters = self._store.transaction(work)
+        wake(self._store, self._bus, waiters)  # the book's next signals may decide now
         if recorded is decisions:
             for decision in decisions:
                 self._journey.step(signal.signal_id, f"{decision.account_id}: {decision.status} - {decision.reason}")

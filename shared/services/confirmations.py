@@ -13,7 +13,9 @@ from shared.domain.models import Collections, Fill, Order, OrderUpdate, Position
 from shared.domain.positions import apply_fill
 from shared.domain.protection import protective_orders
 from shared.journey import Journey
+from shared.ports.bus import Bus
 from shared.ports.store import Store, Transaction
+from shared.services.book_waits import wake, without_waiters
 from shared.services.cerebro_service import position_doc_id
 from shared.services.order_claims import order_fields
 
@@ -22,8 +24,9 @@ _STATUS_RANK = {"submitting": 0, "submitted": 1, "working": 2, "partially_filled
 
 
 class ConfirmationService:
-    def __init__(self, store: Store, clock: Callable[[], datetime]):
+    def __init__(self, store: Store, bus: Bus, clock: Callable[[], datetime]):
         self._store = store
+        self._bus = bus
         self._clock = clock
         self._journey = Journey("POSITIONS")
 
@@ -32,14 +35,14 @@ class ConfirmationService:
 
         Fills, the positions they move and the order's status are written in one
         transaction: a redelivered update can neither double a fill nor leave
-        an order's status behind its fills.
+        an order's status behind its fills. Signals parked on the order are woken.
         """
         position_ids = {
             fill.exec_id: position_doc_id(fill.account_id, fill.strategy_id, fill.instrument.key)
             for fill in update.fills
         }
 
-        def work(tx: Transaction) -> list[Fill]:
+        def work(tx: Transaction) -> tuple[list[Fill], list[str]]:
             seen = {fill.exec_id: tx.get(Collections.CONFIRMATIONS, fill.exec_id) for fill in update.fills}
             positions = {pid: tx.get(Collections.POSITIONS, pid) for pid in set(position_ids.values())}
             order = tx.get(Collections.ORDERS, update.client_order_id)
@@ -48,6 +51,7 @@ class ConfirmationService:
             legs = _protection(order, update)
             booked = {leg.client_order_id: tx.get(Collections.ORDERS, leg.client_order_id) for leg in legs}
             new = [fill for fill in update.fills if seen[fill.exec_id] is None]
+            waiters: list[str] = []
             for fill in new:
                 position_id = position_ids[fill.exec_id]
                 positions[position_id] = self._apply(fill, positions[position_id])
@@ -57,6 +61,7 @@ class ConfirmationService:
                 tx.set(Collections.POSITIONS, position_id, positions[position_id])
             if order is not None and _STATUS_RANK.get(update.status, 0) >= _STATUS_RANK.get(order["status"], 0):
                 # Status only moves forward: a late 'working' never undoes 'filled'.
+                order, waiters = without_waiters(order)
                 tx.set(Collections.ORDERS, update.client_order_id, {
                     **order, "status": update.status, "filled_quantity": update.filled_quantity,
                     "confirmed_at": self._clock().isoformat(), "open": not update.is_final,
@@ -66,9 +71,10 @@ class ConfirmationService:
             for leg in legs:
                 if booked[leg.client_order_id] is None:
                     tx.set(Collections.ORDERS, leg.client_order_id, _working_leg(leg, self._clock()))
-            return new
+            return new, waiters
 
-        new_fills = self._store.transaction(work)
+        new_fills, waiters = self._store.transaction(work)
+        wake(self._store, self._bus, waiters)
         for fill in new_fills:
             self._journey.step(fill.signal_id, f"{fill.account_id} filled {fill.side.value} {fill.quantity:g} "
                                                f"{fill.instrument.symbol} @ {fill.price:g}")

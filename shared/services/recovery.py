@@ -17,11 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from shared.domain.models import Collections, Instrument, Topics, book_key
+from shared.domain.models import Collections
 from shared.journey import Journey
 from shared.ports.bus import Bus
 from shared.ports.store import Store
-from shared.services.cerebro_service import RESTING, arrival
+from shared.services.book_waits import RESTING, publish_signal
+from shared.services.cerebro_service import arrival
 
 
 class PipelineRecovery:
@@ -41,7 +42,7 @@ class PipelineRecovery:
             record = self._store.get(Collections.SIGNALS, signal_id)
             if record is None:
                 continue
-            self._republish(record)
+            publish_signal(self._bus, record)
             if record["status"] == "received":  # stored, then the process died before publishing
                 self._store.update(Collections.SIGNALS, signal_id, {"status": "published"})
             self._journey.step(signal_id, f"resumed after a restart (was {record['status']})")
@@ -69,7 +70,7 @@ class PipelineRecovery:
             if record is None or record["status"] == "held":
                 continue
             self._store.update(Collections.OPEN_SIGNALS, head["signal_id"], {"swept_at": now.isoformat()})
-            self._republish(record)
+            publish_signal(self._bus, record)
             self._journey.step(record["signal_id"], f"swept: still {record['status']} after "
                                                     f"{older_than_seconds:g}s; published again")
             swept.append(record["signal_id"])
@@ -90,15 +91,10 @@ class PipelineRecovery:
             if datetime.fromisoformat(record["hold_until"]) > now:
                 continue
             self._store.update(Collections.SIGNALS, record["signal_id"], {"status": "published"})
-            self._republish(record)
+            publish_signal(self._bus, record)
             self._journey.step(record["signal_id"], "released at the open: deciding now")
             released.append(record["signal_id"])
         return released
-
-    def _republish(self, record: dict) -> None:
-        instrument = Instrument.model_validate(record["signal"]["instrument"])
-        self._bus.publish(Topics.SIGNALS, {"signal": record["signal"]}, {"signal_id": record["signal_id"]},
-                          ordering_key=book_key(record["strategy_id"], instrument.key))
 
 
 def _age(now: datetime, stamp: str | None) -> float:

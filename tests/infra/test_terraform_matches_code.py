@@ -74,6 +74,8 @@ def test_functions_may_publish_exactly_where_the_code_publishes():
     assert "standardized-signals" in declared["webhook"].publishes
     assert "trading-orders" in declared["cerebro"].publishes
     assert "execution-confirmations" in declared["execution"].publishes
+    assert "standardized-signals" in declared["confirmations"].publishes  # wakes signals parked on an order
+    assert "standardized-signals" in declared["account_poller"].publishes  # the tick's recovery sweep
 
 
 def test_settings_read_by_the_code_are_declared_and_all_declared_are_read():

@@ -28,7 +28,7 @@ locals {
     }
     confirmations = {
       entry_point    = "confirmations"
-      publishes      = ["execution-confirmations-dead-letter"]
+      publishes      = ["execution-confirmations-dead-letter", "standardized-signals"] # wakes signals parked on an order
       trigger_topics = ["execution-confirmations"]
       public         = false
       min_instances  = 0
@@ -47,7 +47,7 @@ locals {
     }
     account_poller = {
       entry_point    = "account_poller"
-      publishes      = []
+      publishes      = ["standardized-signals"] # the recovery sweep republishes stuck signals
       trigger_topics = []
       public         = false
       min_instances  = 0
