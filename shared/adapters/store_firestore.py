@@ -119,6 +119,10 @@ class FirestoreStore(Store):
             query = query.limit(limit)
         return [snapshot.to_dict() for snapshot in query.stream()]
 
+    def update(self, collection: str, doc_id: str, fields: Document) -> None:
+        """A server-side merge: no transaction, so no read lock for racing updaters to deadlock on."""
+        self._client.collection(collection).document(doc_id).set(fields, merge=True)
+
     def transaction(self, work: Callable[[Transaction], T]) -> T:
         @firestore.transactional
         def run(transaction: firestore.Transaction) -> T:

@@ -40,6 +40,7 @@ class Collections(StrEnum):
     MARKET_PRICES = "market_prices"  # quotes published by brokers that live elsewhere (the IBKR bridge)
     TRADING_STATES = "trading_states"  # admin-set ACTIVE / REDUCING / HALTED per account or strategy
     RISK_COUNTERS = "risk_counters"  # order-rate throttle buckets, one per scope per minute
+    BOOK_WAITERS = "book_waiters"  # a signal parked on what its book waits for, until that moves
 
 
 KILL_SWITCH_DOC = "kill_switch"  # in system_settings: {"enabled": bool, "reason", "changed_by", "changed_at"}

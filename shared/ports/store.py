@@ -76,15 +76,14 @@ class Store(ABC):
         for doc_id, document in documents.items():
             self.put(collection, doc_id, document)
 
-    def update(self, collection: str, doc_id: str, fields: Document) -> Document:
-        """Merge top-level fields into a document (created if absent) atomically."""
+    def update(self, collection: str, doc_id: str, fields: Document) -> None:
+        """Merge top-level fields into a document (created if absent) atomically; backends that
+        can merge without a read override this, so racing updaters never wait on each other."""
 
-        def merge(tx: Transaction) -> Document:
-            merged = {**(tx.get(collection, doc_id) or {}), **fields}
-            tx.set(collection, doc_id, merged)
-            return merged
+        def merge(tx: Transaction) -> None:
+            tx.set(collection, doc_id, {**(tx.get(collection, doc_id) or {}), **fields})
 
-        return self.transaction(merge)
+        self.transaction(merge)
 
     def close(self) -> None:  # noqa: B027 - optional for backends with connections
         """Release connections; the default has nothing to release."""

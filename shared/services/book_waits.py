@@ -3,18 +3,22 @@
 Signals of one book (strategy and instrument) are decided one after the other, each against
 what the one before it did. A signal that finds its book busy (an earlier signal not yet
 decided, or an order nobody has answered for yet) does not hold its delivery open, which
-would tie up a push slot the orders it waits on need: it writes itself onto the blocking
-document's ``waiters`` (in a transaction that checks the document still blocks) and is
+would tie up a push slot the orders it waits on need: it books a waiter document naming the
+blocking document (in a transaction that reads the blocker and checks it still blocks) and is
 acknowledged. Whoever next moves that document (cerebro deciding the earlier signal,
-confirmations recording the order's update) takes the waiters in the same transaction and
-publishes their signals again. Either the park sees the move or the mover sees the park, so
-no wake-up is lost; the scheduled sweep republishes anything a crash stranded in between.
+confirmations recording the order's update) looks up its waiters after committing and
+publishes their signals again. The park's read of the blocker and the mover's write of it
+cannot interleave, so either the park sees the move or the mover finds the waiter: no
+wake-up is lost. Waiters are documents of their own, not a list on the blocker, so many
+signals parking on one blocker never fight over it. The scheduled sweep republishes
+anything a crash stranded in between.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from shared.domain.models import Collections, Instrument, Topics, book_key
 from shared.ports.bus import Bus
@@ -61,25 +65,23 @@ def open_order(client_order_id: str, reason: str) -> Blocker:
     return Blocker(Collections.ORDERS, client_order_id, reason, lambda tx, doc: bool(doc.get("open")))
 
 
-def park(store: Store, signal_id: str, blocker: Blocker) -> bool:
-    """Put the signal on the blocker's waiters; False (nothing written) when it no longer blocks."""
+def _key(collection: str, doc_id: str) -> str:
+    return f"{collection}:{doc_id}"
+
+
+def park(store: Store, signal_id: str, blocker: Blocker, now: datetime) -> bool:
+    """Book the signal as a waiter on the blocker; False (nothing written) when it no longer blocks."""
+    key = _key(blocker.collection, blocker.doc_id)
 
     def work(tx: Transaction) -> bool:
         doc = tx.get(blocker.collection, blocker.doc_id)
         if doc is None or not blocker.blocks(tx, doc):
             return False
-        waiters = doc.get("waiters") or []
-        if signal_id not in waiters:
-            tx.set(blocker.collection, blocker.doc_id, {**doc, "waiters": [*waiters, signal_id]})
+        tx.set(Collections.BOOK_WAITERS, f"{key}|{signal_id}".replace("/", "_"), {
+            "blocker": key, "signal_id": signal_id, "reason": blocker.reason, "parked_at": now.isoformat()})
         return True
 
     return store.transaction(work)
-
-
-def without_waiters(doc: Document) -> tuple[Document, list[str]]:
-    """The document as a mover writes it back (no waiters left), and the waiters to wake."""
-    waiters = list(doc.get("waiters") or ())
-    return {**doc, "waiters": []}, waiters
 
 
 def publish_signal(bus: Bus, record: Document) -> None:
@@ -89,9 +91,14 @@ def publish_signal(bus: Bus, record: Document) -> None:
                 ordering_key=book_key(record["strategy_id"], instrument.key))
 
 
-def wake(store: Store, bus: Bus, signal_ids: list[str]) -> None:
-    """Publish the parked signals again; each decides, or parks on whatever blocks it now."""
-    for signal_id in signal_ids:
-        record = store.get(Collections.SIGNALS, signal_id)
+def wake(store: Store, bus: Bus, collection: str, doc_id: str) -> list[str]:
+    """After moving a document: publish the signals parked on it again (each then decides, or
+    parks on whatever blocks it now) and drop their waiters; returns the signals woken."""
+    woken = []
+    for waiter in store.query(Collections.BOOK_WAITERS, where={"blocker": _key(collection, doc_id)}):
+        record = store.get(Collections.SIGNALS, waiter["signal_id"])
         if record is not None and record.get("decisions") is None:
             publish_signal(bus, record)
+            woken.append(waiter["signal_id"])
+        store.delete(Collections.BOOK_WAITERS, f"{waiter['blocker']}|{waiter['signal_id']}".replace("/", "_"))
+    return woken

@@ -46,7 +46,6 @@ from shared.services.book_waits import (
     undecided_signal,
     unsettled_order,
     wake,
-    without_waiters,
 )
 from shared.services.instruments import InstrumentCatalog
 from shared.services.order_claims import decided_order
@@ -103,7 +102,7 @@ class CerebroService:
                     blocker = self._cancel_first(signal, decisions)
                     if blocker is None:
                         break
-                if park(self._store, signal.signal_id, blocker):
+                if park(self._store, signal.signal_id, blocker, self._clock()):
                     self._journey.step(signal.signal_id, f"waits: {blocker.reason}")
                     return []
             decisions = self._record(signal, decisions)
@@ -120,18 +119,18 @@ class CerebroService:
     def _book_blocker(self, signal: StandardizedSignal) -> Blocker | None:
         """What this signal must wait for, if anything. Signals of one book (strategy and
         instrument) are decided in arrival order, each against what the one before it filled:
-        an earlier signal still undecided, or an order of a decided one that is neither resting
-        at its broker nor settled in our books, blocks it; so does any unanswered order of the
-        strategy in the instrument (in every instrument, for a flatten)."""
+        the undecided signal just ahead of it, or else an order of a decided one that is neither
+        resting at its broker nor settled in our books, blocks it; so does any unanswered order
+        of the strategy in the instrument (in every instrument, for a flatten)."""
         book = book_key(signal.strategy_id, signal.instrument.key)
         me = self._store.get(Collections.OPEN_SIGNALS, signal.signal_id)
         others = sorted((other for other in self._store.query(Collections.OPEN_SIGNALS, where={"book": book})
                          if other["signal_id"] != signal.signal_id), key=arrival)
-        for other in others:
-            if not other.get("decided"):
-                if me is not None and arrival(other) < arrival(me):
-                    return undecided_signal(other["signal_id"], f"{other['signal_id']} arrived first ({book})")
-                continue
+        ahead = [other for other in others
+                 if not other.get("decided") and me is not None and arrival(other) < arrival(me)]
+        if ahead:  # queue behind the one just ahead: each decision then wakes one signal, not the whole queue
+            return undecided_signal(ahead[-1]["signal_id"], f"{ahead[-1]['signal_id']} arrived just before ({book})")
+        for other in (other for other in others if other.get("decided")):
             orders = [self._store.get(Collections.ORDERS, cid) for cid in other.get("open_orders") or ()]
             unsettled = [order for order in orders if order and order["status"] not in RESTING]
             if unsettled:
@@ -293,15 +292,14 @@ class CerebroService:
 
         orders = [order for d in decisions for order in d.orders]
 
-        def work(tx: Transaction) -> tuple[list[Decision], list[str]]:
+        def work(tx: Transaction) -> list[Decision]:
             record = tx.get(Collections.SIGNALS, signal.signal_id) or {
                 "signal_id": signal.signal_id, "strategy_id": signal.strategy_id,
                 "signal": signal.model_dump(mode="json"),
             }
             if record.get("decisions") is not None:
-                return [Decision.model_validate(d) for d in record["decisions"]], []
-            in_flight, waiters = without_waiters(tx.get(Collections.OPEN_SIGNALS, signal.signal_id)
-                                                 or {"signal_id": signal.signal_id})
+                return [Decision.model_validate(d) for d in record["decisions"]]
+            in_flight = tx.get(Collections.OPEN_SIGNALS, signal.signal_id) or {"signal_id": signal.signal_id}
             if adding:
                 self._risk.count_orders(tx, signal.strategy_id, adding, now)
             approved = sum(1 for d in decisions if d.status == "approved")
@@ -316,10 +314,10 @@ class CerebroService:
                     **in_flight, "decided": True, "open_orders": [order.client_order_id for order in orders]})
             else:
                 tx.delete(Collections.OPEN_SIGNALS, signal.signal_id)
-            return decisions, waiters
+            return decisions
 
-        recorded, waiters = self._store.transaction(work)
-        wake(self._store, self._bus, waiters)  # the book's next signals may decide now
+        recorded = self._store.transaction(work)
+        wake(self._store, self._bus, Collections.OPEN_SIGNALS, signal.signal_id)  # the book's next signals
         if recorded is decisions:
             for decision in decisions:
                 self._journey.step(signal.signal_id, f"{decision.account_id}: {decision.status} - {decision.reason}")

@@ -15,10 +15,11 @@ from shared.domain.protection import protective_orders
 from shared.journey import Journey
 from shared.ports.bus import Bus
 from shared.ports.store import Store, Transaction
-from shared.services.book_waits import wake, without_waiters
+from shared.services.book_waits import wake
 from shared.services.cerebro_service import position_doc_id
 from shared.services.order_claims import order_fields
 
+FINAL = ("filled", "rejected", "cancelled")
 _STATUS_RANK = {"submitting": 0, "submitted": 1, "working": 2, "partially_filled": 3,
                 "filled": 4, "rejected": 4, "cancelled": 4}
 
@@ -42,16 +43,14 @@ class ConfirmationService:
             for fill in update.fills
         }
 
-        def work(tx: Transaction) -> tuple[list[Fill], list[str]]:
+        def work(tx: Transaction) -> list[Fill]:
             seen = {fill.exec_id: tx.get(Collections.CONFIRMATIONS, fill.exec_id) for fill in update.fills}
             positions = {pid: tx.get(Collections.POSITIONS, pid) for pid in set(position_ids.values())}
             order = tx.get(Collections.ORDERS, update.client_order_id)
             # Every read before the first write: Firestore transactions require it.
-            in_flight = tx.get(Collections.OPEN_SIGNALS, order["signal_id"]) if order and update.is_final else None
             legs = _protection(order, update)
             booked = {leg.client_order_id: tx.get(Collections.ORDERS, leg.client_order_id) for leg in legs}
             new = [fill for fill in update.fills if seen[fill.exec_id] is None]
-            waiters: list[str] = []
             for fill in new:
                 position_id = position_ids[fill.exec_id]
                 positions[position_id] = self._apply(fill, positions[position_id])
@@ -61,36 +60,40 @@ class ConfirmationService:
                 tx.set(Collections.POSITIONS, position_id, positions[position_id])
             if order is not None and _STATUS_RANK.get(update.status, 0) >= _STATUS_RANK.get(order["status"], 0):
                 # Status only moves forward: a late 'working' never undoes 'filled'.
-                order, waiters = without_waiters(order)
                 tx.set(Collections.ORDERS, update.client_order_id, {
                     **order, "status": update.status, "filled_quantity": update.filled_quantity,
                     "confirmed_at": self._clock().isoformat(), "open": not update.is_final,
                 })
-                if in_flight is not None:
-                    self._settle(tx, in_flight, update.client_order_id)
             for leg in legs:
                 if booked[leg.client_order_id] is None:
                     tx.set(Collections.ORDERS, leg.client_order_id, _working_leg(leg, self._clock()))
-            return new, waiters
+            return new
 
-        new_fills, waiters = self._store.transaction(work)
-        wake(self._store, self._bus, waiters)
+        new_fills = self._store.transaction(work)
+        order = self._store.get(Collections.ORDERS, update.client_order_id)
+        if order is not None and order["status"] in FINAL:
+            self._settle(order["signal_id"], update.client_order_id)
+        wake(self._store, self._bus, Collections.ORDERS, update.client_order_id)  # after the settle it waits on
         for fill in new_fills:
             self._journey.step(fill.signal_id, f"{fill.account_id} filled {fill.side.value} {fill.quantity:g} "
                                                f"{fill.instrument.symbol} @ {fill.price:g}")
         return len(new_fills)
 
-    @staticmethod
-    def _settle(tx: Transaction, in_flight: dict, client_order_id: str) -> None:
-        """Tick the order off its signal; the last one settles the signal, so a restart
-        knows which signals still have work in flight."""
-        if client_order_id not in (in_flight.get("open_orders") or ()):
-            return
-        still_open = [cid for cid in in_flight["open_orders"] if cid != client_order_id]
-        if still_open:
-            tx.set(Collections.OPEN_SIGNALS, in_flight["signal_id"], {**in_flight, "open_orders": still_open})
-        else:
-            tx.delete(Collections.OPEN_SIGNALS, in_flight["signal_id"])
+    def _settle(self, signal_id: str, client_order_id: str) -> None:
+        """Tick the final order off its signal; the last one settles the signal, so a restart
+        knows which signals still have work in flight. A compare-and-set outside the fill's
+        transaction: the orders of one signal settle side by side without locking each other
+        out, and a crash in between leaves a final order that the sweep settles again."""
+        while (in_flight := self._store.get(Collections.OPEN_SIGNALS, signal_id)) is not None:
+            listed = in_flight.get("open_orders") or []
+            if client_order_id not in listed:
+                return
+            still_open = [cid for cid in listed if cid != client_order_id]
+            if self._store.replace_if(Collections.OPEN_SIGNALS, signal_id, {"open_orders": listed},
+                                      {**in_flight, "open_orders": still_open}):
+                if not still_open:
+                    self._store.delete(Collections.OPEN_SIGNALS, signal_id)
+                return
 
     @staticmethod
     def _apply(fill: Fill, held: dict | None) -> dict:

@@ -20,7 +20,7 @@ from datetime import datetime
 from shared.domain.models import Collections
 from shared.journey import Journey
 from shared.ports.bus import Bus
-from shared.ports.store import Store
+from shared.ports.store import Store, Transaction
 from shared.services.book_waits import RESTING, publish_signal
 from shared.services.cerebro_service import arrival
 
@@ -50,36 +50,46 @@ class PipelineRecovery:
         return resumed
 
     def sweep(self, older_than_seconds: float) -> list[str]:
-        """Republish the first stuck signal of each book (a decided one first: the others wait on
-        its orders) that has been waiting longer than
-        ``older_than_seconds`` for work no broker has answered or our books have not settled
-        (the signals behind it wait on it anyway; resting orders are the broker's to fill).
-        A signal swept is left alone for as long again, so a slow book is not flooded."""
+        """Republish what has waited longer than ``older_than_seconds`` for work no broker has
+        answered or our books have not settled: in each book, every decided signal with such an
+        order (republishing repeats only what was lost), or else its first undecided signal (the
+        ones behind it are parked on it and woken in turn). Resting orders are the broker's to
+        fill. A signal swept is left alone for as long again, so a slow book is not flooded."""
         now = self._clock()
         books: dict[str, list[dict]] = {}
         for in_flight in self._store.query(Collections.OPEN_SIGNALS):
             books.setdefault(in_flight.get("book", in_flight["signal_id"]), []).append(in_flight)
         swept = []
         for entries in books.values():
-            ordered = sorted(entries, key=lambda entry: (not entry.get("decided"), arrival(entry)))
-            head = next((e for e in ordered if self._unsettled(e)), None)
-            if head is None or any(_age(now, head.get(stamp)) < older_than_seconds
-                                   for stamp in ("swept_at", "received_at", "since")):
-                continue
-            record = self._store.get(Collections.SIGNALS, head["signal_id"])
-            if record is None or record["status"] == "held":
-                continue
-            self._store.update(Collections.OPEN_SIGNALS, head["signal_id"], {"swept_at": now.isoformat()})
-            publish_signal(self._bus, record)
-            self._journey.step(record["signal_id"], f"swept: still {record['status']} after "
-                                                    f"{older_than_seconds:g}s; published again")
-            swept.append(record["signal_id"])
+            ordered = sorted(entries, key=arrival)
+            stuck = [e for e in ordered if e.get("decided") and self._unsettled(e)]
+            if not stuck:
+                stuck = [e for e in ordered if not e.get("decided")][:1]
+            for entry in stuck:
+                if any(_age(now, entry.get(stamp)) < older_than_seconds for stamp in ("swept_at", "received_at")):
+                    continue
+                record = self._store.get(Collections.SIGNALS, entry["signal_id"])
+                if record is None or record["status"] == "held" or not self._stamp_swept(entry["signal_id"], now):
+                    continue  # held for its session, or settled meanwhile
+                publish_signal(self._bus, record)
+                self._journey.step(record["signal_id"], f"swept: still {record['status']} after "
+                                                        f"{older_than_seconds:g}s; published again")
+                swept.append(record["signal_id"])
         return swept
 
+    def _stamp_swept(self, signal_id: str, now: datetime) -> bool:
+        """Mark the signal swept, unless it has settled (and left ``open_signals``) meanwhile."""
+
+        def work(tx: Transaction) -> bool:
+            in_flight = tx.get(Collections.OPEN_SIGNALS, signal_id)
+            if in_flight is not None:
+                tx.set(Collections.OPEN_SIGNALS, signal_id, {**in_flight, "swept_at": now.isoformat()})
+            return in_flight is not None
+
+        return self._store.transaction(work)
+
     def _unsettled(self, in_flight: dict) -> bool:
-        """Undecided, or an order neither resting at its broker nor settled in our books."""
-        if not in_flight.get("decided"):
-            return True
+        """A decided signal with an order neither resting at its broker nor settled in our books."""
         return any((self._store.get(Collections.ORDERS, cid) or {}).get("status") not in RESTING
                    for cid in in_flight.get("open_orders") or ())
 

@@ -101,8 +101,10 @@ def test_query_filters_orders_and_limits(store: Store):
 
 def test_update_merges_fields(store: Store):
     store.put("docs", "d", {"a": 1, "b": 2})
-    assert store.update("docs", "d", {"b": 3, "c": 4}) == {"a": 1, "b": 3, "c": 4}
+    store.update("docs", "d", {"b": 3, "c": 4})
     assert store.get("docs", "d") == {"a": 1, "b": 3, "c": 4}
+    store.update("docs", "new", {"a": {"nested": 1}})  # created if absent
+    assert store.get("docs", "new") == {"a": {"nested": 1}}
 
 
 def test_transactions_are_atomic_and_serialised(store: Store):

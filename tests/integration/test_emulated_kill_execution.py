@@ -1,0 +1,395 @@
+"""No order lost, none doubled, on the emulated cloud while the execution function is SIGKILLed.
+
+The counterpart of tests/trust/test_kill9_embedded.py on the Pub/Sub and Firestore emulators with
+one functions-framework process per function, at the settings the platform ships with (no tuned
+lease, timeout or limit). Four sender threads post alerts to the webhook function; one in ten is
+delivered twice at the same moment and every transport failure or 5xx is resent until answered.
+While they flow the execution function's process group is killed four times, each time while an
+order claim is held if one can be caught, and restarted on the same port (its push subscription
+finds it again). Then the fund's tick is driven as Cloud Scheduler would until everything settles,
+and Firestore is checked: every signal decided, every order booked once, placed at most once and
+final, and our positions, our fills and the Mock broker's books agreeing.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import requests
+
+from devstack.emulated import EmulatedStack, start_function
+from devstack.processes import ManagedProcess, wait_for_port
+from shared.adapters.broker_mock import ACCOUNTS as BROKER_ACCOUNTS
+from shared.adapters.broker_mock import ORDERS as BROKER_ORDERS
+from shared.adapters.store_firestore import FirestoreStore
+from shared.bootstrap import Services, build_services
+from shared.config import CLOUD_SETTINGS, GATEWAY_SETTINGS, LOCAL_ONLY_SETTINGS, SECRET_SETTINGS, Settings
+from shared.demo import seed_demo_fund
+from shared.domain.models import Collections, Instrument, Order
+from tests.conftest import signal_body
+from tests.integration.stack_helpers import running_stack
+
+ALERTS = 120
+SENDERS = 4
+KILLS = 4
+KILL_AFTER_ACCEPTED = tuple(ALERTS * (k + 1) // (KILLS + 1) for k in range(KILLS))  # spread over the sending
+CLAIM_WAIT_SECONDS = 5.0  # how long a kill waits for an order claim to be held before it strikes anyway
+TWICE_SHARE = 0.1
+MARKS = {"AAPL": 190.0, "MSFT": 420.0, "NVDA": 130.0, "SPY": 560.0}  # the demo fund's Mock marks
+TICK_EVERY_SECONDS = 20.0  # Cloud Scheduler calls the tick every minute; faster here, same work
+SETTLE_SECONDS = 240.0
+SEND_SECONDS = 300.0
+FINAL = frozenset({"filled", "rejected", "cancelled"})
+Alert = tuple[str, bytes, bool]  # (alert id, body, delivered twice)
+
+
+@pytest.fixture(scope="module")
+def stack(pubsub_emulator: ManagedProcess, firestore_emulator: ManagedProcess,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatedStack]:
+    """The stack at shipped defaults: a developer's exported ORDER_CLAIM_LEASE_SECONDS (or any other
+    setting) must not reach the functions and make the test prove something else."""
+    with pytest.MonkeyPatch.context() as environment:
+        for name in (*CLOUD_SETTINGS, *SECRET_SETTINGS, *GATEWAY_SETTINGS, *LOCAL_ONLY_SETTINGS):
+            environment.delenv(name, raising=False)
+        with running_stack(pubsub_emulator, firestore_emulator, tmp_path_factory.mktemp("kill-execution")) as stack:
+            yield stack
+
+
+@pytest.fixture(scope="module")
+def services(stack: EmulatedStack) -> Services:
+    """The test's view of the stack's Firestore, seeded with the demo fund and one tick."""
+    built = build_services(Settings.from_env(), store=FirestoreStore(stack.project))
+    seed_demo_fund(built.store, built.mock_broker)
+    tick = requests.post(stack.url("account_poller"), timeout=30).json()
+    assert tick["polled"] == 2 and not tick["failed"], tick
+    return built
+
+
+def make_alerts(rng: random.Random) -> list[Alert]:
+    """Buys, sells and exits of momentum_us on the demo equities: small, within 1% of the mark."""
+    alerts = []
+    for index in range(ALERTS):
+        ticker = rng.choice(list(MARKS))
+        action = rng.choices(["buy", "sell", "exit"], weights=[5, 4, 1])[0]
+        fields: dict[str, Any] = {"ticker": ticker, "action": action, "signal_id": f"kx-{index:04d}",
+                                  "price": round(MARKS[ticker] * rng.uniform(0.99, 1.01), 2)}
+        if action != "exit":
+            fields["quantity"] = rng.randint(1, 5)
+        alerts.append((f"kx-{index:04d}", signal_body(**fields), rng.random() < TWICE_SHARE))
+    return alerts
+
+
+@dataclass
+class Tally:
+    """What the senders saw, shared between their threads."""
+
+    accepted: dict[str, str] = field(default_factory=dict)  # alert id -> signal id
+    answers: Counter = field(default_factory=Counter)
+    refused: dict[str, str] = field(default_factory=dict)
+    resends: Counter = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def deliver(url: str, alert_id: str, body: bytes, tally: Tally, give_up_at: float) -> None:
+    """As a patient TradingView: resend every transport failure or 5xx until a 2xx or 4xx."""
+    while time.monotonic() < give_up_at:
+        try:
+            answer = requests.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=15)
+        except requests.RequestException as error:
+            reason = type(error).__name__
+        else:
+            if answer.status_code < 500:
+                break
+            reason = f"HTTP {answer.status_code}"
+        with tally.lock:
+            tally.resends[reason] += 1
+        time.sleep(0.2)
+    else:
+        with tally.lock:
+            tally.problems.append(f"{alert_id} was never answered 2xx/4xx")
+        return
+    with tally.lock:
+        tally.answers[answer.status_code] += 1
+        if answer.status_code in (200, 202):
+            signal_id = answer.json()["signal_id"]
+            earlier = tally.accepted.setdefault(alert_id, signal_id)
+            if earlier != signal_id:
+                tally.problems.append(f"{alert_id} was given two signal ids: {earlier} and {signal_id}")
+        else:
+            tally.refused[alert_id] = f"{answer.status_code} {answer.text[:200]}"
+
+
+def start_senders(url: str, alerts: list[Alert], tally: Tally) -> list[threading.Thread]:
+    """SENDERS threads over the alerts; a twice-delivered alert is posted by two threads released together."""
+    work = iter(alerts)
+    take = threading.Lock()
+    give_up_at = time.monotonic() + SEND_SECONDS
+
+    def guarded(alert_id: str, body: bytes, gate: threading.Barrier | None) -> None:
+        try:
+            if gate is not None:
+                gate.wait()
+            deliver(url, alert_id, body, tally, give_up_at)
+        except Exception as error:  # noqa: BLE001 - reported by the test, not lost in a thread
+            with tally.lock:
+                tally.problems.append(f"{alert_id}: {type(error).__name__}: {error}")
+
+    def run() -> None:
+        while True:
+            with take:
+                alert = next(work, None)
+            if alert is None:
+                return
+            alert_id, body, twice = alert
+            gate = threading.Barrier(2, timeout=30) if twice else None
+            twin = threading.Thread(target=guarded, args=(alert_id, body, gate)) if twice else None
+            if twin is not None:
+                twin.start()
+            guarded(alert_id, body, gate)
+            if twin is not None:
+                twin.join()
+
+    threads = [threading.Thread(target=run, name=f"sender-{i}") for i in range(SENDERS)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def kill_execution(stack: EmulatedStack, services: Services, life_began: datetime) -> dict[str, Any]:
+    """SIGKILL the execution function's process group, preferably while this life of it holds an order
+    claim (so an order dies mid-placement; a dead life's stale claims do not count), and restart it on
+    the same port."""
+    deadline = time.monotonic() + CLAIM_WAIT_SECONDS
+    held: list[str] = []
+    while not held and time.monotonic() < deadline:
+        held = [o["client_order_id"] for o in services.store.query(Collections.ORDERS, where={"status": "submitting"})
+                if datetime.fromisoformat(o["claimed_at"]) >= life_began]
+        if not held:
+            time.sleep(0.02)
+    execution = stack.functions["execution"]
+    os.killpg(execution.pid, signal.SIGKILL)
+    execution.stop()  # reap it
+    killed_at = datetime.now(UTC)
+    down_at = time.monotonic()
+    stack.functions["execution"] = start_function(stack, "execution", execution.port)
+    wait_for_port(stack.functions["execution"])
+    return {"at": f"{killed_at:%H:%M:%S}", "claims_held": held, "down_s": round(time.monotonic() - down_at, 1),
+            "life_began": killed_at}
+
+
+def settled(services: Services, signal_ids: set[str]) -> bool:
+    """Every accepted signal decided, nothing left open, every order final."""
+    statuses = {s["signal_id"]: s.get("status") for s in services.store.query(Collections.SIGNALS)}
+    return (all(statuses.get(signal_id) == "decided" for signal_id in signal_ids)
+            and not services.store.query(Collections.OPEN_SIGNALS)
+            and all(o["status"] in FINAL for o in services.store.query(Collections.ORDERS)))
+
+
+def tick(stack: EmulatedStack, ticks: list[dict[str, Any]]) -> None:
+    """One call of the fund's tick, as Cloud Scheduler makes it; what it swept is kept for the report."""
+    try:
+        answer = requests.post(stack.url("account_poller"), timeout=60)
+        ticks.append({"status": answer.status_code, "swept": len(answer.json().get("swept", []))}
+                     if answer.ok else {"status": answer.status_code, "body": answer.text[:200]})
+    except requests.RequestException as error:
+        ticks.append({"error": type(error).__name__})
+
+
+def check_books(services: Services, accepted: set[str]) -> tuple[list[str], Counter, set[str]]:
+    """Every invariant of "no order lost, none doubled"; returns (problems, figures, ids to trace)."""
+    store = services.store
+    problems: list[str] = []
+    figures: Counter = Counter()
+    signals = {s["signal_id"]: s for s in store.query(Collections.SIGNALS)}
+    missing = accepted - set(signals)
+    undecided = {i: signals[i].get("status") for i in accepted & set(signals) if signals[i].get("status") != "decided"}
+    stray_signals = set(signals) - accepted
+    still_open = store.query(Collections.OPEN_SIGNALS)
+    if missing:
+        problems.append(f"{len(missing)} accepted signals are not in the store: {sorted(missing)[:10]}")
+    if undecided:
+        problems.append(f"{len(undecided)} accepted signals are not decided: {dict(list(undecided.items())[:10])}")
+    if stray_signals:
+        problems.append(f"{len(stray_signals)} signals no answer named (a delivery doubled?): "
+                        f"{sorted(stray_signals)[:10]}")
+    if still_open:
+        problems.append(f"{len(still_open)} signals still open: {still_open[:10]}")
+    trace = missing | set(undecided) | stray_signals | {o["signal_id"] for o in still_open}
+
+    decided = {o.client_order_id: o for s in signals.values() for d in s.get("decisions") or []
+               for o in (Order.model_validate(x) for x in d["orders"])}
+    ours = {o["client_order_id"]: o for o in store.query(Collections.ORDERS)}
+    broker_orders = store.query(BROKER_ORDERS)
+    at_broker = Counter(o["order"]["client_order_id"] for o in broker_orders)
+    broker_status = {o["order"]["client_order_id"]: o["status"] for o in broker_orders}
+    figures.update(orders=len(ours), decided_orders=len(decided), at_broker=len(at_broker),
+                   recovered_attempts=sum(1 for o in ours.values() if (o.get("attempts") or 0) > 1))
+
+    not_final = {cid: {k: o.get(k) for k in ("status", "attempts", "owner", "claimed_at", "released", "signal_id")}
+                 for cid, o in ours.items() if o["status"] not in FINAL}
+    if not_final:
+        problems.append(f"{len(not_final)} orders not final: {dict(list(not_final.items())[:10])}")
+    unbooked = set(decided) - set(ours)
+    if unbooked:
+        problems.append(f"{len(unbooked)} decided orders never booked in `orders` (lost): {sorted(unbooked)[:10]}")
+    undecided_orders = set(ours) - set(decided)
+    if undecided_orders:
+        problems.append(f"{len(undecided_orders)} orders in `orders` no decision asked for: "
+                        f"{sorted(undecided_orders)[:10]}")
+    doubled = {cid: n for cid, n in at_broker.items() if n > 1}
+    if doubled:
+        problems.append(f"{len(doubled)} client order ids placed more than once at the broker: {doubled}")
+    stray = set(at_broker) - set(decided)
+    if stray:
+        problems.append(f"{len(stray)} orders at the broker that no decision made: {sorted(stray)[:10]}")
+    filled_unknown = {cid for cid, o in ours.items() if o["status"] == "filled" and cid not in at_broker}
+    if filled_unknown:
+        problems.append(f"{len(filled_unknown)} orders we call filled are unknown to the broker: "
+                        f"{sorted(filled_unknown)[:10]}")
+    filled_there_only = {cid: ours.get(cid, {}).get("status") for cid, status in broker_status.items()
+                         if status == "filled" and ours.get(cid, {}).get("status") != "filled"}
+    if filled_there_only:
+        problems.append(f"{len(filled_there_only)} orders filled at the broker but not in our books: "
+                        f"{dict(list(filled_there_only.items())[:10])}")
+    for cid in [*not_final, *unbooked, *doubled, *filled_unknown, *filled_there_only]:
+        order = ours.get(cid) or (decided[cid].model_dump() if cid in decided else {})
+        trace |= {cid, order.get("signal_id", "")} - {""}
+
+    fills = store.query(Collections.CONFIRMATIONS)
+    figures.update(fills=len(fills), filled_orders=sum(o["status"] == "filled" for o in ours.values()))
+    per_order = Counter(f["client_order_id"] for f in fills)
+    unmatched = {cid: (o["status"], per_order[cid]) for cid, o in ours.items()
+                 if (o["status"] == "filled") != (per_order[cid] == 1)}
+    if unmatched:
+        problems.append(f"{len(unmatched)} orders whose fills disagree with their status (status, fills; want one "
+                        f"fill per filled order): {dict(list(unmatched.items())[:10])}")
+        trace |= set(unmatched)
+    summed: dict[tuple[str, str, str], float] = defaultdict(float)
+    for fill in fills:
+        key = Instrument.model_validate(fill["instrument"]).key
+        summed[fill["account_id"], fill["strategy_id"], key] += fill["quantity"] * (1 if fill["side"] == "buy" else -1)
+    positions = {(p["account_id"], p["strategy_id"], p["instrument_key"]): p["quantity"]
+                 for p in store.query(Collections.POSITIONS)}
+    off = {k: (positions.get(k, 0.0), summed.get(k, 0.0)) for k in set(positions) | set(summed)
+           if abs(positions.get(k, 0.0) - summed.get(k, 0.0)) > 1e-9}
+    if off:
+        problems.append(f"positions differ from the sum of their fills (position, fills): {off}")
+
+    ours_per_account: dict[tuple[str, str], float] = defaultdict(float)
+    for (account_id, _, key), quantity in positions.items():
+        ours_per_account[account_id, key] += quantity
+    books = {(a["account_id"], key): lot["quantity"] for a in store.query(BROKER_ACCOUNTS)
+             for key, lot in a["lots"].items()}
+    apart = {k: (ours_per_account.get(k, 0.0), books.get(k, 0.0)) for k in set(ours_per_account) | set(books)
+             if abs(ours_per_account.get(k, 0.0) - books.get(k, 0.0)) > 1e-9}
+    if apart:
+        problems.append(f"the Mock broker's books differ from ours (ours, broker's): {apart}")
+
+    dead = store.query(Collections.DEAD_LETTERS)
+    if dead:
+        problems.append(f"{len(dead)} dead letters: {[_dead_letter_summary(d) for d in dead[:10]]}")
+    return problems, figures, trace
+
+
+def _dead_letter_summary(document: dict[str, Any]) -> dict[str, Any]:
+    letter = document.get("dead_letter", document)
+    payload = letter.get("payload") or {}
+    inner = payload.get("order") or payload.get("signal") or payload.get("update") or {}
+    return {"topic": letter.get("source_topic") or document.get("source_topic"),
+            "error": str(letter.get("error") or document.get("error"))[:200],
+            "ids": {k: inner.get(k) for k in ("signal_id", "client_order_id") if inner.get(k)}}
+
+
+def log_lines(stack: EmulatedStack, ids: set[str], limit: int = 60) -> list[str]:
+    """The journey lines about ``ids``, the functions' error lines and the Pub/Sub emulator's dead push
+    threads: what a failure needs to be read."""
+    log_dir = stack.log_dir
+    journey = log_dir / "signal_processing.log"
+    found = [line for line in journey.read_text(errors="replace").splitlines()
+             if any(i in line for i in ids)][:limit] if journey.exists() and ids else []
+    for path in sorted(log_dir.glob("function-*.log")):
+        errors = [line for line in path.read_text(errors="replace").splitlines()
+                  if any(marker in line for marker in ("ERROR", "Traceback", "dead-lettering", "Error:"))]
+        if errors:
+            found += [f"{path.name}: {len(errors)} error lines, the last ones:", *errors[-8:]]
+    emulator = stack.pubsub.log_path.read_text(errors="replace").splitlines()
+    died = [line for line in emulator if "Exception in thread" in line]
+    if died:  # a push worker that dies stops delivering; when all have, no function receives anything
+        found += [f"the session's Pub/Sub emulator lost {len(died)} push worker thread(s) "
+                  f"({sum('Failed to push' in line for line in emulator)} failed pushes logged):", *died[:4]]
+    return found
+
+
+@pytest.mark.timeout(900)
+def test_no_order_lost_or_doubled_when_the_execution_function_is_killed(stack, services):
+    began = time.monotonic()
+    tally = Tally()
+    alerts = make_alerts(random.Random(20261211))
+    kills: list[dict[str, Any]] = []
+    threads = start_senders(stack.url("webhook"), alerts, tally)
+    pending = list(KILL_AFTER_ACCEPTED)
+    life_began = datetime.now(UTC)
+    while pending and any(t.is_alive() for t in threads):
+        with tally.lock:
+            accepted_now = len(tally.accepted)
+        if accepted_now >= pending[0]:
+            pending.pop(0)
+            kills.append({"after_accepted": accepted_now, **kill_execution(stack, services, life_began)})
+            life_began = kills[-1].pop("life_began")
+        time.sleep(0.05)
+    for _ in pending:  # the senders finished first: strike while the last orders still flow
+        kills.append({"after_accepted": len(tally.accepted), **kill_execution(stack, services, life_began)})
+        life_began = kills[-1].pop("life_began")
+    for thread in threads:
+        thread.join()
+    sent_at = time.monotonic()
+
+    accepted = set(tally.accepted.values())
+    ticks: list[dict[str, Any]] = []
+    settle_seconds: float | None = None
+    next_tick = sent_at
+    while time.monotonic() < sent_at + SETTLE_SECONDS:
+        if time.monotonic() >= next_tick:
+            tick(stack, ticks)
+            next_tick += TICK_EVERY_SECONDS
+        if settled(services, accepted):
+            settle_seconds = time.monotonic() - sent_at
+            break
+        time.sleep(2.0)
+    time.sleep(5.0)  # any redelivery still in flight runs through before the books are read
+
+    problems, figures, trace = check_books(services, accepted)
+    settling = f"{settle_seconds:.0f}s" if settle_seconds is not None else f"never ({SETTLE_SECONDS:g}s)"
+    print(f"\nkill-execution: alerts {ALERTS}, accepted {len(tally.accepted)}, answers {dict(tally.answers)}, "
+          f"resends {dict(tally.resends)}, kills {len(kills)} "
+          f"{[{**k, 'claims_held': len(k['claims_held'])} for k in kills]}, "
+          f"orders {figures['orders']} (at broker {figures['at_broker']}, claimed more than once "
+          f"{figures['recovered_attempts']}), fills {figures['fills']}, ticks {len(ticks)} {ticks}, "
+          f"settled after {settling}, seconds {time.monotonic() - began:.0f}")
+
+    problems[:0] = [f"sender: {p}" for p in tally.problems[:10]]
+    if tally.refused:
+        problems.insert(0, f"{len(tally.refused)} alerts refused (all were valid): "
+                           f"{dict(list(tally.refused.items())[:10])}")
+    if len(kills) != KILLS:
+        problems.append(f"only {len(kills)} of {KILLS} kills happened")
+    if not any(k["claims_held"] for k in kills):
+        problems.append("no kill caught an order claim held: nothing was killed mid-placement")
+    if settle_seconds is None:
+        problems.append(f"the pipeline had not settled {SETTLE_SECONDS:g}s after the last alert")
+    if problems:
+        held = {cid for k in kills for cid in k["claims_held"]}
+        report = "\n".join([*(f"- {p}" for p in problems), "journey of the orders and signals concerned, "
+                            "and the functions' errors:", *log_lines(stack, trace | held)])
+        pytest.fail(f"the books do not balance after {len(kills)} kills of execution:\n{report}", pytrace=False)
