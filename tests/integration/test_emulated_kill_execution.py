@@ -18,7 +18,7 @@ import random
 import signal
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,15 +29,14 @@ import requests
 
 from devstack.emulated import EmulatedStack, start_function
 from devstack.processes import ManagedProcess, wait_for_port
-from shared.adapters.broker_mock import ACCOUNTS as BROKER_ACCOUNTS
-from shared.adapters.broker_mock import ORDERS as BROKER_ORDERS
 from shared.adapters.store_firestore import FirestoreStore
 from shared.bootstrap import Services, build_services
 from shared.config import CLOUD_SETTINGS, GATEWAY_SETTINGS, LOCAL_ONLY_SETTINGS, SECRET_SETTINGS, Settings
 from shared.demo import seed_demo_fund
-from shared.domain.models import Collections, Instrument, Order
+from shared.domain.models import Collections
 from tests.conftest import signal_body
 from tests.integration.stack_helpers import running_stack
+from tests.trust.books import FINAL_ORDER_STATUSES, check_books
 
 ALERTS = 120
 SENDERS = 4
@@ -49,7 +48,6 @@ MARKS = {"AAPL": 190.0, "MSFT": 420.0, "NVDA": 130.0, "SPY": 560.0}  # the demo 
 TICK_EVERY_SECONDS = 20.0  # Cloud Scheduler calls the tick every minute; faster here, same work
 SETTLE_SECONDS = 240.0
 SEND_SECONDS = 300.0
-FINAL = frozenset({"filled", "rejected", "cancelled"})
 Alert = tuple[str, bytes, bool]  # (alert id, body, delivered twice)
 
 
@@ -193,7 +191,7 @@ def settled(services: Services, signal_ids: set[str]) -> bool:
     statuses = {s["signal_id"]: s.get("status") for s in services.store.query(Collections.SIGNALS)}
     return (all(statuses.get(signal_id) == "decided" for signal_id in signal_ids)
             and not services.store.query(Collections.OPEN_SIGNALS)
-            and all(o["status"] in FINAL for o in services.store.query(Collections.ORDERS)))
+            and all(o["status"] in FINAL_ORDER_STATUSES for o in services.store.query(Collections.ORDERS)))
 
 
 def tick(stack: EmulatedStack, ticks: list[dict[str, Any]]) -> None:
@@ -204,111 +202,6 @@ def tick(stack: EmulatedStack, ticks: list[dict[str, Any]]) -> None:
                      if answer.ok else {"status": answer.status_code, "body": answer.text[:200]})
     except requests.RequestException as error:
         ticks.append({"error": type(error).__name__})
-
-
-def check_books(services: Services, accepted: set[str]) -> tuple[list[str], Counter, set[str]]:
-    """Every invariant of "no order lost, none doubled"; returns (problems, figures, ids to trace)."""
-    store = services.store
-    problems: list[str] = []
-    figures: Counter = Counter()
-    signals = {s["signal_id"]: s for s in store.query(Collections.SIGNALS)}
-    missing = accepted - set(signals)
-    undecided = {i: signals[i].get("status") for i in accepted & set(signals) if signals[i].get("status") != "decided"}
-    stray_signals = set(signals) - accepted
-    still_open = store.query(Collections.OPEN_SIGNALS)
-    if missing:
-        problems.append(f"{len(missing)} accepted signals are not in the store: {sorted(missing)[:10]}")
-    if undecided:
-        problems.append(f"{len(undecided)} accepted signals are not decided: {dict(list(undecided.items())[:10])}")
-    if stray_signals:
-        problems.append(f"{len(stray_signals)} signals no answer named (a delivery doubled?): "
-                        f"{sorted(stray_signals)[:10]}")
-    if still_open:
-        problems.append(f"{len(still_open)} signals still open: {still_open[:10]}")
-    trace = missing | set(undecided) | stray_signals | {o["signal_id"] for o in still_open}
-
-    decided = {o.client_order_id: o for s in signals.values() for d in s.get("decisions") or []
-               for o in (Order.model_validate(x) for x in d["orders"])}
-    ours = {o["client_order_id"]: o for o in store.query(Collections.ORDERS)}
-    broker_orders = store.query(BROKER_ORDERS)
-    at_broker = Counter(o["order"]["client_order_id"] for o in broker_orders)
-    broker_status = {o["order"]["client_order_id"]: o["status"] for o in broker_orders}
-    figures.update(orders=len(ours), decided_orders=len(decided), at_broker=len(at_broker),
-                   recovered_attempts=sum(1 for o in ours.values() if (o.get("attempts") or 0) > 1))
-
-    not_final = {cid: {k: o.get(k) for k in ("status", "attempts", "owner", "claimed_at", "released", "signal_id")}
-                 for cid, o in ours.items() if o["status"] not in FINAL}
-    if not_final:
-        problems.append(f"{len(not_final)} orders not final: {dict(list(not_final.items())[:10])}")
-    unbooked = set(decided) - set(ours)
-    if unbooked:
-        problems.append(f"{len(unbooked)} decided orders never booked in `orders` (lost): {sorted(unbooked)[:10]}")
-    undecided_orders = set(ours) - set(decided)
-    if undecided_orders:
-        problems.append(f"{len(undecided_orders)} orders in `orders` no decision asked for: "
-                        f"{sorted(undecided_orders)[:10]}")
-    doubled = {cid: n for cid, n in at_broker.items() if n > 1}
-    if doubled:
-        problems.append(f"{len(doubled)} client order ids placed more than once at the broker: {doubled}")
-    stray = set(at_broker) - set(decided)
-    if stray:
-        problems.append(f"{len(stray)} orders at the broker that no decision made: {sorted(stray)[:10]}")
-    filled_unknown = {cid for cid, o in ours.items() if o["status"] == "filled" and cid not in at_broker}
-    if filled_unknown:
-        problems.append(f"{len(filled_unknown)} orders we call filled are unknown to the broker: "
-                        f"{sorted(filled_unknown)[:10]}")
-    filled_there_only = {cid: ours.get(cid, {}).get("status") for cid, status in broker_status.items()
-                         if status == "filled" and ours.get(cid, {}).get("status") != "filled"}
-    if filled_there_only:
-        problems.append(f"{len(filled_there_only)} orders filled at the broker but not in our books: "
-                        f"{dict(list(filled_there_only.items())[:10])}")
-    for cid in [*not_final, *unbooked, *doubled, *filled_unknown, *filled_there_only]:
-        order = ours.get(cid) or (decided[cid].model_dump() if cid in decided else {})
-        trace |= {cid, order.get("signal_id", "")} - {""}
-
-    fills = store.query(Collections.CONFIRMATIONS)
-    figures.update(fills=len(fills), filled_orders=sum(o["status"] == "filled" for o in ours.values()))
-    per_order = Counter(f["client_order_id"] for f in fills)
-    unmatched = {cid: (o["status"], per_order[cid]) for cid, o in ours.items()
-                 if (o["status"] == "filled") != (per_order[cid] == 1)}
-    if unmatched:
-        problems.append(f"{len(unmatched)} orders whose fills disagree with their status (status, fills; want one "
-                        f"fill per filled order): {dict(list(unmatched.items())[:10])}")
-        trace |= set(unmatched)
-    summed: dict[tuple[str, str, str], float] = defaultdict(float)
-    for fill in fills:
-        key = Instrument.model_validate(fill["instrument"]).key
-        summed[fill["account_id"], fill["strategy_id"], key] += fill["quantity"] * (1 if fill["side"] == "buy" else -1)
-    positions = {(p["account_id"], p["strategy_id"], p["instrument_key"]): p["quantity"]
-                 for p in store.query(Collections.POSITIONS)}
-    off = {k: (positions.get(k, 0.0), summed.get(k, 0.0)) for k in set(positions) | set(summed)
-           if abs(positions.get(k, 0.0) - summed.get(k, 0.0)) > 1e-9}
-    if off:
-        problems.append(f"positions differ from the sum of their fills (position, fills): {off}")
-
-    ours_per_account: dict[tuple[str, str], float] = defaultdict(float)
-    for (account_id, _, key), quantity in positions.items():
-        ours_per_account[account_id, key] += quantity
-    books = {(a["account_id"], key): lot["quantity"] for a in store.query(BROKER_ACCOUNTS)
-             for key, lot in a["lots"].items()}
-    apart = {k: (ours_per_account.get(k, 0.0), books.get(k, 0.0)) for k in set(ours_per_account) | set(books)
-             if abs(ours_per_account.get(k, 0.0) - books.get(k, 0.0)) > 1e-9}
-    if apart:
-        problems.append(f"the Mock broker's books differ from ours (ours, broker's): {apart}")
-
-    dead = store.query(Collections.DEAD_LETTERS)
-    if dead:
-        problems.append(f"{len(dead)} dead letters: {[_dead_letter_summary(d) for d in dead[:10]]}")
-    return problems, figures, trace
-
-
-def _dead_letter_summary(document: dict[str, Any]) -> dict[str, Any]:
-    letter = document.get("dead_letter", document)
-    payload = letter.get("payload") or {}
-    inner = payload.get("order") or payload.get("signal") or payload.get("update") or {}
-    return {"topic": letter.get("source_topic") or document.get("source_topic"),
-            "error": str(letter.get("error") or document.get("error"))[:200],
-            "ids": {k: inner.get(k) for k in ("signal_id", "client_order_id") if inner.get(k)}}
 
 
 def log_lines(stack: EmulatedStack, ids: set[str], limit: int = 60) -> list[str]:
@@ -369,13 +262,13 @@ def test_no_order_lost_or_doubled_when_the_execution_function_is_killed(stack, s
         time.sleep(2.0)
     time.sleep(5.0)  # any redelivery still in flight runs through before the books are read
 
-    problems, figures, trace = check_books(services, accepted)
+    problems, figures, trace = check_books(services.store, accepted)
     settling = f"{settle_seconds:.0f}s" if settle_seconds is not None else f"never ({SETTLE_SECONDS:g}s)"
     print(f"\nkill-execution: alerts {ALERTS}, accepted {len(tally.accepted)}, answers {dict(tally.answers)}, "
           f"resends {dict(tally.resends)}, kills {len(kills)} "
           f"{[{**k, 'claims_held': len(k['claims_held'])} for k in kills]}, "
           f"orders {figures['orders']} (at broker {figures['at_broker']}, claimed more than once "
-          f"{figures['recovered_attempts']}), fills {figures['fills']}, ticks {len(ticks)} {ticks}, "
+          f"{figures['claimed_more_than_once']}), fills {figures['fills']}, ticks {len(ticks)} {ticks}, "
           f"settled after {settling}, seconds {time.monotonic() - began:.0f}")
 
     problems[:0] = [f"sender: {p}" for p in tally.problems[:10]]
@@ -391,5 +284,5 @@ def test_no_order_lost_or_doubled_when_the_execution_function_is_killed(stack, s
     if problems:
         held = {cid for k in kills for cid in k["claims_held"]}
         report = "\n".join([*(f"- {p}" for p in problems), "journey of the orders and signals concerned, "
-                            "and the functions' errors:", *log_lines(stack, trace | held)])
+                            "and the functions' errors:", *log_lines(stack, set(trace) | held)])
         pytest.fail(f"the books do not balance after {len(kills)} kills of execution:\n{report}", pytrace=False)

@@ -26,7 +26,6 @@ import requests
 from shared.config import CLOUD_SETTINGS, GATEWAY_SETTINGS, LOCAL_ONLY_SETTINGS, SECRET_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
-FINAL_ORDER_STATUSES = frozenset({"filled", "rejected", "cancelled"})
 
 
 def default_env(sqlite_path: Path, log_dir: Path) -> dict[str, str]:
