@@ -8,23 +8,28 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 
 import flask
 from waitress import serve
 
 from devstack.processes import start_dashboards
+from devstack.switches import open_paper_accounts
 from shared.bootstrap import Services, build_services
 from shared.config import Settings
 from shared.demo import seed_demo_fund
+from shared.domain.models import Collections
 from shared.http_api import handle_webhook
+from shared.logs import configure_logging
 from shared.registry_api import registry_blueprint
+from shared.services.raw_ingest import start_raw_watcher
 from shared.trading_api import trading_blueprint
 
 log = logging.getLogger("devstack.embedded")
 
 
-def create_app(services: Services) -> flask.Flask:
+def create_app(services: Services, poller_alive: Callable[[], bool] = lambda: True) -> flask.Flask:
     app = flask.Flask("mathematricks-embedded")
     app.register_blueprint(registry_blueprint(services))
     app.register_blueprint(trading_blueprint(services))
@@ -35,7 +40,16 @@ def create_app(services: Services) -> flask.Flask:
 
     @app.get("/healthz")
     def health() -> tuple[dict, int]:
-        return {"status": "ok", "store": services.settings.store, "bus": services.settings.bus}, 200
+        """For `devstack up/status`: answers only when this server can still reach its store."""
+        body: dict = {"store": services.settings.store, "bus": services.settings.bus,
+                      "use_mock_broker": services.settings.use_mock_broker}
+        try:
+            services.store.query(Collections.ACCOUNTS, limit=1)
+        except Exception as error:  # noqa: BLE001 - any store failure makes the stack unhealthy
+            return {**body, "status": "store unavailable", "error": str(error)[:200]}, 503
+        if not poller_alive():
+            return {**body, "status": "account poller stopped"}, 503
+        return {**body, "status": "ok"}, 200
 
     return app
 
@@ -45,11 +59,14 @@ def start_embedded(settings: Settings, poll_seconds: float, seed: bool = True) -
     services = build_services(settings)
     if seed and seed_demo_fund(services.store, services.mock_broker):
         log.info("seeded the demo fund")
+    if opened := open_paper_accounts(services):
+        log.info("--use-mock-broker: paper accounts at the Mock for %s", ", ".join(opened))
     services.poller.poll_all()
     services.subscribe_pipeline()
     if resumed := services.resume_unfinished():
         log.info("resumed %d unsettled signals from before the restart", len(resumed))
     stop = threading.Event()
+    start_raw_watcher(services, stop)  # documents other writers put straight into trading_signals_raw
 
     def poll_forever() -> None:
         while not stop.wait(poll_seconds):
@@ -58,6 +75,10 @@ def start_embedded(settings: Settings, poll_seconds: float, seed: bool = True) -
 
     threading.Thread(target=poll_forever, name="account-poller", daemon=True).start()
     return services, stop
+
+
+def _poller_alive() -> bool:
+    return any(thread.name == "account-poller" and thread.is_alive() for thread in threading.enumerate())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -69,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dashboards-port", type=int, default=8501, help="Streamlit's port; 0: no dashboards")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging("embedded", level=None if args.log_level == parser.get_default("log_level") else args.log_level)
     settings = replace(Settings.from_env(), store="sqlite", bus="inprocess")
     services, stop = start_embedded(settings, args.poll_seconds, seed=not args.no_seed)
     print(f"Mathematricks embedded stack: webhook on http://{args.host}:{args.port}/webhook "
@@ -82,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"Dashboards on http://127.0.0.1:{args.dashboards_port} (log in with a key from shared/demo.py)",
               flush=True)
     try:
-        serve(create_app(services), host=args.host, port=args.port, threads=8, ident="mathematricks")
+        serve(create_app(services, _poller_alive), host=args.host, port=args.port, threads=8, ident="mathematricks")
     finally:
         stop.set()
         if dashboards is not None:

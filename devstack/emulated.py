@@ -1,16 +1,22 @@
 """The emulated-cloud stack: the official Pub/Sub and Firestore emulators, one
 functions-framework process per function, and push subscriptions delivering to
-them as Eventarc does in GCP."""
+them as Eventarc does in GCP. Firestore-triggered functions get their CloudEvents
+from ``RawSignalForwarder`` (there is no Eventarc emulator)."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import queue
 import sys
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import requests
 from google.api_core.exceptions import AlreadyExists
-from google.cloud import pubsub_v1
+from google.cloud import firestore, pubsub_v1
 
 from devstack.processes import (
     REPO_ROOT,
@@ -21,9 +27,13 @@ from devstack.processes import (
     start_pubsub_emulator,
     wait_for_port,
 )
-from shared.domain.models import Topics
+from shared.adapters.firestore_events import created_event
+from shared.domain.models import Collections, Topics
 
-# function name -> (signature type, the topics whose push subscriptions trigger it)
+log = logging.getLogger(__name__)
+
+# function name -> (signature type, the topics whose push subscriptions trigger it). "firestore":
+# a CloudEvent function triggered by document creations (Eventarc in GCP, the forwarder here).
 FUNCTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "webhook": ("http", ()),
     "cerebro": ("cloudevent", (Topics.SIGNALS,)),
@@ -31,6 +41,7 @@ FUNCTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "confirmations": ("cloudevent", (Topics.CONFIRMATIONS,)),
     "account_poller": ("http", ()),
     "strategy_registry": ("http", ()),
+    "raw_signals": ("firestore", ()),
     "dashboard_creator": ("cloudevent", (Topics.CONFIRMATIONS, Topics.DASHBOARD_REFRESH)),
     "notifier": ("cloudevent", (Topics.CONFIRMATIONS, Topics.NOTIFICATIONS,
                                 Topics.SIGNALS.dead_letter, Topics.ORDERS.dead_letter,
@@ -96,7 +107,7 @@ def start_function(stack: EmulatedStack, name: str, port: int,
     on the same port, so its push subscriptions find it again)."""
     env = {**stack.env, "PYTHONPATH": str(REPO_ROOT), **(extra_env or {})}
     executable = Path(sys.executable).with_name("functions-framework")
-    signature = FUNCTIONS[name][0]
+    signature = "cloudevent" if FUNCTIONS[name][0] == "firestore" else FUNCTIONS[name][0]
     return start_process(
         f"function-{name}",
         [str(executable), f"--source={REPO_ROOT / 'functions' / name / 'main.py'}", f"--target={name}",
@@ -139,3 +150,73 @@ def provision_pubsub(stack: EmulatedStack) -> None:
     finally:
         subscriber.close()
         publisher.stop()
+
+
+class RawSignalForwarder:
+    """Eventarc's part for the raw_signals function: every document added to
+    ``trading_signals_raw`` in the emulator is POSTed to the function as the binary-mode
+    CloudEvent GCP sends (protobuf ``DocumentEventData``), retried until it answers 2xx.
+
+    Needs FIRESTORE_EMULATOR_HOST set to this stack's emulator (``stack.env``)."""
+
+    def __init__(self, stack: EmulatedStack | None = None, function: str = "raw_signals", attempts: int = 20,
+                 project: str = "", url: str = ""):
+        self._project = stack.project if stack else project
+        self._url = stack.url(function) if stack else url
+        self._attempts = attempts
+        self._queue: queue.Queue[tuple[str, dict] | None] = queue.Queue()
+        self._client = firestore.Client(project=self._project)
+        self._watch = None
+        self._worker = threading.Thread(target=self._deliver_forever, name="raw-forwarder", daemon=True)
+
+    def start(self) -> RawSignalForwarder:
+        self._worker.start()
+        self._watch = self._client.collection(Collections.RAW_SIGNALS).on_snapshot(self._on_snapshot)
+        return self
+
+    def _on_snapshot(self, _documents: list, changes: list, _read_time: object) -> None:
+        for change in changes:
+            if change.type.name == "ADDED":
+                self._queue.put((change.document.id, change.document.to_dict() or {}))
+
+    def _deliver_forever(self) -> None:
+        while (item := self._queue.get()) is not None:
+            doc_id, fields = item
+            headers, body = created_event(self._project, Collections.RAW_SIGNALS, doc_id, fields)
+            for attempt in range(self._attempts):
+                with contextlib.suppress(requests.RequestException):
+                    if requests.post(self._url, data=body, headers=headers, timeout=60).ok:
+                        break
+                time.sleep(min(0.2 * 2 ** attempt, 5.0))
+            else:
+                log.error("raw document %s: the function never accepted its event", doc_id)
+
+    def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.unsubscribe()
+        self._queue.put(None)
+        self._worker.join(timeout=10)
+        self._client.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m devstack.emulated --project P --url U``: the forwarder as its own process
+    (FIRESTORE_EMULATOR_HOST set), for a stack started from the command line."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description=RawSignalForwarder.__doc__)
+    parser.add_argument("--project", required=True)
+    parser.add_argument("--url", required=True, help="the raw_signals function's URL")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    forwarder = RawSignalForwarder(project=args.project, url=args.url).start()
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stopped.wait()
+    forwarder.stop()
+
+
+if __name__ == "__main__":
+    main()

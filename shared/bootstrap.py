@@ -13,7 +13,7 @@ from shared.auth.api_keys import ApiKeys
 from shared.auth.rate_limit import RateLimiter
 from shared.config import Settings
 from shared.dashboards.creator import DashboardCreator
-from shared.domain.models import CancelRequest, Order, OrderUpdate, StandardizedSignal, Topics
+from shared.domain.models import Broker, CancelRequest, Order, OrderUpdate, StandardizedSignal, Topics
 from shared.journey import configure as configure_journey
 from shared.ports.broker import BrokerClient
 from shared.ports.bus import Bus, Message
@@ -28,6 +28,7 @@ from shared.services.instruments import InstrumentCatalog
 from shared.services.notifier import NotifierService
 from shared.services.prices import PriceBook
 from shared.services.recovery import PipelineRecovery
+from shared.services.refusals import prune_refusals
 from shared.services.risk_context import prune_counters
 from shared.services.strategy_registry import StrategyRegistry
 
@@ -145,6 +146,7 @@ class Services:
         swept = recovery.sweep(self.settings.sweep_after_seconds)
         released = recovery.release_held()
         prune_counters(self.store, self.clock())
+        prune_refusals(self.store, self.clock())
         self.bus.publish(Topics.NOTIFICATIONS, {"kind": "flush_risk_refusals"})
         return {"polled": polled, "swept": swept, "released": released}
 
@@ -166,8 +168,9 @@ def build_services(
         "mock": MockBroker(store, MockBrokerConfig(slippage_bps=settings.mock_slippage_bps,
                                                    commission_per_unit=settings.mock_commission_per_unit), clock),
     }
-    zerodha = _zerodha(settings, store, clock)
-    if zerodha is not None:
+    if settings.use_mock_broker:  # paper run: every account's orders go to the Mock, whatever its broker
+        brokers.update({broker.value: brokers["mock"] for broker in Broker})
+    elif (zerodha := _zerodha(settings, store, clock)) is not None:
         brokers["zerodha"] = zerodha
     instruments = InstrumentCatalog(store, clock)
     ingest = IngestService(store, bus, clock, settings.environment, settings.dedupe_window_seconds,
@@ -197,6 +200,9 @@ def _zerodha(settings: Settings, store: Store, clock: Callable[[], datetime]) ->
     """None when no Zerodha account is configured (the embedded demo fund trades only at the Mock)."""
     if not settings.zerodha_accounts:
         return None
+    if not settings.live_trading:
+        raise RuntimeError("ZERODHA_ACCOUNTS holds real-broker credentials but live trading is off "
+                           "(MT_LIVE_TRADING=0): start with `devstack up --live`, or --use-mock-broker")
     import json
 
     from shared.adapters.zerodha import ZerodhaAccountConfig, ZerodhaBroker, ZerodhaConfig, load_instruments

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from dotenv import dotenv_values
 
 from shared.domain.models import Environment, RiskLimits
 
@@ -27,7 +29,10 @@ SECRET_SETTINGS = ("TELEGRAM_BOT_TOKEN", "ZERODHA_ACCOUNTS")
 # Read on the gateway VM by the IBKR bridge (gateway_vm/setup.sh writes them).
 GATEWAY_SETTINGS = ("IBKR_GATEWAY", "IBKR_CLIENT_ID", "IBKR_PRICE_FALLBACK_LAST_FILL")
 LOCAL_ONLY_SETTINGS = ("MT_SQLITE_PATH", "MONGODB_URI", "MONGODB_DATABASE", "MT_LOG_DIR", "TELEGRAM_API_URL",
-                       "KITE_API_URL")
+                       "KITE_API_URL", "LOG_LEVEL", "LOG_FORMAT", "LOG_DIR", "MT_ENV_FILE",
+                       "MT_USE_MOCK_BROKER", "MT_LIVE_TRADING")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("plain", "original")  # original: |LEVEL|Message|Timestamp|file:name.py:line No.N|
 
 
 @dataclass(frozen=True)
@@ -56,10 +61,21 @@ class Settings:
     zerodha_accounts: str = field(default="", repr=False)
     kite_api_url: str = "https://api.kite.trade"
     webhook_ip_allowlist: tuple[str, ...] = ()  # empty: any source (authentication still applies)
+    log_level: str = "INFO"  # the root logger's level (shared/logs.py); the journey log is always on
+    log_format: str = "plain"  # plain | original, for the console and the per-service files
+    service_log_dir: Path | None = None  # LOG_DIR: when set, each process also writes <dir>/<service>.log
+    # The local stack's switches (`devstack up --use-mock-broker / --live`): every account's orders
+    # go to the Mock paper broker whatever its broker; real-broker credentials are refused unless
+    # live trading was asked for (unset, as in the deployed functions: allowed).
+    use_mock_broker: bool = False
+    live_trading: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
+        """Settings from ``env``; by default the process environment, completed from ``.env`` first."""
+        if env is None:
+            load_env_file()
+            env = os.environ
         defaults = cls()
 
         def number(name: str, default: float) -> float:
@@ -107,7 +123,44 @@ class Settings:
             zerodha_accounts=env.get("ZERODHA_ACCOUNTS", ""),
             kite_api_url=env.get("KITE_API_URL", defaults.kite_api_url),
             webhook_ip_allowlist=parse_address_list(env.get("WEBHOOK_IP_ALLOWLIST", "")),
+            log_level=choice("LOG_LEVEL", env.get("LOG_LEVEL", "").upper(), LOG_LEVELS, defaults.log_level),
+            log_format=choice("LOG_FORMAT", env.get("LOG_FORMAT", "").lower(), LOG_FORMATS, defaults.log_format),
+            service_log_dir=Path(env["LOG_DIR"]) if env.get("LOG_DIR") else None,
+            use_mock_broker=env.get("MT_USE_MOCK_BROKER", "") in ("1", "true", "yes"),
+            live_trading=env.get("MT_LIVE_TRADING", "") not in ("0", "false", "no"),
         )
+
+
+def choice(name: str, raw: str, allowed: tuple[str, ...], default: str) -> str:
+    """An enumerated setting: empty means the default, anything unknown fails at startup, not later."""
+    if not raw:
+        return default
+    if raw not in allowed:
+        raise ValueError(f"setting {name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
+
+
+def load_env_file(environ: MutableMapping[str, str] | None = None) -> Path | None:
+    """Complete the environment from a dotenv file, so `cp .env.sample .env` configures a local run.
+
+    The file is ``$MT_ENV_FILE`` when set (set but empty: no file), else ``.env`` in the current
+    directory; a missing ``.env`` is fine (a Cloud Function's settings come from Terraform), a
+    missing ``MT_ENV_FILE`` is an error. Variables already in the environment win over the file.
+    Returns the file read, if any. Values are never logged: the file holds secrets.
+    """
+    environ = os.environ if environ is None else environ
+    chosen = environ.get("MT_ENV_FILE")
+    if chosen == "":
+        return None
+    path = Path(chosen) if chosen else Path.cwd() / ".env"
+    if not path.is_file():
+        if chosen:
+            raise FileNotFoundError(f"MT_ENV_FILE={chosen} is not a readable file")
+        return None
+    for name, value in dotenv_values(path).items():
+        if value is not None:
+            environ.setdefault(name, value)
+    return path
 
 
 def parse_address_list(raw: str) -> tuple[str, ...]:

@@ -14,8 +14,10 @@ from pydantic import ValidationError
 
 from shared.bootstrap import Services
 from shared.dashboards.documents import signal_journey
+from shared.domain.errors import RequestRejected
 from shared.domain.signal_parsing import MAX_BODY_BYTES
 from shared.ports.bus import RetryLater, dead_letter
+from shared.services.refusals import HEAD_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +31,29 @@ def _error(status: int, code: str, field: str, reason: str) -> JsonReply:
 def handle_webhook(request: flask.Request, services: Services) -> JsonReply:
     if request.method != "POST":
         return _error(405, "method_not_allowed", "method", "send signals with POST")
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        return _error(413, "too_large", "body", f"larger than {MAX_BODY_BYTES} bytes")
     source_ip = client_address(request)
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return refused(services, request, RequestRejected("body", f"larger than {MAX_BODY_BYTES} bytes", 413,
+                                                          "too_large"), source_ip, "webhook")
     allowlist = services.settings.webhook_ip_allowlist
     if allowlist and source_ip not in allowlist:
         log.warning("webhook refused from %s: not in WEBHOOK_IP_ALLOWLIST", source_ip)
-        return _error(403, "forbidden_source", "source_ip", f"{source_ip or 'unknown'} is not an allowed sender")
+        return refused(services, request, RequestRejected(
+            "source_ip", f"{source_ip or 'unknown'} is not an allowed sender", 403, "forbidden_source"),
+            source_ip, "webhook")
     body = request.stream.read(MAX_BODY_BYTES + 1)
     result = services.ingest.ingest(body, request.content_type or "", request.args.to_dict(), source_ip)
     return result.body, result.status
+
+
+def refused(services: Services, request: flask.Request, rejection: RequestRejected, source: str,
+            channel: str) -> JsonReply:
+    """A refusal decided before ingest reads the body: recorded in the audit trail like
+    ingest's own, from the body's first bytes only."""
+    services.ingest.refusals.record(rejection, body=request.stream.read(HEAD_BYTES), query=request.args.to_dict(),
+                                    source=source, channel=channel, content_type=request.content_type or "",
+                                    body_bytes=request.content_length)
+    return rejection.as_json(), rejection.status
 
 
 def client_address(request: flask.Request) -> str:

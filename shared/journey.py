@@ -3,6 +3,9 @@
 Locally it is ``logs/signal_processing.log`` in the seed's format
 ``Timestamp | [SERVICE] | Message``; in the cloud, one JSON object per line on
 stdout carrying the signal id, which Cloud Logging indexes.
+
+Every field of a local line is escaped: alert text (a ticker, a strategy id, a reason
+quoting them) reaches the log, and a raw newline in it would forge a line of its own.
 """
 
 from __future__ import annotations
@@ -16,10 +19,31 @@ from pathlib import Path
 _LOGGER = logging.getLogger("mathematricks.journey")
 
 
+def _escape_table() -> dict[int, str]:
+    """A backslash is doubled, so an escape in the log always means the character was there.
+    Escaped: C0, DEL and C1 controls, Unicode line and paragraph separators, bidi overrides
+    (they reorder what a reader sees), and lone surrogates (UTF-8 cannot write them)."""
+    table = {ord("\\"): "\\\\", ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
+    for code in [*range(0x20), *range(0x7F, 0xA0)]:
+        table.setdefault(code, f"\\x{code:02x}")
+    for code in [0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF, *range(0xD800, 0xE000)]:
+        table[code] = f"\\u{code:04x}"
+    return table
+
+
+_ESCAPES = _escape_table()
+
+
+def escape(text: object) -> str:
+    """``text`` on one visible line: control characters written as backslash escapes."""
+    return str(text).translate(_ESCAPES)
+
+
 class _SeedFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-        return f"{stamp} | [{getattr(record, 'service', 'SYSTEM')}] | {record.getMessage()}"
+        service = escape(getattr(record, "service", "SYSTEM"))
+        return f"{stamp} | [{service}] | {escape(record.getMessage())}"
 
 
 class _JsonFormatter(logging.Formatter):

@@ -15,6 +15,7 @@ from shared.domain.instruments import InstrumentSpec
 from shared.domain.signal_parsing import SignalPayload
 from shared.registry_api import FlattenRequest, KillSwitchRequest, ZerodhaLogin
 from shared.services.portfolio_requests import Approval, OptimisationRequest
+from shared.services.refusals import REFUSALS_KEPT
 from shared.services.strategy_registry import StrategyChanges, StrategySpec
 from shared.trading_api import InstrumentImport, MarkRequest, TradingStateRequest
 
@@ -74,6 +75,9 @@ ROUTES: list[tuple[str, str, str, type[BaseModel] | str | None, int, bool]] = [
      None, 200, True),
     ("put", "/api/admin/trading-states/{scope_id}", "Set the fund ('fund'), an account ('account:ID') or a "
      "strategy ('strategy:ID') ACTIVE, REDUCING or HALTED", TradingStateRequest, 200, True),
+    ("get", "/api/admin/refusals", "Recent refused webhook and API deliveries, newest first (admin; "
+     f"?limit=1..{REFUSALS_KEPT}, default 50): "
+     "time, source, strategy, status, field, reason and a body excerpt without passphrases", None, 200, True),
     ("post", "/api/admin/mock/marks", "Move a paper-market mark at the Mock broker; crossed resting orders fill",
      MarkRequest, 200, True),
     ("post", "/api/admin/brokers/zerodha/session", "Kite's daily login with the redirect's request_token",

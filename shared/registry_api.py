@@ -20,7 +20,7 @@ from shared.dashboards.documents import admin_health
 from shared.domain.errors import RequestRejected
 from shared.domain.models import Collections
 from shared.domain.signal_parsing import MAX_BODY_BYTES
-from shared.http_api import signal_journey_reply
+from shared.http_api import refused, signal_journey_reply
 from shared.ports.broker import BrokerError
 from shared.services.portfolio_requests import Approval, OptimisationRequest
 from shared.services.strategy_registry import StrategyChanges, StrategySpec, public, validated
@@ -162,7 +162,8 @@ def registry_blueprint(services: Services) -> flask.Blueprint:
         """The HTTP API for strategy developers: the webhook's JSON body, authenticated by
         the API key instead of a passphrase."""
         if flask.request.content_length and flask.request.content_length > MAX_BODY_BYTES:
-            raise RequestRejected("body", f"larger than {MAX_BODY_BYTES} bytes", 413, "too_large")
+            return refused(services, flask.request, RequestRejected("body", f"larger than {MAX_BODY_BYTES} bytes",
+                                                                    413, "too_large"), f"api:{who.subject}", "api")
         body = flask.request.stream.read(MAX_BODY_BYTES + 1)
         result = services.ingest.ingest_from_api(body, flask.request.content_type or "", who.role, who.subject)
         return result.body, result.status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,10 @@ from shared.adapters.store_sqlite import SqliteStore
 from shared.bootstrap import Services, build_services
 from shared.config import Settings
 from shared.demo import DEMO_PASSPHRASES, seed_demo_fund
+
+# Tests run at the shipped defaults: a developer's .env in the checkout must not reach them
+# (set before anything reads settings; a test that wants a .env points MT_ENV_FILE at its own).
+os.environ["MT_ENV_FILE"] = ""
 
 
 class FakeClock:

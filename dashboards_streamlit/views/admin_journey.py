@@ -1,19 +1,25 @@
-"""Admin: one signal from raw to fills, with every check of every decision."""
+"""Admin: one signal from raw to fills, with every check of every decision; and the
+deliveries refused before they became signals, which TradingView shows nobody."""
 
 import pandas as pd
 import streamlit as st
 
 from dashboards_streamlit.session import require, store
 from shared.dashboards.documents import signal_journey
+from shared.journey import escape
+from shared.services.refusals import recent_refusals
+
+REFUSALS_SHOWN = 50
 
 require("admin")
 st.title("Signal journey")
-signal_id = st.text_input("Signal id", placeholder="sig_...").strip()
-if signal_id:
+
+
+def show_journey(signal_id: str) -> None:
     journey = signal_journey(store(), signal_id)
     if journey is None:
         st.warning(f"No signal {signal_id}")
-        st.stop()
+        return
     record = journey["signal"]
     st.subheader(f"{record['signal']['action']} {record['signal']['instrument']['symbol']} "
                  f"for {record['strategy_id']}: {record['status']}")
@@ -32,3 +38,24 @@ if signal_id:
     st.dataframe(pd.DataFrame([{"account_id": f["account_id"], "side": f["side"], "quantity": f["quantity"],
                                 "price": f["price"], "commission": f["commission"], "filled_at": f["filled_at"]}
                                for f in journey["fills"]]), hide_index=True, width="stretch")
+
+
+def show_refusals() -> None:
+    """The newest refused deliveries: the answer TradingView received but never showed."""
+    st.subheader("Refused deliveries")
+    refusals = recent_refusals(store(), REFUSALS_SHOWN)
+    if not refusals:
+        st.caption("No refused deliveries kept.")
+        return
+    st.dataframe(pd.DataFrame([{"at": r["at"], "status": r["status"], "strategy": escape(r.get("strategy_id") or "—"),
+                                "field": escape(r["field"]), "reason": escape(r["reason"]),
+                                "source": escape(r.get("source") or "—"), "excerpt": r.get("excerpt", ""),
+                                "refusal_id": r["refusal_id"]}
+                               for r in refusals]), hide_index=True, width="stretch")
+    st.caption(f"Newest {len(refusals)}; each is in the journey log under its refusal id.")
+
+
+signal_id = st.text_input("Signal id", placeholder="sig_...").strip()
+if signal_id:
+    show_journey(signal_id)
+show_refusals()

@@ -19,11 +19,12 @@ from shared.adapters.ibkr import IbkrBroker, IbkrConfig, IbkrConnection
 from shared.bootstrap import build_bus, build_store, utcnow
 from shared.config import Settings
 from shared.journey import configure as configure_journey
+from shared.logs import configure_logging
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
+    configure_logging("ibkr_bridge", settings)  # LOG_LEVEL, LOG_FORMAT, LOG_DIR (shared/logs.py)
     configure_journey(settings.log_dir, settings.structured_logs)
     store = build_store(settings)
     bus = PubSubBus(settings.gcp_project, subscriber_name="bridge") if settings.bus == "pubsub" else build_bus(settings)

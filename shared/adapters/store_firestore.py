@@ -41,6 +41,8 @@ class _FirestoreTransaction(Transaction):
 
 
 class FirestoreStore(Store):
+    native_timestamps = True
+
     def __init__(self, project: str, database: str = "(default)", client: firestore.Client | None = None):
         self._client = client or firestore.Client(project=project, database=database)
 

@@ -41,6 +41,7 @@ class Collections(StrEnum):
     TRADING_STATES = "trading_states"  # admin-set ACTIVE / REDUCING / HALTED per account or strategy
     RISK_COUNTERS = "risk_counters"  # order-rate throttle buckets, one per scope per minute
     BOOK_WAITERS = "book_waiters"  # a signal parked on what its book waits for, until that moves
+    REFUSED_DELIVERIES = "refused_deliveries"  # 4xx webhook/API deliveries, passphrases removed (services/refusals)
 
 
 KILL_SWITCH_DOC = "kill_switch"  # in system_settings: {"enabled": bool, "reason", "changed_by", "changed_at"}

@@ -35,6 +35,12 @@ class SignalRejected(RequestRejected):
 
 
 _ID = r"^[A-Za-z0-9_.:\-]{1,100}$"
+# What a ticker may be spelled with: ASCII letters and digits, and the punctuation real symbols
+# use (NSE:M&M, BRK.B, ES1!, FX_IDC:EURUSD, BAJAJ-AUTO, EUR/USD). Checked before anything else
+# looks at it, so a lookalike (fullwidth, emoji) or a control character is refused by name.
+TICKER_PUNCTUATION = ":._-!/&"
+_TICKER = re.compile(r"^[A-Za-z0-9" + re.escape(TICKER_PUNCTUATION) + r"]+$")
+_EXCHANGE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _ACTION_ALIASES = {"close": Action.EXIT, "long": Action.BUY, "short": Action.SELL}
 
 
@@ -76,6 +82,22 @@ class SignalPayload(BaseModel):
     comment: Annotated[str | None, Field(max_length=500)] = None
     interval: Annotated[str | None, Field(max_length=20)] = None
 
+    @field_validator("ticker")
+    @classmethod
+    def _ticker_characters(cls, value: str) -> str:
+        return _spelled_with(value, _TICKER, f"ASCII letters, digits and {' '.join(TICKER_PUNCTUATION)}")
+
+    @field_validator("exchange")
+    @classmethod
+    def _exchange_characters(cls, value: str | None) -> str | None:
+        return None if value is None else _spelled_with(value, _EXCHANGE, "ASCII letters, digits and _ . -")
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _environment_any_case(cls, value: Any) -> Any:
+        """'STAGING' means staging: a case slip must not decide where an alert trades."""
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("action")
     @classmethod
     def _known_action(cls, value: str) -> str:
@@ -83,6 +105,15 @@ class SignalPayload(BaseModel):
         if lowered not in {a.value for a in Action} and lowered not in _ACTION_ALIASES:
             raise ValueError("must be one of buy, sell, exit, flatten")
         return lowered
+
+
+def _spelled_with(value: str, allowed: re.Pattern[str], described: str) -> str:
+    """``value`` if ``allowed`` matches it; else a reason naming the first character outside it
+    by code point, so the answer and the journey line never carry the character itself."""
+    if not value or allowed.match(value):
+        return value
+    position, offending = next((i, c) for i, c in enumerate(value, 1) if not allowed.match(c))
+    raise ValueError(f"may contain only {described}; U+{ord(offending):04X} at position {position} is not allowed")
 
 
 class InstrumentClaim(BaseModel):
@@ -168,6 +199,7 @@ def _parse_json(text: str, query: Mapping[str, str]) -> ParsedSignal:
     for name in ("strategy_id", "passphrase"):
         if name not in document and name in query:
             document[name] = query[name]
+    _environment_from_query(document, query)
     try:
         payload = SignalPayload.model_validate(document)
     except ValidationError as error:
@@ -200,7 +232,7 @@ def _parse_text(text: str, query: Mapping[str, str]) -> ParsedSignal:
         "action": match["action"].lower(),
         "target_position": match["position"],
     }
-    for name in ("strategy_id", "passphrase", "exchange", "asset_class", "currency"):
+    for name in ("strategy_id", "passphrase", "exchange", "asset_class", "currency", "environment"):
         if name in query:
             document[name] = query[name]
     try:
@@ -210,10 +242,23 @@ def _parse_text(text: str, query: Mapping[str, str]) -> ParsedSignal:
     return _build(payload, SignalSource.TRADINGVIEW_TEXT, document)
 
 
+def _environment_from_query(document: dict[str, Any], query: Mapping[str, str]) -> None:
+    """The query string's ``environment`` counts as the body's: an alert URL for staging is
+    for staging, whatever the body is. When both name one, they must agree."""
+    if "environment" not in query:
+        return
+    if "environment" not in document:
+        document["environment"] = query["environment"]
+        return
+    in_body, in_query = document["environment"], query["environment"]
+    if not isinstance(in_body, str) or in_body.strip().lower() != in_query.strip().lower():
+        raise SignalRejected("environment", "the query string and the body name different environments")
+
+
 def _rejection_from(error: ValidationError) -> SignalRejected:
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "body"
-    reason = first["msg"]
+    reason = first["msg"].removeprefix("Value error, ")
     if first["type"] == "missing":
         reason = "is required"
     elif first["type"] == "extra_forbidden":

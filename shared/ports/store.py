@@ -36,6 +36,10 @@ class Transaction(ABC):
 
 
 class Store(ABC):
+    # Whether a datetime may be stored as the backend's native timestamp (Firestore's TTL
+    # policies delete only by one); the other backends hold plain JSON.
+    native_timestamps: bool = False
+
     @abstractmethod
     def get(self, collection: str, doc_id: str) -> Document | None: ...
 

@@ -53,6 +53,7 @@ from shared.ports.bus import Bus
 from shared.ports.store import Document, Store
 from shared.services.instruments import InstrumentCatalog
 from shared.services.prices import PriceBook
+from shared.services.refusals import RefusalLog
 
 # A paused or retired strategy's signals still arrive: cerebro lets through only what reduces risk.
 TRADEABLE_STATUSES = ("live", "paused", "retired")
@@ -104,9 +105,11 @@ class IngestService:
         self._prices = prices
         self._limits = limits
         self._journey = Journey("WEBHOOK")
+        self.refusals = RefusalLog(store, clock)  # the webhook's own early refusals (413, 403) are recorded here too
 
     def ingest(self, body: bytes, content_type: str, query: Mapping[str, str], source_ip: str = "") -> IngestResult:
         """A webhook delivery, authenticated by the strategy's passphrase."""
+        parsed: ParsedSignal | None = None
         try:
             parsed = parse_request(body, content_type, query)
             strategy = self._strategy(parsed.strategy_id)
@@ -115,12 +118,15 @@ class IngestService:
             self._check_tradeable(strategy, parsed)
             instrument = self._canonical(parsed)
         except SignalRejected as rejection:
+            self.refusals.record(rejection, body=body, query=query, source=source_ip, channel="webhook",
+                                 content_type=content_type, strategy_id=parsed.strategy_id if parsed else None)
             return IngestResult(rejection.status, rejection.as_json())
         return self._accept(parsed, instrument, source_ip)
 
     def ingest_from_api(self, body: bytes, content_type: str, role: str, subject: str) -> IngestResult:
         """An HTTP API signal, authenticated by the caller's API key: a developer may
         signal only for strategies they own; an admin for any."""
+        parsed: ParsedSignal | None = None
         try:
             if content_type.split(";")[0].strip() != "application/json":
                 raise SignalRejected("content_type", "must be application/json", 415, "unsupported_media_type")
@@ -134,6 +140,8 @@ class IngestService:
             self._check_tradeable(strategy, parsed)
             instrument = self._canonical(parsed)
         except SignalRejected as rejection:
+            self.refusals.record(rejection, body=body, query={}, source=f"api:{subject}", channel="api",
+                                 content_type=content_type, strategy_id=parsed.strategy_id if parsed else None)
             return IngestResult(rejection.status, rejection.as_json())
         return self._accept(parsed, instrument, f"api:{subject}")
 
@@ -155,6 +163,19 @@ class IngestService:
             accounts=account_ids,
         )
         return self._accept(parsed, instrument, "")
+
+    # --- Raw documents from trusted writers (shared/services/raw_ingest.py) ---------------
+    def ingest_trusted(self, parsed: ParsedSignal, origin: str) -> IngestResult:
+        """A signal a writer with database access put in the raw collection: no passphrase
+        (database access is its credential), every other check a webhook delivery gets."""
+        try:
+            strategy = self._strategy(parsed.strategy_id)
+            self._check_tradeable(strategy, parsed)
+            instrument = self._canonical(parsed)
+        except SignalRejected as rejection:
+            return IngestResult(rejection.status, rejection.as_json())
+        return self._accept(parsed, instrument, origin)
+    # --- end raw documents ------------------------------------------------------------------
 
     def _accept(self, parsed: ParsedSignal, instrument: Instrument, source_ip: str) -> IngestResult:
         now = self._clock()

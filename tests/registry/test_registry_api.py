@@ -180,11 +180,11 @@ def test_the_cli_drives_the_api_over_http(embedded, monkeypatch, capsys):
     try:
         monkeypatch.setenv("MT_API_URL", f"http://127.0.0.1:{server.server_port}")
         monkeypatch.setenv("MT_API_KEY", DEMO_API_KEYS["admin", "admin"])
-        assert registry_cli.main(["optimise", "risk_parity", "momentum_us", "fx_carry"]) == 0
+        assert registry_cli.main(["--json", "optimise", "risk_parity", "momentum_us", "fx_carry"]) == 0
         test_id = json.loads(capsys.readouterr().out)["test_id"]
-        assert registry_cli.main(["approve", test_id, "--accounts", "DEMO-CLIENT-B"]) == 0
+        assert registry_cli.main(["--json", "approve", test_id, "--accounts", "DEMO-CLIENT-B"]) == 0
         assert json.loads(capsys.readouterr().out)["allocation"]["version"] == 2
-        assert registry_cli.main(["status", "fx_carry", "paused"]) == 0
+        assert registry_cli.main(["--json", "status", "fx_carry", "paused"]) == 0
         assert json.loads(capsys.readouterr().out)["strategy"]["status"] == "paused"
         monkeypatch.setenv("MT_API_KEY", "mt_0000000000000000.revoked-or-never-issued")
         assert registry_cli.main(["strategies"]) == 1

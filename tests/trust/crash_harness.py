@@ -33,7 +33,7 @@ def default_env(sqlite_path: Path, log_dir: Path) -> dict[str, str]:
     a developer's exported ORDER_CLAIM_LEASE_SECONDS must not make the test prove something else."""
     tunable = {*CLOUD_SETTINGS, *SECRET_SETTINGS, *GATEWAY_SETTINGS, *LOCAL_ONLY_SETTINGS}
     env = {name: value for name, value in os.environ.items() if name not in tunable}
-    return {**env, "MT_SQLITE_PATH": str(sqlite_path), "MT_LOG_DIR": str(log_dir)}
+    return {**env, "MT_SQLITE_PATH": str(sqlite_path), "MT_LOG_DIR": str(log_dir), "MT_ENV_FILE": ""}
 
 
 class EmbeddedServer:

@@ -40,6 +40,37 @@ resource "google_cloudfunctions2_function" "this" {
       }
     }
   }
+
+  # A Firestore-triggered function: Eventarc delivers each document created under the
+  # pattern as a CloudEvent (protobuf DocumentEventData), retried until it answers 2xx.
+  dynamic "event_trigger" {
+    for_each = var.firestore_document == null ? [] : [var.firestore_document]
+    content {
+      trigger_region        = var.region # the Firestore database's location
+      event_type            = "google.cloud.firestore.document.v1.created"
+      retry_policy          = "RETRY_POLICY_RETRY"
+      service_account_email = var.service_account_email
+      event_filters {
+        attribute = "database"
+        value     = var.firestore_database
+      }
+      event_filters {
+        attribute = "document"
+        value     = event_trigger.value
+        operator  = "match-path-pattern"
+      }
+    }
+  }
+}
+
+# Eventarc invokes a Firestore-triggered function with the function's own identity.
+resource "google_cloud_run_service_iam_member" "trigger_invoker" {
+  count    = var.firestore_document == null ? 0 : 1
+  project  = var.project_id
+  location = var.region
+  service  = google_cloudfunctions2_function.this.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${var.service_account_email}"
 }
 
 # The webhook must answer TradingView, which cannot present Google credentials:

@@ -78,3 +78,15 @@ variable "service_account_email" {
   description = "The function's own least-privilege identity."
   type        = string
 }
+
+variable "firestore_document" {
+  description = "Document path pattern (e.g. trading_signals_raw/{doc}) whose creations trigger the function through Eventarc; null: not Firestore-triggered."
+  type        = string
+  default     = null
+}
+
+variable "firestore_database" {
+  description = "The Firestore database a firestore_document trigger watches."
+  type        = string
+  default     = "(default)"
+}

@@ -37,3 +37,16 @@ resource "google_firestore_index" "query" {
     order      = each.value.direction
   }
 }
+
+# Refused webhook and API deliveries (shared/services/refusals.py) are an audit trail, not
+# a record to keep: Firestore deletes each once its expires_at Timestamp has passed (within
+# about a day; the fund's tick also prunes). The field is never queried, so it is not indexed.
+resource "google_firestore_field" "refused_deliveries_ttl" {
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = "refused_deliveries"
+  field      = "expires_at"
+
+  ttl_config {}
+  index_config {}
+}

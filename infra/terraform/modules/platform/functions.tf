@@ -1,38 +1,43 @@
-# Every Cloud Function, in one map. tests/infra cross-checks it against the code:
+# Every Cloud Function, in one map (firestore_trigger: the document path pattern whose
+# creations trigger it through Eventarc, or null). tests/infra cross-checks it against the code:
 # each entry point under functions/ is here, and nothing here is absent there.
 locals {
   functions = {
     webhook = {
-      entry_point    = "webhook"
-      publishes      = ["standardized-signals"]
-      trigger_topics = []
-      public         = true # TradingView calls it from the internet
-      min_instances  = var.latency_critical_min_instances
-      secrets        = {}
+      entry_point       = "webhook"
+      publishes         = ["standardized-signals"]
+      trigger_topics    = []
+      public            = true # TradingView calls it from the internet
+      min_instances     = var.latency_critical_min_instances
+      secrets           = {}
+      firestore_trigger = null
     }
     cerebro = {
-      entry_point    = "cerebro"
-      publishes      = ["trading-orders", "standardized-signals-dead-letter"]
-      trigger_topics = ["standardized-signals"]
-      public         = false
-      min_instances  = var.latency_critical_min_instances
-      secrets        = {}
+      entry_point       = "cerebro"
+      publishes         = ["trading-orders", "standardized-signals-dead-letter"]
+      trigger_topics    = ["standardized-signals"]
+      public            = false
+      min_instances     = var.latency_critical_min_instances
+      secrets           = {}
+      firestore_trigger = null
     }
     execution = {
-      entry_point    = "execution"
-      publishes      = ["execution-confirmations", "trading-orders-dead-letter", "ibkr-orders"]
-      trigger_topics = ["trading-orders"]
-      public         = false
-      min_instances  = var.latency_critical_min_instances
-      secrets        = { ZERODHA_ACCOUNTS = "zerodha-accounts" }
+      entry_point       = "execution"
+      publishes         = ["execution-confirmations", "trading-orders-dead-letter", "ibkr-orders"]
+      trigger_topics    = ["trading-orders"]
+      public            = false
+      min_instances     = var.latency_critical_min_instances
+      secrets           = { ZERODHA_ACCOUNTS = "zerodha-accounts" }
+      firestore_trigger = null
     }
     confirmations = {
-      entry_point    = "confirmations"
-      publishes      = ["execution-confirmations-dead-letter", "standardized-signals"] # wakes signals parked on an order
-      trigger_topics = ["execution-confirmations"]
-      public         = false
-      min_instances  = 0
-      secrets        = {}
+      entry_point       = "confirmations"
+      publishes         = ["execution-confirmations-dead-letter", "standardized-signals"] # wakes signals parked on an order
+      trigger_topics    = ["execution-confirmations"]
+      public            = false
+      min_instances     = 0
+      secrets           = {}
+      firestore_trigger = null
     }
     notifier = {
       entry_point = "notifier"
@@ -41,33 +46,47 @@ locals {
         "execution-confirmations", "notifications",
         "standardized-signals-dead-letter", "trading-orders-dead-letter", "execution-confirmations-dead-letter",
       ]
-      public        = false
-      min_instances = 0
-      secrets       = { TELEGRAM_BOT_TOKEN = "telegram-bot-token" }
+      public            = false
+      min_instances     = 0
+      secrets           = { TELEGRAM_BOT_TOKEN = "telegram-bot-token" }
+      firestore_trigger = null
     }
     account_poller = {
-      entry_point    = "account_poller"
-      publishes      = ["standardized-signals"] # the recovery sweep republishes stuck signals
-      trigger_topics = []
-      public         = false
-      min_instances  = 0
-      secrets        = { ZERODHA_ACCOUNTS = "zerodha-accounts" }
+      entry_point       = "account_poller"
+      publishes         = ["standardized-signals"] # the recovery sweep republishes stuck signals
+      trigger_topics    = []
+      public            = false
+      min_instances     = 0
+      secrets           = { ZERODHA_ACCOUNTS = "zerodha-accounts" }
+      firestore_trigger = null
     }
     dashboard_creator = {
-      entry_point    = "dashboard_creator"
-      publishes      = [] # derived data: a bad message is dropped, the scheduled refresh repairs it
-      trigger_topics = ["execution-confirmations", "dashboard-refresh"]
+      entry_point       = "dashboard_creator"
+      publishes         = [] # derived data: a bad message is dropped, the scheduled refresh repairs it
+      trigger_topics    = ["execution-confirmations", "dashboard-refresh"]
+      public            = false
+      min_instances     = 0
+      secrets           = {}
+      firestore_trigger = null
+    }
+    raw_signals = {
+      entry_point    = "raw_signals"
+      publishes      = ["standardized-signals"]
+      trigger_topics = []
       public         = false
       min_instances  = 0
       secrets        = {}
+      # Eventarc: documents other writers (the email collector, scripts) create in the raw collection
+      firestore_trigger = "trading_signals_raw/{doc}"
     }
     strategy_registry = {
-      entry_point    = "strategy_registry"
-      publishes      = []
-      trigger_topics = []
-      public         = true # developers and admins call it with API keys, checked by the function
-      min_instances  = 0
-      secrets        = { ZERODHA_ACCOUNTS = "zerodha-accounts" }
+      entry_point       = "strategy_registry"
+      publishes         = []
+      trigger_topics    = []
+      public            = true # developers and admins call it with API keys, checked by the function
+      min_instances     = 0
+      secrets           = { ZERODHA_ACCOUNTS = "zerodha-accounts" }
+      firestore_trigger = null
     }
   }
 
@@ -149,4 +168,6 @@ module "function" {
   min_instances         = each.value.min_instances
   public                = each.value.public
   service_account_email = google_service_account.function[each.key].email
+  firestore_document    = each.value.firestore_trigger
+  firestore_database    = google_firestore_database.main.name
 }

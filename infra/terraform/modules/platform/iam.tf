@@ -38,3 +38,12 @@ resource "google_secret_manager_secret_iam_member" "function_secret" {
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${google_service_account.function[each.value.function].email}"
 }
+
+# Firestore-triggered functions: their identity receives the Eventarc events (the module
+# grants it run.invoker on the function itself).
+resource "google_project_iam_member" "function_event_receiver" {
+  for_each = { for name, fn in local.functions : name => fn if fn.firestore_trigger != null }
+  project  = var.project_id
+  role     = "roles/eventarc.eventReceiver"
+  member   = "serviceAccount:${google_service_account.function[each.key].email}"
+}

@@ -28,6 +28,7 @@ locals {
     "cloudscheduler.googleapis.com",
     "compute.googleapis.com",
     "iap.googleapis.com",
+    "eventarc.googleapis.com", # Firestore-triggered functions (raw_signals)
   ]
   pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 }
