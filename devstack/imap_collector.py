@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from shared.adapters.imap_collector import ImapCollector, ImapSettings
 from shared.bootstrap import build_store, utcnow
 from shared.config import Settings
+from shared.logs import configure_logging
 
 log = logging.getLogger("devstack.imap_collector")
 
@@ -42,8 +43,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--once", action="store_true", help="one pass, then exit")
     parser.add_argument("--every", type=float, default=15.0, help="seconds between passes")
     args = parser.parse_args(argv)
-    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    store = build_store(Settings.from_env())
+    settings = Settings.from_env()
+    configure_logging("imap_collector", settings)
+    store = build_store(settings)
     collector = ImapCollector(imap_settings(), store, utcnow)
     try:
         while True:
