@@ -128,3 +128,15 @@ def test_down_stops_every_process_and_child_in_reverse_order(cli_env: dict[str, 
     assert processes_mentioning(f"--port={port}") == [] and processes_mentioning(f"port={dashboards}") == []
     assert not (Path(cli_env["MT_STACK_DIR"]) / "stack.json").exists()
     assert cli("status", env=cli_env).returncode == 1  # not running
+
+
+def test_up_checks_every_prerequisite_with_a_line_each(cli_env: dict[str, str]):
+    started = cli("up", "--stack=emulators", f"--port={free_port()}", "--dashboards-port=0",
+                  env={**cli_env, "PATH": "/nonexistent"})
+    assert started.returncode == 2, started.stdout
+    lines = started.stdout.splitlines()
+    assert any(line.startswith("  [ok] webhook port") for line in lines)
+    assert any(line.startswith("  [ok] log dir") for line in lines)
+    assert "  [FAIL] gcloud and java for the emulators: gcloud, java not on PATH" in lines
+    assert "gcloud, java not on PATH" in started.stderr
+    assert not (Path(cli_env["MT_STACK_DIR"]) / "stack.json").exists()
