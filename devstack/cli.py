@@ -145,6 +145,12 @@ def _up_emulators(port: int, state: dict[str, Any], started: list[ManagedProcess
                               stackstate.LOG_DIR, 0)
     _track(scheduler, state, started)
     _await(scheduler)
+    # Eventarc's part: documents written into the raw collection reach the raw_signals function.
+    forwarder = start_process("raw-forwarder", [sys.executable, "-m", "devstack.emulated",
+                                                f"--project={emulated.project}",
+                                                f"--url={emulated.url('raw_signals')}"], stackstate.LOG_DIR, 0)
+    _track(forwarder, state, started)
+    _await(forwarder)
 
 
 def _function_health(function: ManagedProcess) -> str:

@@ -88,9 +88,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--poll-seconds", type=float, default=15.0, help="account snapshot refresh interval")
     parser.add_argument("--no-seed", action="store_true", help="do not seed the demo fund")
     parser.add_argument("--dashboards-port", type=int, default=8501, help="Streamlit's port; 0: no dashboards")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+                        help="overrides LOG_LEVEL (default: LOG_LEVEL, else INFO)")
     args = parser.parse_args(argv)
-    configure_logging("embedded", level=None if args.log_level == parser.get_default("log_level") else args.log_level)
+    configure_logging("embedded", level=args.log_level)
     settings = replace(Settings.from_env(), store="sqlite", bus="inprocess")
     services, stop = start_embedded(settings, args.poll_seconds, seed=not args.no_seed)
     print(f"Mathematricks embedded stack: webhook on http://{args.host}:{args.port}/webhook "

@@ -205,11 +205,13 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
     import signal
 
+    from shared.logs import configure_logging
+
     parser = argparse.ArgumentParser(description=RawSignalForwarder.__doc__)
     parser.add_argument("--project", required=True)
     parser.add_argument("--url", required=True, help="the raw_signals function's URL")
     args = parser.parse_args(argv)
-    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging("raw_forwarder")
     forwarder = RawSignalForwarder(project=args.project, url=args.url).start()
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
