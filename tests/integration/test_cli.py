@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -55,6 +56,7 @@ def test_up_send_status_down(stack: str, cli_env: dict[str, str], request: pytes
         assert "orders 2/2 filled" in output, output
         assert json.loads(sent.stdout.partition(" ")[2])["signal_id"] in output
         assert "DEAD" not in output and "running" in output and "dashboards" in output
+        assert re.search(r"^(\d+)/\1 running, 0 issues$", output, re.MULTILINE), output  # every component
         assert requests.get(f"http://127.0.0.1:{dashboards}/_stcore/health", timeout=10).text == "ok"
     finally:
         stopped = cli("down", env=cli_env)
