@@ -12,11 +12,12 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: shared/ and this package
 
-from dashboards_streamlit.session import login, principal
+from dashboards_streamlit.session import ENDED, login, logout, resume, watch_session
 
 HERE = Path(__file__).parent
 PAGES = {
     "admin": [("views/admin_health.py", "System health", ":material/monitor_heart:"),
+              ("views/admin_signals.py", "Signals", ":material/list_alt:"),
               ("views/admin_journey.py", "Signal journey", ":material/route:"),
               ("views/admin_portfolio.py", "Strategies & allocation", ":material/pie_chart:"),
               ("views/admin_accounts.py", "Accounts & reconciliation", ":material/account_balance:"),
@@ -31,6 +32,8 @@ st.set_page_config(page_title="Mathematricks", page_icon=":material/finance:", l
 
 def login_page() -> None:
     st.title("Mathematricks Trader")
+    if st.session_state.get(ENDED):
+        st.warning(st.session_state[ENDED])
     with st.form("login"):
         token = st.text_input("API key", type="password", help="mt_<key id>.<secret>, from your fund's admin")
         if st.form_submit_button("Log in"):
@@ -40,14 +43,19 @@ def login_page() -> None:
                 st.rerun()
 
 
-who = principal()
+who = resume()  # this session, or the URL's signed token after a refresh or on a deep link
 if who is None:
-    page = st.navigation([st.Page(login_page, title="Log in", icon=":material/login:")])
+    # Every page's address opens the login (no "Page not found"); after it, that page itself.
+    deep_links = [st.Page(login_page, title="Log in", url_path=Path(path).stem)
+                  for path in dict.fromkeys(path for pages in PAGES.values() for path, _, _ in pages)]
+    page = st.navigation([st.Page(login_page, title="Log in", icon=":material/login:", default=True), *deep_links],
+                         position="hidden")
 else:
     with st.sidebar:
         st.caption(f"Logged in as **{who.subject}** ({who.role})")
         if st.button("Log out"):
-            st.session_state.clear()
+            logout()
             st.rerun()
+        watch_session()
     page = st.navigation([st.Page(str(HERE / path), title=title, icon=icon) for path, title, icon in PAGES[who.role]])
 page.run()

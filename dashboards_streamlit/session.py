@@ -9,7 +9,14 @@ in-process bus does the work in the process that owns it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,13 +41,132 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+# Sessions. A login survives a refresh and opens deep links: the URL carries a signed,
+# expiring session token (?session=...), never the API key. The key itself stays in this
+# process's memory, found by the token's session id, and is checked against the store again
+# at most every RECHECK_SECONDS, so a revoked key ends its open sessions within a minute.
+SESSION_PARAM = "session"
+SESSION_SECONDS = 12 * 3600
+RECHECK_SECONDS = 30.0
+SECRET_SETTING = "MT_DASHBOARD_SESSION_SECRET"  # unset: a random secret per dashboards process
+ENDED = "session_ended"  # why the last session ended, shown once on the login page
+
+
+@dataclass
+class OpenSession:
+    api_key: str  # kept server-side: the URL holds only the signed session id
+    principal: Principal
+    expires: float  # epoch seconds
+    checked: float  # monotonic time of the last check against the store
+
+
+@st.cache_resource
+def _secret() -> bytes:
+    configured = os.environ.get(SECRET_SETTING, "")
+    return configured.encode() if configured else secrets.token_bytes(32)
+
+
+@st.cache_resource
+def _sessions() -> tuple[dict[str, OpenSession], threading.Lock]:
+    return {}, threading.Lock()
+
+
+def _signature(payload: str) -> str:
+    digest = hmac.new(_secret(), payload.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def sign_session(session_id: str, key_id: str, expires: int) -> str:
+    """The URL's token: which session, whose key, until when; signed so none can be changed."""
+    payload = f"{session_id}.{key_id}.{expires}"
+    return f"{payload}.{_signature(payload)}"
+
+
+def verify_session(token: str, at: float | None = None) -> tuple[str, str] | None:
+    """(session id, key id) of a token this process signed and that has not expired."""
+    parts = token.split(".")
+    if len(parts) != 4 or not parts[2].isdigit():
+        return None
+    session_id, key_id, expires, signature = parts
+    if not hmac.compare_digest(signature, _signature(f"{session_id}.{key_id}.{expires}")):
+        return None
+    if int(expires) <= (time.time() if at is None else at):
+        return None
+    return session_id, key_id
+
+
 def login(token: str) -> Principal | None:
     found = ApiKeys(store()).authenticate(token.strip())
     if found is None:
         return None
-    st.session_state["principal"] = found[0]
-    st.session_state["token"] = token.strip()
+    session_id, expires = secrets.token_urlsafe(18), int(time.time() + SESSION_SECONDS)
+    table, lock = _sessions()
+    with lock:
+        for stale in [k for k, v in table.items() if v.expires <= time.time()]:
+            del table[stale]
+        table[session_id] = OpenSession(token.strip(), found[0], expires, time.monotonic())
+    _adopt(sign_session(session_id, found[0].key_id, expires), table[session_id])
+    st.session_state.pop(ENDED, None)
     return found[0]
+
+
+def _adopt(signed: str, session: OpenSession) -> None:
+    st.session_state["principal"] = session.principal
+    st.session_state["token"] = session.api_key
+    st.session_state["session"] = signed
+    if st.query_params.get(SESSION_PARAM) != signed:
+        st.query_params[SESSION_PARAM] = signed  # page links drop it; the URL keeps it for a refresh
+
+
+def logout(why: str = "") -> None:
+    """End this session everywhere it is open (other tabs end at their next check)."""
+    claims = verify_session(st.session_state.get("session") or st.query_params.get(SESSION_PARAM) or "")
+    if claims:
+        table, lock = _sessions()
+        with lock:
+            table.pop(claims[0], None)
+    for name in ("principal", "token", "session"):
+        st.session_state.pop(name, None)
+    if SESSION_PARAM in st.query_params:
+        del st.query_params[SESSION_PARAM]
+    if why:
+        st.session_state[ENDED] = why
+
+
+def resume(force_check: bool = False) -> Principal | None:
+    """Who this browser is logged in as, from this session or the URL's token (after a refresh
+    or on a deep link); None, with the reason kept for the login page, once it has ended."""
+    signed = st.session_state.get("session") or st.query_params.get(SESSION_PARAM)
+    if not signed:
+        return None
+    claims = verify_session(signed)
+    if claims is None:
+        logout("Your session has expired or its link is not valid: log in again.")
+        return None
+    table, lock = _sessions()
+    with lock:
+        session = table.get(claims[0])
+    if session is None or session.principal.key_id != claims[1]:
+        logout("Your session has ended (you logged out, or the dashboards restarted): log in again.")
+        return None
+    if force_check or time.monotonic() - session.checked >= RECHECK_SECONDS:
+        found = ApiKeys(store()).authenticate(session.api_key)
+        if found is None or found[0] != session.principal:
+            with lock:
+                table.pop(claims[0], None)
+            logout("Your API key has been revoked, so you were logged out. Ask your fund's admin for a new key.")
+            return None
+        session.checked = time.monotonic()
+    _adopt(signed, session)
+    return session.principal
+
+
+@st.fragment(run_every=RECHECK_SECONDS)
+def watch_session() -> None:
+    """Pages refresh only their fragments, so nothing else would notice a revoked key on an
+    open page: this checks it every RECHECK_SECONDS and sends an ended session to the login."""
+    if st.session_state.get("session") and resume(force_check=True) is None:
+        st.rerun(scope="app")
 
 
 def principal() -> Principal | None:
@@ -76,18 +202,64 @@ def health_view() -> dict[str, Any]:
     return admin_health(store(), now())
 
 
+def api_url() -> str:
+    return os.environ.get("MT_API_URL", "http://127.0.0.1:8080").rstrip("/")
+
+
 def api(method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-    """Call the registry API as the logged-in user (MT_API_URL; the embedded stack's by default)."""
-    base = os.environ.get("MT_API_URL", "http://127.0.0.1:8080").rstrip("/")
+    """Call the registry API as the logged-in user (MT_API_URL; the embedded stack's by default).
+    A failure comes back as a refusal whose "message" is one sentence for a person (see problem)."""
+    base = api_url()
     try:
         answer = requests.request(method, f"{base}{path}", timeout=60,
                                   headers={"Authorization": f"Bearer {st.session_state.get('token', '')}"}, **kwargs)
-    except requests.RequestException as error:
-        return 503, {"error": "unreachable", "field": "MT_API_URL", "reason": str(error)}
+    except requests.Timeout:
+        return 504, problem(method, 504, {"error": "timeout", "field": "MT_API_URL"}, base)
+    except requests.RequestException:
+        return 503, problem(method, 503, {"error": "unreachable", "field": "MT_API_URL"}, base)
     try:
-        return answer.status_code, answer.json()
+        body = answer.json()
     except ValueError:
-        return answer.status_code, {"error": "bad_answer", "field": "body", "reason": answer.text[:200]}
+        body = None
+    if answer.status_code >= 400 or body is None:
+        return answer.status_code, problem(method, answer.status_code, body, base)
+    return answer.status_code, body
+
+
+def problem(method: str, status: int, body: Any, base: str) -> dict[str, Any]:
+    """A refusal or failure as the API's {error, field, reason} plus "message": what failed and
+    what to do, in one sentence, so no page shows a status code, a traceback or a dict."""
+    body = body if isinstance(body, dict) else {}
+    error, field = str(body.get("error") or "bad_answer"), str(body.get("field") or "")
+    reason = " ".join(str(body.get("reason") or "").split())[:300]
+    reading = method.upper() == "GET"
+    task = "load this page's data" if reading else "make this change"
+    if error == "unreachable":
+        message = (f"Could not reach the trading API at {base}, so this page could not {task}"
+                   f"{'' if reading else ' (nothing was changed)'}: start the stack (python -m devstack up) or "
+                   "correct the MT_API_URL setting, then reload the page.")
+    elif error == "timeout":
+        message = (f"The trading API at {base} did not answer within 60 seconds, so this page could not {task}"
+                   f"{'' if reading else ' (it may still happen: check before trying again)'}; try again in a "
+                   "minute.")
+    elif not body:
+        message = (f"The trading API answered HTTP {status} without a readable reply, so this page could not "
+                   f"{task}: check that MT_API_URL ({base}) points at the trading API.")
+    elif status == 401:
+        message = "Your API key is no longer accepted (revoked or replaced): log out and log in with a current key."
+    elif status == 403:
+        message = f"Your role may not do this ({reason or 'forbidden'}): ask your fund's admin if you need it."
+    elif status == 404:
+        message = f"Not found: {reason or 'no such item'}. It may have been removed; reload the page."
+    elif status == 429:
+        message = "Too many requests with your API key in the last minute: wait a minute, then try again."
+    elif status >= 500:
+        message = (f"The trading API failed while trying to {task} ({reason or f'HTTP {status}'}): try again in a "
+                   "minute; if it keeps failing, an admin can look at System health and the logs.")
+    else:
+        message = (f"Not done: {reason or 'the request was refused'}{f' ({field})' if field else ''}. "
+                   "Correct it and try again.")
+    return {"error": error, "field": field or "?", "reason": reason or message, "message": message}
 
 
 def fetch(path: str) -> Any:
@@ -100,4 +272,23 @@ def fetch(path: str) -> Any:
 
 
 def show_error(body: Any) -> None:
-    st.error(f"{body.get('field', '?')}: {body.get('reason', body)}" if isinstance(body, dict) else str(body))
+    """One sentence for a person, whatever the API (or its absence) answered."""
+    if isinstance(body, dict) and body.get("message"):
+        st.error(str(body["message"]))
+    elif isinstance(body, dict):
+        st.error(problem("POST", 400, body, api_url())["message"])
+    else:
+        st.error("The trading API answered something this page cannot read: reload the page and try again.")
+
+
+def describe_flatten(result: Any) -> str:
+    """Flatten's answer ({"flattening": {strategy: signal id}}) as a sentence for the admin."""
+    flattening = result.get("flattening") if isinstance(result, dict) else None
+    if not isinstance(flattening, dict):
+        return "Flatten submitted, but the API did not say which strategies: check Signal journey."
+    if not flattening:
+        return "Flatten submitted: nothing to close, no strategy holds a position or a working order."
+    listed = ", ".join(f"{strategy} (signal {flattening[strategy]})" for strategy in sorted(flattening))
+    plural = "strategy" if len(flattening) == 1 else "strategies"
+    return (f"Flatten submitted for {len(flattening)} {plural}: {listed}. Working orders are cancelled first, then "
+            "positions are closed at market; follow each signal in Signal journey.")

@@ -30,8 +30,10 @@ ROUTES: list[tuple[str, str, str, type[BaseModel] | str | None, int, bool]] = [
     ("get", "/healthz", "Liveness of the embedded server", None, 200, False),
     ("post", "/api/signals", "Send a signal with a developer API key, for the caller's own strategies only",
      SignalPayload, 202, True),
-    ("get", "/api/signals/{signal_id}", "A signal's journey: raw, standardized, decisions, orders, fills", None, 200,
-     True),
+    ("get", "/api/signals/{signal_id}", "A signal's journey. Admin: raw, standardized, every account's decision "
+     "with its checks, orders, fills. The strategy's developer: totals only, never an account or client: decisions "
+     "by status, reasons by check, orders by status, and per instrument and side the quantity ordered and filled, "
+     "the average fill price and the slippage against the signal's price in bps", None, 200, True),
     ("get", "/api/strategies", "Strategies the caller may see", None, 200, True),
     ("post", "/api/strategies", "Register a strategy; its webhook passphrase is returned once", StrategySpec, 201,
      True),

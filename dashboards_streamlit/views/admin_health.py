@@ -27,6 +27,8 @@ def health() -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     left, middle, right = st.columns(3)
     left.metric("Signals in flight", view["in_flight"]["unsettled_signals"])
+    left.page_link("views/admin_signals.py", label=f"Signals in flight: {view['in_flight']['unsettled_signals']}"
+                   " — list them", icon=":material/list_alt:", query_params={"status": "open"})
     middle.metric("Orders being placed", view["in_flight"]["orders_submitting"])
     right.metric("Dead letters", sum(view["dead_letters"].values()))
     if view["dead_letters"]:

@@ -55,7 +55,8 @@ def show_refusals() -> None:
     st.caption(f"Newest {len(refusals)}; each is in the journey log under its refusal id.")
 
 
-signal_id = st.text_input("Signal id", placeholder="sig_...").strip()
+# A link from the signals or kill switch page carries the id in ?signal_id=.
+signal_id = st.text_input("Signal id", value=st.query_params.get("signal_id", ""), placeholder="sig_...").strip()
 if signal_id:
     show_journey(signal_id)
 show_refusals()

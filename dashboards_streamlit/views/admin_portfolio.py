@@ -1,4 +1,9 @@
-"""Admin: strategies, an optimisation compared with the allocation in force, and approval."""
+"""Admin: strategies, an optimisation compared with the allocation in force, and approval
+for the accounts the admin chooses, after seeing each one's change and confirming it."""
+
+from __future__ import annotations
+
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -7,17 +12,49 @@ from dashboards_streamlit import charts
 from dashboards_streamlit.session import api, fetch, require, show_error
 from shared.services.portfolio_requests import METHODS
 
+NOTICE = "portfolio_notice"  # an approval's outcome, shown once after the page re-reads the allocation
+NEGLIGIBLE = 1e-9  # weights below this are not allocated (the approval drops them too)
+
+
+def percent(weight: float) -> str:
+    return f"{weight * 100:.1f}%"
+
+
+def allocation_table(weights: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """Accounts as rows, strategies as columns, in percent: what each account trades now."""
+    strategies = sorted({s for account in weights.values() for s in account})
+    return pd.DataFrame([{"account": a, **{s: percent(weights[a].get(s, 0.0)) for s in strategies}}
+                         for a in sorted(weights)]).set_index("account")
+
+
+def changes(account_id: str, now_in: dict[str, float], proposed: dict[str, float]) -> list[dict[str, Any]]:
+    """One account's weights before and after approval: the proposal replaces them whole."""
+    after = {s: w for s, w in proposed.items() if w > NEGLIGIBLE}
+    return [{"account": account_id, "strategy": s, "current": percent(now_in.get(s, 0.0)),
+             "new": percent(after.get(s, 0.0)),
+             "change": f"{(after.get(s, 0.0) - now_in.get(s, 0.0)) * 100:+.1f} pp"}
+            for s in sorted(set(now_in) | set(after))]
+
+
 require("admin")
 st.title("Strategies & allocation")
+if NOTICE in st.session_state:
+    st.success(st.session_state.pop(NOTICE))
 strategies = fetch("/api/strategies")["strategies"]
 st.dataframe(pd.DataFrame([{k: s.get(k) for k in ("strategy_id", "name", "owner", "status", "reference_capital")}
                            for s in strategies]), hide_index=True, width="stretch")
 
-_, current = api("GET", "/api/allocation")
-in_force = (current or {}).get("in_effect") or {}
+current = fetch("/api/allocation")
+in_force = current.get("in_effect") or {}
 st.subheader(f"Allocation in force: version {in_force.get('version', '—')}")
-current_weights = in_force.get("weights", {})
-st.dataframe(pd.DataFrame(current_weights).T.fillna(0.0), width="stretch")
+current_weights: dict[str, dict[str, float]] = in_force.get("weights") or {}
+if current_weights:
+    st.table(allocation_table(current_weights))
+else:
+    st.info("No allocation has been approved yet.")
+if current.get("pending"):
+    pending = current["pending"]
+    st.info(f"Version {pending['version']} is approved and takes effect at {pending.get('effective_from')}.")
 
 st.subheader("Run an optimisation")
 with st.form("optimise"):
@@ -52,10 +89,31 @@ if test:
                                                        test["walk_forward"]["equity"]["equity"], strict=True)]
     st.altair_chart(charts.line(curve, "date", "equity", "Walk-forward equity (out of sample)"),
                     width="stretch")
+
+    st.subheader("Approve")
+    accounts = [a["account_id"] for a in fetch("/api/accounts")["accounts"]]
+    chosen_accounts = st.multiselect("Accounts to apply this allocation to", accounts, default=[],
+                                     help="Only these accounts change; every other account keeps its weights.")
+    if chosen_accounts:
+        st.markdown("**What changes** (percent of each account's capital)")
+        diff = [row for a in chosen_accounts for row in changes(a, current_weights.get(a, {}), test["weights"])]
+        st.table(pd.DataFrame(diff).set_index("account"))
+        unchanged = sorted(set(current_weights) - set(chosen_accounts))
+        if unchanged:
+            st.caption(f"Unchanged: {', '.join(unchanged)}.")
+    reviewed = st.checkbox("I have reviewed these changes and approve them for the chosen accounts")
     if st.button("Approve as the next allocation", type="primary"):
-        status, body = api("POST", f"/api/portfolio/tests/{test['test_id']}/approve", json={})
-        if status == 200:
-            st.success(f"Approved: allocation version {body['allocation']['version']}")
-            del st.session_state["portfolio_test"]
+        if not chosen_accounts:
+            st.error("Choose at least one account: nothing was approved.")
+        elif not reviewed:
+            st.error("Tick the confirmation box after reviewing the changes: nothing was approved.")
         else:
-            show_error(body)
+            status, body = api("POST", f"/api/portfolio/tests/{test['test_id']}/approve",
+                               json={"account_ids": chosen_accounts})
+            if status == 200:
+                st.session_state[NOTICE] = (f"Approved: allocation version {body['allocation']['version']} for "
+                                            f"{', '.join(chosen_accounts)}.")
+                del st.session_state["portfolio_test"]
+                st.rerun()  # re-read: the header shows the version now in force
+            else:
+                show_error(body)

@@ -1,10 +1,10 @@
 """Strategy developer: my strategies' signals, decisions, fills, slippage and performance.
 Never which accounts or clients traded them."""
 
-import pandas as pd
 import streamlit as st
 
 from dashboards_streamlit import charts
+from dashboards_streamlit import formatting as fmt
 from dashboards_streamlit.session import REFRESH, require, store, strategy_view
 from shared.domain.models import Collections
 
@@ -15,6 +15,15 @@ if not mine:
     st.info("You have no strategies yet.")
     st.stop()
 strategy_id = st.selectbox("Strategy", sorted(mine))
+SIGNALS = {"received_at": fmt.TIME, "signal_id": fmt.TEXT, "action": fmt.TEXT, "symbol": fmt.TEXT,
+           "price": fmt.PRICE, "status": fmt.TEXT, "accounts_approved": fmt.QUANTITY,
+           "accounts_rejected": fmt.QUANTITY, "reasons": fmt.TEXT}
+FILLS = {"filled_at": fmt.TIME, "signal_id": fmt.TEXT, "symbol": fmt.TEXT, "side": fmt.TEXT,
+         "quantity": fmt.QUANTITY, "price": fmt.PRICE, "signal_price": fmt.PRICE, "slippage_bps": fmt.BPS}
+
+
+def ratio(value: float | None) -> str:
+    return fmt.MISSING if fmt.missing(value) else f"{value:.2f}"
 
 
 @st.fragment(run_every=REFRESH)
@@ -23,26 +32,28 @@ def strategy() -> None:
     if document is None:
         st.error("Not your strategy.")
         return
+    zone = fmt.viewer_timezone()
     st.caption(f"{document['name']} — {document['status']}")
     metrics = document["metrics"]
     if metrics:
         columns = st.columns(6)
-        for column, (label, key, fmt) in zip(columns, [
-            ("CAGR", "cagr", "{:.1%}"), ("Volatility", "volatility", "{:.1%}"), ("Sharpe", "sharpe", "{:.2f}"),
-            ("Sortino", "sortino", "{:.2f}"), ("Max drawdown", "max_drawdown", "{:.1%}"),
-            ("Calmar", "calmar", "{:.2f}")], strict=True):
-            value = metrics[key]
-            column.metric(label, "—" if value is None else fmt.format(value))
-        st.altair_chart(charts.line(document["equity_curve"], "date", "equity", "Equity (daily returns)"),
-                        width="stretch")
+        for column, (label, key, write) in zip(columns, [
+            ("CAGR", "cagr", fmt.percent), ("Volatility", "volatility", fmt.percent),
+            ("Sharpe", "sharpe", ratio), ("Sortino", "sortino", ratio),
+            ("Max drawdown", "max_drawdown", fmt.percent), ("Calmar", "calmar", ratio)], strict=True):
+            column.metric(label, write(metrics[key]))
+        st.altair_chart(charts.growth(document["equity_curve"], "date", "equity",
+                                      "Cumulative return (from daily returns)"), width="stretch")
     slippage = document["slippage"]
     st.metric("Mean slippage vs signal price",
               "—" if slippage["mean_bps"] is None else f"{slippage['mean_bps']:.2f} bps",
               help=f"over {slippage['fills']} fills; positive = worse than the signal's price")
     st.subheader("Signals and decisions")
-    st.dataframe(pd.DataFrame(document["signals"]), hide_index=True, width="stretch")
+    frame, config = fmt.table(document["signals"], SIGNALS, zone=zone)
+    st.dataframe(frame, column_config=config, hide_index=True, width="stretch")
     st.subheader("Fills")
-    st.dataframe(pd.DataFrame(document["fills"]), hide_index=True, width="stretch")
+    frame, config = fmt.table(document["fills"], FILLS, zone=zone)
+    st.dataframe(frame, column_config=config, hide_index=True, width="stretch")
 
 
 strategy()

@@ -8,15 +8,18 @@ dashboard creator stores them; the dashboards and the registry API serve them.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
-from shared.domain.models import KILL_SWITCH_DOC, Allocation, Collections, StandardizedSignal
+from shared.adapters import broker_mock
+from shared.domain.models import KILL_SWITCH_DOC, Allocation, Collections, Instrument, StandardizedSignal
 from shared.domain.returns_csv import ReturnSeries
 from shared.ports.store import Store
 from shared.services.account_poller import RECONCILIATION_BREAKS
 from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
+from shared.services.prices import market_price_doc_id
 
 RECENT = 100  # signals and fills shown
 CURVE_POINTS = 3000  # quarter-hour equity points: the last month
@@ -33,6 +36,8 @@ def signal_journey(store: Store, signal_id: str) -> dict[str, Any] | None:
 
 
 def client_document(store: Store, client_id: str, now: datetime) -> dict[str, Any]:
+    """A client's accounts, with the numbers an investor asks first (P&L today and since
+    inception, return, market value) computed here so every page shows the same figures."""
     allocation_doc = store.get(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC)
     allocation = (Allocation.model_validate(allocation_doc) if allocation_doc else Allocation()).in_effect(now)
     names = {s["strategy_id"]: s.get("name") or s["strategy_id"] for s in store.query(Collections.STRATEGIES)}
@@ -42,22 +47,40 @@ def client_document(store: Store, client_id: str, now: datetime) -> dict[str, An
         account_id = account["account_id"]
         snapshot = account.get("snapshot") or {}
         equity = float(snapshot.get("equity", 0.0))
+        currency = account.get("base_currency", "USD")
+        broker = account.get("broker", "")
         recent = store.query(Collections.ACCOUNT_HISTORY, where={"account_id": account_id}, order_by="at",
                              descending=True, limit=CURVE_POINTS)
         curve = [{"at": p["at"], "equity": p["equity"]} for p in reversed(recent)]
+        first = store.query(Collections.ACCOUNT_HISTORY, where={"account_id": account_id}, order_by="at", limit=1)
+        day_start = account.get("day_start") or {}
+        inception = first_equity(first[0] if first else None, day_start)
+        today = str(snapshot.get("as_of", ""))[:10]
+        lots = [p for p in sorted(store.query(Collections.POSITIONS, where={"account_id": account_id}),
+                                  key=lambda p: (p["strategy_id"], p["instrument_key"])) if p["quantity"]]
+        positions = []
+        for lot in lots:
+            instrument = Instrument.model_validate(lot["instrument"])
+            valued = position_value(lot["quantity"], lot["avg_price"], broker_mark(store, broker, instrument.key),
+                                    instrument.multiplier, fx_to_base(store, broker, instrument.currency, currency))
+            positions.append({"strategy": names.get(lot["strategy_id"], lot["strategy_id"]),
+                              "symbol": instrument.symbol, "quantity": lot["quantity"], "avg_price": lot["avg_price"],
+                              "currency": instrument.currency, **valued, "realized_pnl": lot["realized_pnl"]})
         accounts.append({
-            "account_id": account_id, "name": account.get("name", ""), "broker": account.get("broker", ""),
-            "currency": account.get("base_currency", "USD"), "equity": equity,
+            "account_id": account_id, "name": account.get("name", ""), "broker": broker,
+            "currency": currency, "equity": equity,
             "cash": snapshot.get("cash"), "margin_used": snapshot.get("margin_used"),
             "margin_available": snapshot.get("margin_available"), "as_of": snapshot.get("as_of"),
+            **investor_numbers(equity if snapshot else None,
+                               day_start.get("equity") if day_start.get("date") == today else None,
+                               inception[1] if inception else None),
+            "inception_at": inception[0] if inception else None,
+            "market_value": totals(positions, "market_value"), "unrealized_pnl": totals(positions, "unrealized_pnl"),
             "equity_curve": curve, "daily_pnl": daily_pnl(curve), "drawdown": drawdown(curve),
-            "allocation": [{"strategy_id": s, "strategy": names.get(s, s), "weight": w, "capital": equity * w}
-                           for s, w in sorted(allocation.weights.get(account_id, {}).items())],
-            "positions": [
-                {"strategy": names.get(p["strategy_id"], p["strategy_id"]), "symbol": p["instrument"]["symbol"],
-                 "quantity": p["quantity"], "avg_price": p["avg_price"], "realized_pnl": p["realized_pnl"]}
-                for p in sorted(store.query(Collections.POSITIONS, where={"account_id": account_id}),
-                                key=lambda p: (p["strategy_id"], p["instrument_key"])) if p["quantity"]],
+            "allocation": allocation_shares([{"strategy_id": s, "strategy": names.get(s, s), "weight": w}
+                                             for s, w in sorted(allocation.weights.get(account_id, {}).items())],
+                                            equity),
+            "positions": positions,
             "recent_fills": [
                 {"filled_at": f["filled_at"], "strategy": names.get(f["strategy_id"], f["strategy_id"]),
                  "symbol": f["instrument"]["symbol"], "side": f["side"], "quantity": f["quantity"],
@@ -66,6 +89,85 @@ def client_document(store: Store, client_id: str, now: datetime) -> dict[str, An
                                      order_by="filled_at", descending=True, limit=RECENT)],
         })
     return {"kind": "client", "client_id": client_id, "generated_at": now.isoformat(), "accounts": accounts}
+
+
+def first_equity(first_point: dict[str, Any] | None, day_start: dict[str, Any]) -> tuple[str, float] | None:
+    """When and at what equity the account's record begins. The history keeps each quarter
+    hour's last point, so its first point can be later than the very first snapshot; on the
+    history's first day that snapshot is the day's start, which the poller keeps."""
+    if first_point is None:
+        return None
+    if day_start.get("date") == str(first_point["at"])[:10] and day_start.get("equity") is not None:
+        return f"{day_start['date']}T00:00:00+00:00", float(day_start["equity"])
+    return str(first_point["at"]), float(first_point["equity"])
+
+
+def investor_numbers(equity: float | None, day_start: float | None, inception: float | None) -> dict[str, Any]:
+    """P&L and return today (against the day's first snapshot, which the daily loss limit
+    also uses) and since inception (against the first recorded equity: the store keeps no
+    deposits, so flows after that point count as P&L). None where a base is unknown."""
+
+    def change(base: float | None) -> tuple[float | None, float | None]:
+        if equity is None or base is None:
+            return None, None
+        return equity - base, (equity - base) / base if base > 0 else None
+
+    pnl_today, return_today = change(day_start)
+    pnl_inception, return_inception = change(inception)
+    return {"day_start_equity": day_start, "inception_equity": inception,
+            "pnl_today": pnl_today, "return_today": return_today,
+            "pnl_since_inception": pnl_inception, "return_since_inception": return_inception}
+
+
+def position_value(quantity: float, avg_price: float, mark: float | None, multiplier: float = 1.0,
+                   fx: float | None = 1.0) -> dict[str, float | None]:
+    """Market value (the notional, for futures too) and unrealized P&L in the account's
+    currency, at the broker's mark; None when there is no mark or no rate to convert it."""
+    if mark is None or fx is None:
+        return {"mark": mark, "market_value": None, "unrealized_pnl": None}
+    return {"mark": mark, "market_value": quantity * mark * multiplier * fx,
+            "unrealized_pnl": quantity * (mark - avg_price) * multiplier * fx}
+
+
+def totals(rows: list[dict[str, Any]], field: str) -> float | None:
+    """The sum of a column, or None when any row's value is unknown (a partial sum would mislead)."""
+    values = [row[field] for row in rows]
+    return None if any(v is None for v in values) else float(sum(values))
+
+
+def allocation_shares(rows: list[dict[str, Any]], equity: float) -> list[dict[str, Any]]:
+    """Each strategy's weight, its share of what is allocated (the donut's percentages) and
+    the capital it stands for."""
+    allocated = sum(row["weight"] for row in rows)
+    return [{**row, "share": row["weight"] / allocated if allocated > 0 else 0.0, "capital": equity * row["weight"]}
+            for row in rows]
+
+
+def broker_mark(store: Store, broker: str, key: str) -> float | None:
+    """The broker's latest mark: what a remote bridge published into ``market_prices``, or the
+    paper market's listing for the Mock. None when the store holds none (never the alert's price)."""
+    for collection, doc_id in ((Collections.MARKET_PRICES, market_price_doc_id(broker, key)),
+                               (broker_mock.PRICES, key.replace("/", "_"))):
+        if collection == broker_mock.PRICES and broker != "mock":
+            continue
+        document = store.get(collection, doc_id)
+        price = float(document["price"]) if document and document.get("price") is not None else None
+        if price is not None and math.isfinite(price) and price > 0:
+            return price
+    return None
+
+
+def fx_to_base(store: Store, broker: str, currency: str, base: str) -> float | None:
+    """One unit of ``currency`` in the account's ``base``, as the account's broker prices it."""
+    if currency == base:
+        return 1.0
+    if broker == "mock":
+        return broker_mock._fx(store.get, currency, base)  # the paper market's own rates
+    direct = broker_mark(store, broker, f"FX:{currency}{base}")
+    if direct is not None:
+        return direct
+    inverse = broker_mark(store, broker, f"FX:{base}{currency}")
+    return 1 / inverse if inverse is not None else None
 
 
 def strategy_document(store: Store, strategy_id: str, now: datetime) -> dict[str, Any] | None:

@@ -16,8 +16,7 @@ from werkzeug.serving import make_server
 from devstack.embedded import create_app
 from shared.bootstrap import Services
 from shared.demo import DEMO_API_KEYS
-from shared.domain.models import KILL_SWITCH_DOC, Collections
-from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
+from shared.domain.models import Collections
 from tests.conftest import signal_body
 
 APP = Path(__file__).resolve().parents[2] / "dashboards_streamlit" / "app.py"
@@ -108,13 +107,14 @@ def test_a_client_sees_their_accounts_numbers_and_nobody_elses(fund: Services):
     assert "DEMO-CLIENT-A" not in everything_shown(other) and "DEMO-CLIENT-B" in everything_shown(other)
 
 
-ALL_PAGES = ["admin_health", "admin_journey", "admin_portfolio", "admin_accounts", "admin_controls",
-             "client_overview", "client_activity", "developer_strategies"]
+ALL_PAGES = ["admin_health", "admin_signals", "admin_journey", "admin_portfolio", "admin_accounts",
+             "admin_controls", "client_overview", "client_activity", "developer_strategies"]
 
 
 @pytest.mark.parametrize(("token", "own"), [
     (CLIENT_A, {"client_overview", "client_activity"}), (ALICE, {"developer_strategies"}),
-    (ADMIN, {"admin_health", "admin_journey", "admin_portfolio", "admin_accounts", "admin_controls"})])
+    (ADMIN, {"admin_health", "admin_signals", "admin_journey", "admin_portfolio", "admin_accounts",
+             "admin_controls"})])
 def test_each_role_can_navigate_only_to_its_own_pages(fund: Services, token: str, own: set[str]):
     app = logged_in(token)
     for page in ALL_PAGES:
@@ -173,42 +173,3 @@ def test_admin_health_journey_and_accounts(fund: Services):
     assert list(accounts["account"]) == ["DEMO-CLIENT-A", "DEMO-CLIENT-B"]
     assert list(accounts["equity"]) == [fund.store.get(Collections.ACCOUNTS, a)["snapshot"]["equity"]
                                         for a in ("DEMO-CLIENT-A", "DEMO-CLIENT-B")]
-
-
-def test_admin_runs_an_optimisation_and_approves_it(fund: Services):
-    app = open_page(logged_in(ADMIN), "admin_portfolio")
-    version = fund.store.get(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC)["version"]
-    app.selectbox[0].select("min_variance")
-    app.button[0].click()  # the form's Run
-    app.run()
-    assert not app.error, [e.value for e in app.error]
-    test = app.session_state["portfolio_test"]
-    proposal = next(frame.value for frame in app.dataframe if "proposed" in frame.value.columns)
-    assert dict(zip(proposal["strategy_id"], proposal["proposed"], strict=True)) == test["weights"]
-    assert abs(sum(test["weights"].values()) - 1) < 1e-6
-    assert fund.store.get(Collections.PORTFOLIO_TESTS, test["test_id"])["weights"] == test["weights"]
-    next(b for b in app.button if b.label == "Approve as the next allocation").click()
-    app.run()
-    assert any("Approved: allocation version" in s.value for s in app.success)
-    allocation = fund.store.get(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC)
-    assert allocation["version"] == version + 1
-    assert allocation["weights"]["DEMO-CLIENT-A"] == {s: w for s, w in test["weights"].items() if w > 1e-9}
-
-
-def test_admin_kill_switch_and_flatten_need_confirmation(fund: Services):
-    app = open_page(logged_in(ADMIN), "admin_controls")
-    app.text_input[0].input("drill")
-    app.toggle[0].set_value(True)
-    app.button[0].click()
-    app.run()
-    assert fund.store.get(Collections.SETTINGS, KILL_SWITCH_DOC)["enabled"] is True
-    app.text_input[1].input("yes please")
-    app.button[1].click()
-    app.run()
-    assert any("confirm" in e.value for e in app.error)
-    app.text_input[1].input("FLATTEN ALL")
-    app.button[1].click()
-    app.run()
-    assert any("Flatten submitted" in s.value for s in app.success)
-    assert fund.bus.drain()
-    assert all(not p["quantity"] for p in fund.store.query(Collections.POSITIONS))

@@ -31,8 +31,12 @@ def test_a_developer_signal_for_their_own_strategy_trades(client, embedded):
     signal_id = answer.get_json()["signal_id"]
     assert embedded.bus.drain()
     journey = client.get(f"/api/signals/{signal_id}", headers=ALICE).get_json()
-    assert journey["raw"]["source_ip"] == "api:dev_alice"
-    assert {f["account_id"]: f["quantity"] for f in journey["fills"]} == {"DEMO-CLIENT-A": 40, "DEMO-CLIENT-B": 15}
+    assert journey["source"] == "http_api" and journey["decisions"]["approved"] == 2
+    assert [(e["symbol"], e["quantity_filled"]) for e in journey["executions"]] == [("AAPL", 55)]  # 40 + 15
+    assert "fills" not in journey and "DEMO-CLIENT" not in json.dumps(journey)  # no account: see test_signal_privacy
+    full = client.get(f"/api/signals/{signal_id}", headers=ADMIN).get_json()
+    assert full["raw"]["source_ip"] == "api:dev_alice"
+    assert {f["account_id"]: f["quantity"] for f in full["fills"]} == {"DEMO-CLIENT-A": 40, "DEMO-CLIENT-B": 15}
     again = client.post("/api/signals", headers=ALICE, json={**SIGNAL, "signal_id": "alice-1"})
     assert again.get_json() == {"status": "duplicate", "signal_id": signal_id}
 
