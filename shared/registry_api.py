@@ -49,6 +49,7 @@ class FlattenRequest(BaseModel):
     confirm: Annotated[str, Field(max_length=50)]
     strategy_ids: list[Annotated[str, Field(max_length=64)]] | None = None  # default: every strategy
     account_ids: list[Annotated[str, Field(max_length=64)]] | None = None  # default: every account
+    reason: Annotated[str, Field(max_length=300)] = ""  # kept with each flatten signal and announced
 JsonReply = tuple[Any, int]
 
 
@@ -231,7 +232,7 @@ def registry_blueprint(services: Services) -> flask.Blueprint:
     @route("/api/admin/flatten", ["POST"])
     def flatten(who: Principal) -> JsonReply:
         body = validated(FlattenRequest, json_body())
-        return services.admin.flatten(body.confirm, who, body.strategy_ids, body.account_ids), 202
+        return services.admin.flatten(body.confirm, who, body.strategy_ids, body.account_ids, body.reason), 202
 
     @route("/api/admin/brokers/zerodha/session", ["POST"])
     def zerodha_login(who: Principal) -> JsonReply:

@@ -74,7 +74,8 @@ with st.form("flatten"):
         elif confirm.strip() != FLATTEN_CONFIRMATION:
             st.error(f"To confirm, type {FLATTEN_CONFIRMATION} exactly: nothing was flattened.")
         else:
-            status, body = api("POST", "/api/admin/flatten", json={"confirm": confirm.strip()})
+            status, body = api("POST", "/api/admin/flatten", json={"confirm": confirm.strip(),
+                                                                    "reason": flatten_reason.strip()})
             if status == 202:
                 flattened = body
             else:

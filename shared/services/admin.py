@@ -81,7 +81,7 @@ class AdminControls:
         return document
 
     def flatten(self, confirmation: str, caller: Principal, strategy_ids: list[str] | None = None,
-                account_ids: list[str] | None = None) -> dict[str, Any]:
+                account_ids: list[str] | None = None, reason: str = "") -> dict[str, Any]:
         _admin(caller)
         if confirmation != FLATTEN_CONFIRMATION:
             raise RequestRejected("confirm", f"type {FLATTEN_CONFIRMATION!r} to flatten")
@@ -99,13 +99,13 @@ class AdminControls:
                 holdings.setdefault(order["strategy_id"], Instrument.model_validate(order["order"]["instrument"]))
         signals = {}
         for strategy_id, instrument in sorted(holdings.items()):
-            result = self._ingest.submit_flatten(strategy_id, instrument, caller.subject, account_ids)
+            result = self._ingest.submit_flatten(strategy_id, instrument, caller.subject, account_ids, reason)
             if result.status >= 400:
                 raise RequestRejected("strategy_ids", f"flatten of {strategy_id} failed: {result.body}", 503,
                                       "unavailable")
             signals[strategy_id] = result.body["signal_id"]
         self._bus.publish(Topics.NOTIFICATIONS, {"kind": "flatten_all", "requested_by": caller.subject,
-                                                 "strategies": sorted(signals)})
+                                                 "strategies": sorted(signals), "reason": reason})
         return {"flattening": signals}
 
     def _cancel_risk_adding(self, scope_id: str, why: str) -> list[str]:

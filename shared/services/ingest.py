@@ -146,7 +146,7 @@ class IngestService:
         return self._accept(parsed, instrument, f"api:{subject}")
 
     def submit_flatten(self, strategy_id: str, instrument: Instrument, requested_by: str,
-                       account_ids: list[str] | None = None) -> IngestResult:
+                       account_ids: list[str] | None = None, reason: str = "") -> IngestResult:
         """The admin's flatten: a signal like any other (stored, journeyed, deduplicated), for
         every account or the chosen ones. It only reduces risk, so every trading state lets it through."""
         now = self._clock()
@@ -159,7 +159,7 @@ class IngestService:
             limit_price=None, stop_price=None, stop_loss=None, take_profit=None, signal_time=now, environment=None,
             source=SignalSource.ADMIN,
             canonical=json.dumps({"action": "flatten", "strategy_id": strategy_id, "requested_by": requested_by,
-                                  "accounts": account_ids}),
+                                  "accounts": account_ids, "reason": reason}),
             accounts=account_ids,
         )
         return self._accept(parsed, instrument, "")

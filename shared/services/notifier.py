@@ -217,7 +217,8 @@ class NotifierService:
             state = "ON: no new risk" if data["enabled"] else "off: trading resumes"
             return f"🛑 Kill switch {state} ({data['changed_by']}: {data.get('reason') or 'no reason given'})"
         if kind == "flatten_all":
-            return f"🧯 Flatten-all by {data['requested_by']}: {', '.join(data['strategies']) or 'nothing held'}"
+            return (f"🧯 Flatten-all by {data['requested_by']} ({data.get('reason') or 'no reason given'}): "
+                    f"{', '.join(data['strategies']) or 'nothing held'}")
         if kind == "trading_state":
             return (f"🚦 {data['scope_id']} is now {data['state'].upper()} "
                     f"({data['changed_by']}: {data.get('reason') or 'no reason given'})")

@@ -4,7 +4,6 @@ screen compared with the store, screenshots saved under logs/screenshots/."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from devstack.processes import REPO_ROOT, free_port
 from shared.adapters.store_sqlite import SqliteStore
 from shared.demo import DEMO_API_KEYS
 from shared.domain.models import Collections
+from tests.devstack_cli import cli, stack_env
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(
@@ -27,16 +27,11 @@ SCREENSHOTS = REPO_ROOT / "logs" / "screenshots"
 SAMPLES = ["equity_buy.json", "forex_buy.json", "futures_tradingview.json"]
 
 
-def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "devstack", *args], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=180)
-
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, SqliteStore]]:
     root = tmp_path_factory.mktemp("browser")
-    env = {**os.environ, "MT_STACK_DIR": str(root / "logs"), "MT_LOG_DIR": str(root / "logs"),
-           "MT_SQLITE_PATH": str(root / "store.sqlite")}
+    env = stack_env(root)
     port, dashboards = free_port(), free_port()
     started = cli("up", f"--port={port}", f"--dashboards-port={dashboards}", env=env)
     assert started.returncode == 0, started.stderr

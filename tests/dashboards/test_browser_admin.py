@@ -6,7 +6,6 @@ with the reason. Screenshots go under the pytest temporary directory; their path
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from shared.demo import DEMO_API_KEYS, DEMO_PASSPHRASES
 from shared.domain.models import KILL_SWITCH_DOC, Collections
 from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
 from tests.dashboards.test_browser import CHROMEDRIVER, CHROMIUM, browser, cli, log_in, metric, wait
+from tests.devstack_cli import stack_env
 
 __all__ = ["browser"]  # the fixture, shared with test_browser
 pytestmark = pytest.mark.skipif(
@@ -42,8 +42,7 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("browser_admin")
-    env = {**os.environ, "MT_STACK_DIR": str(root / "logs"), "MT_LOG_DIR": str(root / "logs"),
-           "MT_SQLITE_PATH": str(root / "store.sqlite")}
+    env = stack_env(root)
     port, dashboards = free_port(), free_port()
     started = cli("up", f"--port={port}", f"--dashboards-port={dashboards}", env=env)
     assert started.returncode == 0, started.stderr

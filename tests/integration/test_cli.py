@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -14,17 +13,12 @@ import pytest
 import requests
 
 from devstack.processes import REPO_ROOT, free_port
-
-
-def cli(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "devstack", *args], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+from tests.devstack_cli import cli, stack_env
 
 
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "MT_STACK_DIR": str(tmp_path / "logs"), "MT_LOG_DIR": str(tmp_path / "logs"),
-            "MT_SQLITE_PATH": str(tmp_path / "data" / "store.sqlite")}
+    return stack_env(tmp_path)
 
 
 def wait_for_fills(env: dict[str, str], expected: str, timeout: float = 60) -> str:

@@ -8,27 +8,19 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from devstack.processes import REPO_ROOT, free_port, group_members, is_running
-
-
-def cli(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "devstack", *args], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+from devstack.processes import free_port, group_members, is_running
+from tests.devstack_cli import cli, stack_env
 
 
 @pytest.fixture
 def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    env = {**os.environ, "MT_STACK_DIR": str(tmp_path / "logs"), "MT_LOG_DIR": str(tmp_path / "logs"),
-           "MT_SQLITE_PATH": str(tmp_path / "data" / "store.sqlite"), "MT_ENV_FILE": ""}
-    env.pop("ZERODHA_ACCOUNTS", None)
+    env = stack_env(tmp_path)
     yield env
     cli("down", env=env)  # whatever a failed assertion left running
 

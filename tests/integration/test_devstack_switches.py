@@ -4,9 +4,6 @@ the CLI, and the settings the services read (MT_USE_MOCK_BROKER, MT_LIVE_TRADING
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -14,25 +11,21 @@ from pathlib import Path
 import pytest
 import requests
 
-from devstack.processes import REPO_ROOT, free_port
+from devstack.processes import free_port
 from devstack.switches import open_paper_accounts
 from shared.bootstrap import build_services
 from shared.config import Settings
 from shared.demo import seed_demo_fund
 from shared.domain.models import Account, Broker, Collections
+from tests.devstack_cli import cli, stack_env
 
 ZERODHA = json.dumps({"ZD1234": {"api_key": "key", "api_secret": "secret"}})
 
 
-def cli(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "devstack", *args], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
-
 
 @pytest.fixture
 def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    env = {**os.environ, "MT_STACK_DIR": str(tmp_path / "logs"), "MT_LOG_DIR": str(tmp_path / "logs"),
-           "MT_SQLITE_PATH": str(tmp_path / "data" / "store.sqlite"), "MT_ENV_FILE": "", "ZERODHA_ACCOUNTS": ZERODHA}
+    env = stack_env(tmp_path, ZERODHA_ACCOUNTS=ZERODHA)
     yield env
     cli("down", env=env)
 

@@ -183,3 +183,11 @@ def test_the_embedded_stack_routes_refusals_and_ticks(tmp_path: Path, clock: Fak
     texts = bot_api.texts()
     assert len(texts) == 2, texts
     assert texts[1].startswith("⚠️ 2 more risk refusals (2 signals)")
+
+
+def test_a_flatten_all_is_announced_with_who_asked_and_why(store: SqliteStore, clock: FakeClock,
+                                                          bot_api: FakeBotApi):
+    notifier(store, clock, bot_api).handle("f1", {"kind": "flatten_all", "requested_by": "admin",
+                                                  "strategies": ["fx_carry", "momentum_us"],
+                                                  "reason": "broker outage drill"})
+    assert bot_api.texts() == ["🧯 Flatten-all by admin (broker outage drill): fx_carry, momentum_us"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from devstack.embedded import create_app
@@ -54,13 +56,15 @@ def test_kill_switch_stops_new_risk_and_flatten_all_closes_everything(client, em
     wrong = client.post("/api/admin/flatten", headers=ADMIN, json={"confirm": "yes"})
     assert wrong.status_code == 422 and wrong.get_json()["field"] == "confirm"
     assert held(embedded)
-    flattened = client.post("/api/admin/flatten", headers=ADMIN, json={"confirm": "FLATTEN ALL"})
+    flattened = client.post("/api/admin/flatten", headers=ADMIN,
+                            json={"confirm": "FLATTEN ALL", "reason": "broker outage drill"})
     assert flattened.status_code == 202
     assert set(flattened.get_json()["flattening"]) == {"momentum_us", "fx_carry"}
     embedded.bus.drain()
     assert held(embedded) == {}
     journey = client.get(f"/api/signals/{flattened.get_json()['flattening']['momentum_us']}", headers=ADMIN)
     assert {o["status"] for o in journey.get_json()["orders"]} == {"filled"}
+    assert json.loads(journey.get_json()["raw"]["content"])["reason"] == "broker outage drill"  # kept with it
 
 
 def test_orders_queued_before_the_switch_are_cancelled_and_exits_still_fill(client, embedded):
