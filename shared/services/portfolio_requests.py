@@ -29,5 +29,5 @@ class OptimisationRequest(BaseModel):
 class Approval(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    account_ids: list[str] | None = None  # None: every account
+    account_ids: Annotated[list[str], Field(min_length=1)] | None = None  # None: every account; [] changes nothing
     effective_from: datetime | None = None  # None: at once

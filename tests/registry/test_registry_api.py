@@ -121,6 +121,8 @@ def test_an_approved_optimisation_changes_what_cerebro_trades(client, embedded, 
     assert len(test["walk_forward"]["windows"]) == (756 - 252) // 63
     assert set(test["correlation"]) == {"momentum_us", "trend_futures", "fx_carry"}
 
+    nobody = client.post(f"/api/portfolio/tests/{test['test_id']}/approve", headers=ADMIN, json={"account_ids": []})
+    assert nobody.status_code == 422 and nobody.get_json()["field"] == "account_ids"  # an approval that changes nothing
     approved = client.post(f"/api/portfolio/tests/{test['test_id']}/approve", headers=ADMIN, json={})
     assert approved.status_code == 200
     allocation = approved.get_json()["allocation"]
