@@ -13,14 +13,12 @@ final, and our positions, our fills and the Mock broker's books agreeing.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
-import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +35,7 @@ from shared.domain.models import Collections
 from tests.conftest import signal_body
 from tests.integration.stack_helpers import running_stack
 from tests.trust.books import FINAL_ORDER_STATUSES, check_books
+from tests.trust.crash_harness import Alert, Sender, Tally, send_all
 
 ALERTS = 120
 SENDERS = 4
@@ -48,7 +47,6 @@ MARKS = {"AAPL": 190.0, "MSFT": 420.0, "NVDA": 130.0, "SPY": 560.0}  # the demo 
 TICK_EVERY_SECONDS = 20.0  # Cloud Scheduler calls the tick every minute; faster here, same work
 SETTLE_SECONDS = 240.0
 SEND_SECONDS = 300.0
-Alert = tuple[str, bytes, bool]  # (alert id, body, delivered twice)
 
 
 @pytest.fixture(scope="module")
@@ -83,85 +81,8 @@ def make_alerts(rng: random.Random) -> list[Alert]:
                                   "price": round(MARKS[ticker] * rng.uniform(0.99, 1.01), 2)}
         if action != "exit":
             fields["quantity"] = rng.randint(1, 5)
-        alerts.append((f"kx-{index:04d}", signal_body(**fields), rng.random() < TWICE_SHARE))
+        alerts.append((f"kx-{index:04d}", json.loads(signal_body(**fields)), rng.random() < TWICE_SHARE))
     return alerts
-
-
-@dataclass
-class Tally:
-    """What the senders saw, shared between their threads."""
-
-    accepted: dict[str, str] = field(default_factory=dict)  # alert id -> signal id
-    answers: Counter = field(default_factory=Counter)
-    refused: dict[str, str] = field(default_factory=dict)
-    resends: Counter = field(default_factory=Counter)
-    problems: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def deliver(url: str, alert_id: str, body: bytes, tally: Tally, give_up_at: float) -> None:
-    """As a patient TradingView: resend every transport failure or 5xx until a 2xx or 4xx."""
-    while time.monotonic() < give_up_at:
-        try:
-            answer = requests.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=15)
-        except requests.RequestException as error:
-            reason = type(error).__name__
-        else:
-            if answer.status_code < 500:
-                break
-            reason = f"HTTP {answer.status_code}"
-        with tally.lock:
-            tally.resends[reason] += 1
-        time.sleep(0.2)
-    else:
-        with tally.lock:
-            tally.problems.append(f"{alert_id} was never answered 2xx/4xx")
-        return
-    with tally.lock:
-        tally.answers[answer.status_code] += 1
-        if answer.status_code in (200, 202):
-            signal_id = answer.json()["signal_id"]
-            earlier = tally.accepted.setdefault(alert_id, signal_id)
-            if earlier != signal_id:
-                tally.problems.append(f"{alert_id} was given two signal ids: {earlier} and {signal_id}")
-        else:
-            tally.refused[alert_id] = f"{answer.status_code} {answer.text[:200]}"
-
-
-def start_senders(url: str, alerts: list[Alert], tally: Tally) -> list[threading.Thread]:
-    """SENDERS threads over the alerts; a twice-delivered alert is posted by two threads released together."""
-    work = iter(alerts)
-    take = threading.Lock()
-    give_up_at = time.monotonic() + SEND_SECONDS
-
-    def guarded(alert_id: str, body: bytes, gate: threading.Barrier | None) -> None:
-        try:
-            if gate is not None:
-                gate.wait()
-            deliver(url, alert_id, body, tally, give_up_at)
-        except Exception as error:  # noqa: BLE001 - reported by the test, not lost in a thread
-            with tally.lock:
-                tally.problems.append(f"{alert_id}: {type(error).__name__}: {error}")
-
-    def run() -> None:
-        while True:
-            with take:
-                alert = next(work, None)
-            if alert is None:
-                return
-            alert_id, body, twice = alert
-            gate = threading.Barrier(2, timeout=30) if twice else None
-            twin = threading.Thread(target=guarded, args=(alert_id, body, gate)) if twice else None
-            if twin is not None:
-                twin.start()
-            guarded(alert_id, body, gate)
-            if twin is not None:
-                twin.join()
-
-    threads = [threading.Thread(target=run, name=f"sender-{i}") for i in range(SENDERS)]
-    for thread in threads:
-        thread.start()
-    return threads
 
 
 def kill_execution(stack: EmulatedStack, services: Services, life_began: datetime) -> dict[str, Any]:
@@ -227,10 +148,11 @@ def log_lines(stack: EmulatedStack, ids: set[str], limit: int = 60) -> list[str]
 @pytest.mark.timeout(900)
 def test_no_order_lost_or_doubled_when_the_execution_function_is_killed(stack, services):
     began = time.monotonic()
-    tally = Tally()
+    tally, errors = Tally(), []
     alerts = make_alerts(random.Random(20261211))
     kills: list[dict[str, Any]] = []
-    threads = start_senders(stack.url("webhook"), alerts, tally)
+    sender = Sender(stack.url("webhook"), tally, give_up_at=time.monotonic() + SEND_SECONDS, retry_sleep=0.2)
+    threads = send_all(alerts, sender, errors, SENDERS)
     pending = list(KILL_AFTER_ACCEPTED)
     life_began = datetime.now(UTC)
     while pending and any(t.is_alive() for t in threads):
@@ -271,7 +193,7 @@ def test_no_order_lost_or_doubled_when_the_execution_function_is_killed(stack, s
           f"{figures['claimed_more_than_once']}), fills {figures['fills']}, ticks {len(ticks)} {ticks}, "
           f"settled after {settling}, seconds {time.monotonic() - began:.0f}")
 
-    problems[:0] = [f"sender: {p}" for p in tally.problems[:10]]
+    problems[:0] = [f"sender: {p}" for p in errors[:10]]
     if tally.refused:
         problems.insert(0, f"{len(tally.refused)} alerts refused (all were valid): "
                            f"{dict(list(tally.refused.items())[:10])}")

@@ -111,6 +111,9 @@ class EmbeddedServer:
                 for line in path.read_text(errors="replace").splitlines() if containing in line]
 
 
+Alert = tuple[str, dict[str, Any], bool]  # (alert id, webhook body, delivered twice at once)
+
+
 @dataclass
 class Tally:
     """What the senders saw, shared between their threads."""
@@ -164,6 +167,48 @@ class Sender:
                 assert earlier == signal_id, f"{alert_id} was given two signal ids: {earlier} and {signal_id}"
             else:
                 self._tally.refused[alert_id] = f"{answer.status_code} {answer.text[:300]}"
+
+
+def send_all(alerts: list[Alert], sender: Sender, errors: list[str], senders: int) -> list[threading.Thread]:
+    """Start ``senders`` threads over the alerts; a twice-delivered alert is posted by two threads
+    released together. What a thread could not deliver is added to ``errors``."""
+    work = iter(alerts)
+    take = threading.Lock()
+
+    def deliver_together(alert_id: str, body: dict[str, Any]) -> None:
+        gate = threading.Barrier(2, timeout=30)
+
+        def post() -> None:
+            gate.wait()
+            sender.deliver(alert_id, body)
+
+        twin = threading.Thread(target=guarded, args=(post,), name=f"twin-{alert_id}")
+        twin.start()
+        post()
+        twin.join()
+
+    def guarded(action: Any, *args: Any) -> None:
+        try:
+            action(*args)
+        except Exception as error:  # noqa: BLE001 - reported by the test, not lost in a thread
+            errors.append(f"{threading.current_thread().name}: {type(error).__name__}: {error}")
+
+    def run() -> None:
+        while True:
+            with take:
+                alert = next(work, None)
+            if alert is None:
+                return
+            alert_id, body, twice = alert
+            if twice:
+                guarded(deliver_together, alert_id, body)
+            else:
+                guarded(sender.deliver, alert_id, body)
+
+    threads = [threading.Thread(target=run, name=f"sender-{i}") for i in range(senders)]
+    for thread in threads:
+        thread.start()
+    return threads
 
 
 class StoreReader:

@@ -26,6 +26,7 @@ from shared.demo import DEMO_PASSPHRASES
 from shared.domain.models import Collections
 from tests.trust.books import FINAL_ORDER_STATUSES, check_books
 from tests.trust.crash_harness import (
+    Alert,
     EmbeddedServer,
     Sender,
     StoreReader,
@@ -33,6 +34,7 @@ from tests.trust.crash_harness import (
     default_env,
     journey_counts,
     journey_lines,
+    send_all,
 )
 
 ALERTS = 600
@@ -42,7 +44,6 @@ TWICE_SHARE = 0.1  # alerts delivered twice at the same moment
 SETTLE_SECONDS = 120.0
 EQUITY_MARKS = {"AAPL": 190.0, "MSFT": 420.0, "NVDA": 130.0, "SPY": 560.0}  # listed by the demo fund
 FX_TICKER, FX_MARK = "FX:EURUSD", 1.08
-Alert = tuple[str, dict[str, Any], bool]
 
 
 def make_alerts(rng: random.Random) -> list[Alert]:
@@ -65,47 +66,6 @@ def make_alerts(rng: random.Random) -> list[Alert]:
             body["quantity"] = quantity
         alerts.append((alert_id, body, rng.random() < TWICE_SHARE))
     return alerts
-
-
-def send_all(alerts: list[Alert], sender: Sender, errors: list[str]) -> list[threading.Thread]:
-    """Start the sender threads; a twice-delivered alert is posted by two threads released together."""
-    work = iter(alerts)
-    take = threading.Lock()
-
-    def deliver_together(alert_id: str, body: dict[str, Any]) -> None:
-        gate = threading.Barrier(2, timeout=30)
-
-        def post() -> None:
-            gate.wait()
-            sender.deliver(alert_id, body)
-
-        twin = threading.Thread(target=guarded, args=(post,), name=f"twin-{alert_id}")
-        twin.start()
-        post()
-        twin.join()
-
-    def guarded(action: Any, *args: Any) -> None:
-        try:
-            action(*args)
-        except Exception as error:  # noqa: BLE001 - reported by the test, not lost in a thread
-            errors.append(f"{threading.current_thread().name}: {type(error).__name__}: {error}")
-
-    def run() -> None:
-        while True:
-            with take:
-                alert = next(work, None)
-            if alert is None:
-                return
-            alert_id, body, twice = alert
-            if twice:
-                guarded(deliver_together, alert_id, body)
-            else:
-                guarded(sender.deliver, alert_id, body)
-
-    threads = [threading.Thread(target=run, name=f"sender-{i}") for i in range(SENDERS)]
-    for thread in threads:
-        thread.start()
-    return threads
 
 
 def progress(reader: StoreReader, signal_ids: set[str]) -> tuple[int, int, int]:
@@ -131,7 +91,7 @@ def test_no_order_lost_or_doubled_when_the_embedded_server_is_killed(tmp_path: P
     threads: list[threading.Thread] = []
     try:
         server.start(healthy_within=90)
-        threads = send_all(alerts, sender, errors)
+        threads = send_all(alerts, sender, errors, SENDERS)
         pending = list(KILL_AFTER_ACCEPTED)
         while any(t.is_alive() for t in threads):
             with tally.lock:
