@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from devstack.processes import REPO_ROOT, free_port
+from devstack.processes import REPO_ROOT
 from shared.adapters.store_sqlite import SqliteStore
 from shared.demo import DEMO_API_KEYS
 from shared.domain.models import Collections
-from tests.devstack_cli import cli, stack_env
+from tests.devstack_cli import cli_stack
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(
@@ -27,15 +27,9 @@ SCREENSHOTS = REPO_ROOT / "logs" / "screenshots"
 SAMPLES = ["equity_buy.json", "forex_buy.json", "futures_tradingview.json"]
 
 
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, SqliteStore]]:
-    root = tmp_path_factory.mktemp("browser")
-    env = stack_env(root)
-    port, dashboards = free_port(), free_port()
-    started = cli("up", f"--port={port}", f"--dashboards-port={dashboards}", env=env)
-    assert started.returncode == 0, started.stderr
-    try:
+    with cli_stack(tmp_path_factory.mktemp("browser")) as (env, port, dashboards):
         for sample in SAMPLES:
             sent = subprocess.run([sys.executable, "tests/signals_testing/send_test_signal.py", "--file",
                                    f"sample_signals/{sample}", "--url", f"http://127.0.0.1:{port}/webhook"],
@@ -45,8 +39,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Sqlit
         assert wait(lambda: len(store.query(Collections.SIGNALS, where={"status": "decided"})) == len(SAMPLES)
                     and not store.query(Collections.OPEN_SIGNALS), 60)
         yield f"http://127.0.0.1:{dashboards}", store
-    finally:
-        cli("down", env=env)
 
 
 @pytest.fixture

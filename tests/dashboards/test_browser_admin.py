@@ -12,13 +12,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from devstack.processes import free_port
 from shared.adapters.store_sqlite import SqliteStore
 from shared.demo import DEMO_API_KEYS, DEMO_PASSPHRASES
 from shared.domain.models import KILL_SWITCH_DOC, Collections
 from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
-from tests.dashboards.test_browser import CHROMEDRIVER, CHROMIUM, browser, cli, log_in, metric, wait
-from tests.devstack_cli import stack_env
+from tests.dashboards.test_browser import CHROMEDRIVER, CHROMIUM, browser, log_in, metric, wait
+from tests.devstack_cli import cli_stack
 
 __all__ = ["browser"]  # the fixture, shared with test_browser
 pytestmark = pytest.mark.skipif(
@@ -42,16 +41,10 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("browser_admin")
-    env = stack_env(root)
-    port, dashboards = free_port(), free_port()
-    started = cli("up", f"--port={port}", f"--dashboards-port={dashboards}", env=env)
-    assert started.returncode == 0, started.stderr
-    try:
+    with cli_stack(root) as (env, port, dashboards):
         (root / "screenshots").mkdir()
         yield Stack(f"http://127.0.0.1:{dashboards}", f"http://127.0.0.1:{port}/webhook",
                     SqliteStore(env["MT_SQLITE_PATH"]), root / "screenshots")
-    finally:
-        cli("down", env=env)
 
 
 def by(kind: str, value: str):
