@@ -43,7 +43,7 @@ class ConfirmationService:
             for fill in update.fills
         }
 
-        def work(tx: Transaction) -> list[Fill]:
+        def work(tx: Transaction) -> tuple[list[Fill], dict | None]:
             seen = {fill.exec_id: tx.get(Collections.CONFIRMATIONS, fill.exec_id) for fill in update.fills}
             positions = {pid: tx.get(Collections.POSITIONS, pid) for pid in set(position_ids.values())}
             order = tx.get(Collections.ORDERS, update.client_order_id)
@@ -60,17 +60,15 @@ class ConfirmationService:
                 tx.set(Collections.POSITIONS, position_id, positions[position_id])
             if order is not None and _STATUS_RANK.get(update.status, 0) >= _STATUS_RANK.get(order["status"], 0):
                 # Status only moves forward: a late 'working' never undoes 'filled'.
-                tx.set(Collections.ORDERS, update.client_order_id, {
-                    **order, "status": update.status, "filled_quantity": update.filled_quantity,
-                    "confirmed_at": self._clock().isoformat(), "open": not update.is_final,
-                })
+                order = {**order, "status": update.status, "filled_quantity": update.filled_quantity,
+                         "confirmed_at": self._clock().isoformat(), "open": not update.is_final}
+                tx.set(Collections.ORDERS, update.client_order_id, order)
             for leg in legs:
                 if booked[leg.client_order_id] is None:
                     tx.set(Collections.ORDERS, leg.client_order_id, _working_leg(leg, self._clock()))
-            return new
+            return new, order  # the order as stored now
 
-        new_fills = self._store.transaction(work)
-        order = self._store.get(Collections.ORDERS, update.client_order_id)
+        new_fills, order = self._store.transaction(work)
         if order is not None and order["status"] in FINAL:
             self._settle(order["signal_id"], update.client_order_id)
         wake(self._store, self._bus, Collections.ORDERS, update.client_order_id)  # after the settle it waits on
