@@ -1,6 +1,6 @@
 """The signal journey log: one line per step a signal takes.
 
-Locally it is ``logs/signal_processing.log`` in the seed's format
+Locally it is ``logs/signal_processing.log`` in the operators' long-standing format
 ``Timestamp | [SERVICE] | Message``; in the cloud, one JSON object per line on
 stdout carrying the signal id, which Cloud Logging indexes.
 

@@ -244,7 +244,7 @@ def drawdown(curve: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def admin_health(store: Store, now: datetime) -> dict[str, Any]:
-    """The seed's status view, from the store so it reads the same on every stack: each
+    """The operators' status view, from the store so it reads the same on every stack: each
     stage's last activity, the work still in flight, dead letters, breaks, the kill switch."""
 
     def latest(collection: str, field: str) -> str | None:

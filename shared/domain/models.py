@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validato
 
 
 class Collections(StrEnum):
-    """Collection names, kept from the seed so existing data stays readable."""
+    """Collection names, kept as the operators' existing data names them, so it stays readable."""
 
     RAW_SIGNALS = "trading_signals_raw"
     SIGNALS = "signal_store"

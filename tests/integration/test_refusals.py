@@ -163,7 +163,8 @@ def test_a_forged_newline_stays_on_one_line_of_the_journey(client, embedded):
     assert answer.status_code == 422 and answer.get_json()["field"] == "strategy_id"
     embedded.ingest.refusals.record(RequestRejected("ticker", "unknown \u2028\x00\x85\r\\n"), body=b"",
                                     query={}, source="test", channel="webhook")
-    lines = [line for line in journey_log(embedded).splitlines() if "[INSTRUMENTS]" not in line]  # the seed's
+    # The demo fund's seeding writes [INSTRUMENTS] lines; the refusals' are the rest.
+    lines = [line for line in journey_log(embedded).splitlines() if "[INSTRUMENTS]" not in line]
     assert len(lines) == 2
     assert all(re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \| \[WEBHOOK] \| ref_\w+: refused ", line)
                for line in lines)
