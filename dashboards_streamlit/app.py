@@ -20,6 +20,8 @@ PAGES = {
               ("views/admin_signals.py", "Signals", ":material/list_alt:"),
               ("views/admin_journey.py", "Signal journey", ":material/route:"),
               ("views/admin_portfolio.py", "Strategies & allocation", ":material/pie_chart:"),
+              ("views/admin_orders.py", "Order blotter", ":material/pending_actions:"),
+              ("views/admin_positions.py", "Positions & P&L", ":material/account_balance_wallet:"),
               ("views/admin_accounts.py", "Accounts & reconciliation", ":material/account_balance:"),
               ("views/admin_controls.py", "Kill switch", ":material/emergency:")],
     "client": [("views/client_overview.py", "My accounts", ":material/show_chart:"),
@@ -37,8 +39,9 @@ def login_page() -> None:
     with st.form("login"):
         token = st.text_input("API key", type="password", help="mt_<key id>.<secret>, from your fund's admin")
         if st.form_submit_button("Log in"):
-            if login(token) is None:
-                st.error("Unknown, revoked or malformed API key.")
+            refused = login(token)
+            if refused:
+                st.error(refused)
             else:
                 st.rerun()
 

@@ -29,7 +29,9 @@ LABELS = {
     "accounts_rejected": "Accounts rejected", "instrument_key": "Instrument", "broker_quantity": "Broker quantity",
     "our_quantity": "Our quantity", "first_seen": "First seen", "last_seen": "Last seen", "cagr": "CAGR",
     "max_drawdown": "Max drawdown", "as_of": "As of", "margin_used": "Margin used",
-    "margin_available": "Margin available", "strategy_id": "Strategy", "mark": "Mark",
+    "margin_available": "Margin available", "strategy_id": "Strategy", "mark": "Mark", "total_pnl": "Total P&L",
+    "filled_quantity": "Filled", "order_type": "Type", "limit_price": "Limit", "stop_price": "Stop",
+    "client_order_id": "Client order id",
 }
 MONEY, PRICE, QUANTITY, PERCENT, BPS, TIME, TEXT = "money", "price", "quantity", "percent", "bps", "time", "text"
 

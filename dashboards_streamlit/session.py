@@ -1,10 +1,9 @@
-"""What every page shares: the store, who is logged in, cached role-scoped documents,
-and the registry API for anything that changes state.
+"""What every page shares: who is logged in, and the trading API, called with the viewer's
+own key for everything a page shows or changes.
 
-Reads go straight to the store (read-only, scoped here to what the caller may see);
-writes go through the authenticated registry API with the caller's own key, so the
-same server-side checks apply as for any other client, and the embedded stack's
-in-process bus does the work in the process that owns it.
+The dashboards hold no store and no credentials of their own: the API decides what each
+role may see or do, once, for these pages and every other client alike. Reads are cached
+per key for a few seconds; a change clears them, so the page shows what the API stored.
 """
 
 from __future__ import annotations
@@ -19,22 +18,15 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import requests
 import streamlit as st
 
-from shared.auth.api_keys import ApiKeys, Principal
-from shared.bootstrap import build_store
-from shared.config import Settings
-from shared.dashboards.documents import admin_health, client_document, strategy_document
-from shared.ports.store import Store
+from shared.auth.api_keys import Principal
 
 REFRESH = "10s"  # live pages rerun their data fragments this often
-
-
-@st.cache_resource
-def store() -> Store:
-    return build_store(Settings.from_env())
+CACHE_SECONDS = 5  # a read is reused this long per key: page switches and reruns do not re-ask
 
 
 def now() -> datetime:
@@ -43,7 +35,7 @@ def now() -> datetime:
 
 # Sessions. A login survives a refresh and opens deep links: the URL carries a signed,
 # expiring session token (?session=...), never the API key. The key itself stays in this
-# process's memory, found by the token's session id, and is checked against the store again
+# process's memory, found by the token's session id, and is checked with the API again
 # at most every RECHECK_SECONDS, so a revoked key ends its open sessions within a minute.
 SESSION_PARAM = "session"
 SESSION_SECONDS = 12 * 3600
@@ -57,7 +49,7 @@ class OpenSession:
     api_key: str  # kept server-side: the URL holds only the signed session id
     principal: Principal
     expires: float  # epoch seconds
-    checked: float  # monotonic time of the last check against the store
+    checked: float  # monotonic time of the last check with the API
 
 
 @st.cache_resource
@@ -95,19 +87,30 @@ def verify_session(token: str, at: float | None = None) -> tuple[str, str] | Non
     return session_id, key_id
 
 
-def login(token: str) -> Principal | None:
-    found = ApiKeys(store()).authenticate(token.strip())
-    if found is None:
-        return None
+def login(token: str) -> str | None:
+    """Open a session for ``token``; None on success, else why not, in one sentence."""
+    status, found = who_is(token.strip())
+    if not isinstance(found, Principal):
+        return "Unknown, revoked or malformed API key." if status in (401, 403) else found
     session_id, expires = secrets.token_urlsafe(18), int(time.time() + SESSION_SECONDS)
     table, lock = _sessions()
     with lock:
         for stale in [k for k, v in table.items() if v.expires <= time.time()]:
             del table[stale]
-        table[session_id] = OpenSession(token.strip(), found[0], expires, time.monotonic())
-    _adopt(sign_session(session_id, found[0].key_id, expires), table[session_id])
+        table[session_id] = OpenSession(token.strip(), found, expires, time.monotonic())
+    _adopt(sign_session(session_id, found.key_id, expires), table[session_id])
     st.session_state.pop(ENDED, None)
-    return found[0]
+    return None
+
+
+def who_is(token: str) -> tuple[int, Principal | str]:
+    """The API's answer to "whose key is this?" (GET /api/me): the principal, or why not."""
+    if not token:
+        return 401, "No API key given."
+    status, body = api("GET", "/api/me", token=token)
+    if status != 200:
+        return status, str(body["message"])
+    return status, Principal(role=body["role"], subject=body["subject"], key_id=body["key_id"])
 
 
 def _adopt(signed: str, session: OpenSession) -> None:
@@ -150,13 +153,14 @@ def resume(force_check: bool = False) -> Principal | None:
         logout("Your session has ended (you logged out, or the dashboards restarted): log in again.")
         return None
     if force_check or time.monotonic() - session.checked >= RECHECK_SECONDS:
-        found = ApiKeys(store()).authenticate(session.api_key)
-        if found is None or found[0] != session.principal:
+        status, found = who_is(session.api_key)
+        if status in (401, 403) or (isinstance(found, Principal) and found != session.principal):
             with lock:
                 table.pop(claims[0], None)
             logout("Your API key has been revoked, so you were logged out. Ask your fund's admin for a new key.")
             return None
-        session.checked = time.monotonic()
+        if isinstance(found, Principal):  # an unreachable API proves nothing: its pages say so themselves
+            session.checked = time.monotonic()
     _adopt(signed, session)
     return session.principal
 
@@ -183,36 +187,18 @@ def require(role: str) -> Principal:
     return who
 
 
-# Cached per user: the caller's subject is part of every key.
-@st.cache_data(ttl=10, show_spinner=False)
-def client_view(client_id: str) -> dict[str, Any]:
-    return client_document(store(), client_id, now())
-
-
-@st.cache_data(ttl=10, show_spinner=False)
-def strategy_view(developer: str, strategy_id: str) -> dict[str, Any] | None:
-    document = strategy_document(store(), strategy_id, now())
-    if document is None or (developer != "*admin*" and document["owner"] != developer):
-        return None
-    return document
-
-
-@st.cache_data(ttl=5, show_spinner=False)
-def health_view() -> dict[str, Any]:
-    return admin_health(store(), now())
-
-
 def api_url() -> str:
     return os.environ.get("MT_API_URL", "http://127.0.0.1:8080").rstrip("/")
 
 
-def api(method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-    """Call the registry API as the logged-in user (MT_API_URL; the embedded stack's by default).
+def api(method: str, path: str, token: str | None = None, **kwargs: Any) -> tuple[int, Any]:
+    """Call the trading API as the logged-in user (MT_API_URL; the embedded stack's by default).
     A failure comes back as a refusal whose "message" is one sentence for a person (see problem)."""
     base = api_url()
+    key = st.session_state.get("token", "") if token is None else token
     try:
-        answer = requests.request(method, f"{base}{path}", timeout=60,
-                                  headers={"Authorization": f"Bearer {st.session_state.get('token', '')}"}, **kwargs)
+        answer = requests.request(method, f"{base}{path}", timeout=60, headers={"Authorization": f"Bearer {key}"},
+                                  **kwargs)
     except requests.Timeout:
         return 504, problem(method, 504, {"error": "timeout", "field": "MT_API_URL"}, base)
     except requests.RequestException:
@@ -223,6 +209,8 @@ def api(method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
         body = None
     if answer.status_code >= 400 or body is None:
         return answer.status_code, problem(method, answer.status_code, body, base)
+    if method.upper() != "GET":
+        _read.clear()  # the next read shows what this change stored
     return answer.status_code, body
 
 
@@ -233,7 +221,7 @@ def problem(method: str, status: int, body: Any, base: str) -> dict[str, Any]:
     error, field = str(body.get("error") or "bad_answer"), str(body.get("field") or "")
     reason = " ".join(str(body.get("reason") or "").split())[:300]
     reading = method.upper() == "GET"
-    task = "load this page's data" if reading else "make this change"
+    task = "load its data" if reading else "make this change"
     if error == "unreachable":
         message = (f"Could not reach the trading API at {base}, so this page could not {task}"
                    f"{'' if reading else ' (nothing was changed)'}: start the stack (python -m devstack up) or "
@@ -262,13 +250,34 @@ def problem(method: str, status: int, body: Any, base: str) -> dict[str, Any]:
     return {"error": error, "field": field or "?", "reason": reason or message, "message": message}
 
 
-def fetch(path: str) -> Any:
-    """GET from the registry API; on a refusal, show it and stop the page."""
-    status, body = api("GET", path)
+class Refused(Exception):
+    """A read the API refused or could not answer; never cached."""
+
+    def __init__(self, body: Any):
+        super().__init__(str(body))
+        self.body = body
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+def _read(token: str, path: str) -> Any:
+    status, body = api("GET", path, token=token)
     if status != 200:
-        show_error(body)
-        st.stop()
+        raise Refused(body)
     return body
+
+
+def fetch(path: str, **query: Any) -> Any:
+    """GET from the trading API with the viewer's key (cached per key for CACHE_SECONDS); on a
+    refusal, show it in one sentence and stop the page."""
+    listed = [(name, v) for name, value in query.items() if value not in (None, "", [])
+              for v in (value if isinstance(value, list | tuple) else [value])]
+    if listed:
+        path += "?" + "&".join(f"{name}={quote(str(value), safe='')}" for name, value in listed)
+    try:
+        return _read(st.session_state.get("token", ""), path)
+    except Refused as refused:
+        show_error(refused.body)
+        st.stop()
 
 
 def show_error(body: Any) -> None:

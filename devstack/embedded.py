@@ -22,17 +22,15 @@ from shared.demo import seed_demo_fund
 from shared.domain.models import Collections
 from shared.http_api import handle_webhook
 from shared.logs import configure_logging
-from shared.registry_api import registry_blueprint
+from shared.registry_api import register_api
 from shared.services.raw_ingest import start_raw_watcher
-from shared.trading_api import trading_blueprint
 
 log = logging.getLogger("devstack.embedded")
 
 
 def create_app(services: Services, poller_alive: Callable[[], bool] = lambda: True) -> flask.Flask:
     app = flask.Flask("mathematricks-embedded")
-    app.register_blueprint(registry_blueprint(services))
-    app.register_blueprint(trading_blueprint(services))
+    register_api(app, services)
 
     @app.post("/webhook")
     def webhook() -> tuple[dict, int]:

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from shared.domain.instruments import InstrumentSpec
 from shared.domain.signal_parsing import SignalPayload
+from shared.fund_api import MAX_LISTED
 from shared.registry_api import FlattenRequest, KillSwitchRequest, ZerodhaLogin
 from shared.services.portfolio_requests import Approval, OptimisationRequest
 from shared.services.refusals import REFUSALS_KEPT
@@ -84,6 +85,16 @@ ROUTES: list[tuple[str, str, str, type[BaseModel] | str | None, int, bool]] = [
      MarkRequest, 200, True),
     ("post", "/api/admin/brokers/zerodha/session", "Kite's daily login with the redirect's request_token",
      ZerodhaLogin, 200, True),
+    ("get", "/api/me", "Whose key this is: subject, role and key id", None, 200, True),
+    ("get", "/api/signals", "Signals, newest first (admin: every strategy; developer: their own, counted over "
+     "accounts without naming any). Filters: ?strategy_id= (repeatable), ?status= (a status, or 'open' for "
+     f"signals in flight), ?symbol=, ?since= and ?until= (ISO times with a zone), ?limit=1..{MAX_LISTED}", None, 200,
+     True),
+    ("get", "/api/orders", "The blotter: every order not yet final, oldest first (admin)", None, 200, True),
+    ("post", "/api/orders/{client_order_id}/cancel", "Cancel one working order; the broker's answer arrives as "
+     "an order update (admin)", None, 202, True),
+    ("get", "/api/positions", "Open positions per account and strategy at the broker's marks, and realized and "
+     "unrealized P&L per account and per strategy, in each account's currency (admin)", None, 200, True),
 ]
 
 

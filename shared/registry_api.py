@@ -348,13 +348,19 @@ def _account_view(account: dict[str, Any], now: datetime) -> dict[str, Any]:
             "snapshot_age_seconds": age}
 
 
-def standalone_app(services: Services) -> flask.Flask:
-    """The Cloud Function's app: the blueprint plus JSON answers for unknown routes."""
+def register_api(app: flask.Flask, services: Services) -> None:
+    """Every authenticated route, on the Cloud Function's app and the embedded stack's alike."""
+    from shared.fund_api import fund_blueprint
     from shared.trading_api import trading_blueprint
 
+    for blueprint in (registry_blueprint(services), trading_blueprint(services), fund_blueprint(services)):
+        app.register_blueprint(blueprint)
+
+
+def standalone_app(services: Services) -> flask.Flask:
+    """The Cloud Function's app: the API plus JSON answers for unknown routes."""
     app = flask.Flask("strategy-registry")
-    app.register_blueprint(registry_blueprint(services))
-    app.register_blueprint(trading_blueprint(services))
+    register_api(app, services)
 
     @app.errorhandler(404)
     def not_found(_: Exception) -> JsonReply:

@@ -3,8 +3,7 @@
 import streamlit as st
 
 from dashboards_streamlit import formatting as fmt
-from dashboards_streamlit.session import REFRESH, health_view, require, store
-from shared.domain.models import Collections
+from dashboards_streamlit.session import REFRESH, fetch, require
 
 require("admin")
 st.title("Accounts & reconciliation")
@@ -20,16 +19,16 @@ BREAKS = {"account_id": fmt.TEXT, "instrument_key": fmt.TEXT, "broker_quantity":
 def accounts() -> None:
     zone = fmt.viewer_timezone()
     rows = []
-    for account in sorted(store().query(Collections.ACCOUNTS), key=lambda a: a["account_id"]):
+    for account in fetch("/api/accounts")["accounts"]:
         snapshot = account.get("snapshot") or {}
         rows.append({"account": account["account_id"], "client": account.get("client_id"),
-                     "broker": account.get("broker"), "currency": account.get("base_currency", "USD"),
+                     "broker": account.get("broker"), "currency": account.get("currency"),
                      "equity": snapshot.get("equity"), "cash": snapshot.get("cash"),
                      "margin_used": snapshot.get("margin_used"), "margin_available": snapshot.get("margin_available"),
                      "as_of": snapshot.get("as_of")})
     frame, config = fmt.table(rows, ACCOUNTS, zone=zone)
     st.dataframe(frame, column_config=config, hide_index=True, width="stretch")
-    breaks = health_view()["open_breaks"]
+    breaks = fetch("/api/dashboards/health")["open_breaks"]
     st.subheader(f"Open reconciliation breaks: {len(breaks)}")
     if breaks:
         frame, config = fmt.table(breaks, BREAKS, zone=zone)

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboards_streamlit.session import REFRESH, health_view, require
+from dashboards_streamlit.session import REFRESH, fetch, require
 
 require("admin")
 st.title("System health")
@@ -11,7 +11,7 @@ st.title("System health")
 
 @st.fragment(run_every=REFRESH)
 def health() -> None:
-    view = health_view()
+    view = fetch("/api/dashboards/health")
     switch = view["kill_switch"]
     if switch.get("enabled"):
         st.error(f"Kill switch ON: {switch.get('reason', '')} (by {switch.get('changed_by', '?')})")

@@ -1,13 +1,13 @@
 """Admin: one signal from raw to fills, with every check of every decision; and the
 deliveries refused before they became signals, which TradingView shows nobody."""
 
+from urllib.parse import quote
+
 import pandas as pd
 import streamlit as st
 
-from dashboards_streamlit.session import require, store
-from shared.dashboards.documents import signal_journey
+from dashboards_streamlit.session import api, fetch, require, show_error
 from shared.journey import escape
-from shared.services.refusals import recent_refusals
 
 REFUSALS_SHOWN = 50
 
@@ -16,9 +16,12 @@ st.title("Signal journey")
 
 
 def show_journey(signal_id: str) -> None:
-    journey = signal_journey(store(), signal_id)
-    if journey is None:
-        st.warning(f"No signal {signal_id}")
+    status, journey = api("GET", f"/api/signals/{quote(signal_id, safe='')}")
+    if status == 404:
+        st.warning(f"No signal {signal_id}: check the id, or find it on the Signals page.")
+        return
+    if status != 200:
+        show_error(journey)
         return
     record = journey["signal"]
     st.subheader(f"{record['signal']['action']} {record['signal']['instrument']['symbol']} "
@@ -43,7 +46,7 @@ def show_journey(signal_id: str) -> None:
 def show_refusals() -> None:
     """The newest refused deliveries: the answer TradingView received but never showed."""
     st.subheader("Refused deliveries")
-    refusals = recent_refusals(store(), REFUSALS_SHOWN)
+    refusals = fetch("/api/admin/refusals", limit=REFUSALS_SHOWN)["refusals"]
     if not refusals:
         st.caption("No refused deliveries kept.")
         return

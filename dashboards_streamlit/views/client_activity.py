@@ -4,7 +4,7 @@ accounts. On a phone the tables keep the columns that matter, narrow enough not 
 import streamlit as st
 
 from dashboards_streamlit import formatting as fmt
-from dashboards_streamlit.session import REFRESH, client_view, require
+from dashboards_streamlit.session import REFRESH, fetch, require
 
 who = require("client")
 st.title("Positions & fills")
@@ -30,7 +30,7 @@ def activity() -> None:
     zone = fmt.viewer_timezone()
     narrow = st.toggle("Fewer columns", value=fmt.on_a_phone(), key="narrow_tables",
                        help="On by default on a phone: the tables fit its width without scrolling sideways.")
-    for account in client_view(who.subject)["accounts"]:
+    for account in fetch(f"/api/dashboards/clients/{who.subject}")["accounts"]:
         currency = account["currency"]
         st.subheader(account["account_id"])
         st.markdown("**Open positions**")

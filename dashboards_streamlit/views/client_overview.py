@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboards_streamlit import charts
 from dashboards_streamlit import formatting as fmt
-from dashboards_streamlit.session import REFRESH, client_view, require
+from dashboards_streamlit.session import REFRESH, fetch, require
 
 who = require("client")
 st.title("My accounts")
@@ -18,7 +18,7 @@ def signed_money(value: float | None, currency: str) -> str:
 
 @st.fragment(run_every=REFRESH)
 def overview() -> None:
-    document = client_view(who.subject)
+    document = fetch(f"/api/dashboards/clients/{who.subject}")
     if not document["accounts"]:
         st.info("No accounts yet.")
         return

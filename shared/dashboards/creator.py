@@ -2,7 +2,9 @@
 
 A confirmation refreshes the two documents it touches (the account's client, the
 order's strategy); a scheduled refresh rebuilds all of them, so snapshots that moved
-without a fill (prices, the poller) show up too.
+without a fill (prices, the poller) show up too. A reader never gets a document older
+than ``MAX_AGE_SECONDS``: an older one is rebuilt on the read, so the dashboards (which
+read through the API) are as current as a page that computed it itself.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from shared.domain.models import Collections, OrderUpdate
 from shared.ports.store import Store
 
 log = logging.getLogger(__name__)
+MAX_AGE_SECONDS = 10.0  # what the dashboards' live sections, refreshing every 10 s, may show
 
 
 def client_key(client_id: str) -> str:
@@ -83,11 +86,19 @@ class DashboardCreator:
         return strategy_key(strategy_id) if self._build_strategy(strategy_id) is not None else None
 
     def client(self, client_id: str) -> dict[str, Any]:
-        """The stored document, built on first request."""
-        return self._store.get(Collections.DASHBOARDS, client_key(client_id)) or self._build_client(client_id)
+        """The stored document if it is recent, else built afresh."""
+        stored = self._store.get(Collections.DASHBOARDS, client_key(client_id))
+        return stored if self._recent(stored) else self._build_client(client_id)
 
     def strategy(self, strategy_id: str) -> dict[str, Any] | None:
-        return self._store.get(Collections.DASHBOARDS, strategy_key(strategy_id)) or self._build_strategy(strategy_id)
+        stored = self._store.get(Collections.DASHBOARDS, strategy_key(strategy_id))
+        return stored if self._recent(stored) else self._build_strategy(strategy_id)
+
+    def _recent(self, document: dict[str, Any] | None) -> bool:
+        if not document or not document.get("generated_at"):
+            return False
+        age = (self._clock() - datetime.fromisoformat(document["generated_at"])).total_seconds()
+        return 0 <= age <= MAX_AGE_SECONDS
 
     def _build_client(self, client_id: str) -> dict[str, Any]:
         document = client_document(self._store, client_id, self._clock())

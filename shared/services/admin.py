@@ -147,6 +147,21 @@ class AdminControls:
         self._journey.step(signal_id, f"{caller.subject} asked to cancel {len(cancelled)} working order(s)")
         return {"signal_id": signal_id, "cancelling": cancelled}
 
+    def cancel_order(self, client_order_id: str, caller: Principal) -> dict[str, Any]:
+        """The blotter's cancel: one working order, by its client order id. The broker's answer
+        comes back as an order update, so the blotter shows it once the broker has confirmed."""
+        _admin(caller)
+        document = self._store.get(Collections.ORDERS, client_order_id)
+        if document is None:
+            raise RequestRejected("client_order_id", f"no order {client_order_id!r}", 404, "not_found")
+        if not document.get("open"):
+            raise RequestRejected("client_order_id", f"order {client_order_id!r} is already {document.get('status')}",
+                                  409, "conflict")
+        order = Order.model_validate(document["order"])
+        self._publish_cancel(order, f"cancelled by {caller.subject}")
+        self._journey.step(order.signal_id, f"{caller.subject} asked to cancel order {client_order_id}")
+        return {"client_order_id": client_order_id, "signal_id": order.signal_id, "cancelling": True}
+
 
 def _admin(caller: Principal) -> None:
     if caller.role != "admin":

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from shared.bootstrap import Services
 from shared.domain.models import KILL_SWITCH_DOC, Collections
 from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
+from tests.conftest import signal_body
 from tests.dashboards.test_app import ADMIN, APP, CLIENT_B, everything_shown, fund, logged_in, open_page
 
 __all__ = ["fund"]  # the fixture, shared with test_app
@@ -159,7 +160,7 @@ def test_the_signals_page_finds_signals_by_strategy_status_symbol_and_time(fund:
     app.text_input[0].input("")
     app.selectbox[1].select("Last hour")  # the fund's signals were received at the test clock's time, days ago
     app.run()
-    assert signal_rows(app) == {} and "No signal matches these filters." in [i.value for i in app.info]
+    assert signal_rows(app) == {} and app.info[0].value.startswith("No signal matches these filters.")
 
 
 def test_signals_in_flight_are_linked_from_health_and_listed_however_old(fund: Services):
@@ -195,8 +196,56 @@ def test_the_signals_page_checks_the_role_itself(fund: Services):
     assert not app.page_link and not app.multiselect
 
 
-@pytest.mark.parametrize("page", ["admin_signals", "admin_controls", "admin_portfolio"])
+@pytest.mark.parametrize("page", ["admin_signals", "admin_controls", "admin_portfolio", "admin_orders",
+                                  "admin_positions"])
 def test_admin_pages_render_no_magic_help_text(fund: Services, page: str):
     """A bare expression on a page renders streamlit's own docs: none may."""
     app = open_page(logged_in(ADMIN), page)
     assert not app.get("help") and "DeltaGenerator" not in everything_shown(app)
+
+
+def test_the_blotter_cancels_the_chosen_order_after_confirmation(fund: Services):
+    entry = fund.ingest.ingest(signal_body("momentum_us", ticker="SPY", action="buy", quantity=10,
+                                           order_type="limit", limit_price=400.0, signal_id="dip"),
+                               "application/json", {}, "127.0.0.1")
+    assert entry.status == 202 and fund.bus.drain()
+    resting = fund.store.query(Collections.ORDERS, where={"open": True})
+    assert resting
+    app = open_page(logged_in(ADMIN), "admin_orders")
+    table = app.dataframe[0].value
+    assert set(table["client_order_id"]) == {o["client_order_id"] for o in resting}
+    assert set(table["status"]) == {"working"}
+
+    chosen = resting[0]["client_order_id"]
+    app.selectbox[0].select(chosen)
+    click(app, "Cancel order")
+    assert shown_errors(app) == ["Tick the box to confirm: nothing was cancelled."]
+    app.checkbox[0].check()
+    click(app, "Cancel order")
+    assert fund.bus.drain()
+    notice = app.success[0].value
+    assert notice.startswith("Cancel sent for buy ") and "SPY at 400.00" in notice and chosen in notice
+    app.run()  # the blotter re-reads: the broker's confirmation has been recorded
+    listed = set(app.dataframe[0].value["client_order_id"]) if app.dataframe else set()
+    assert listed == {o["client_order_id"] for o in resting} - {chosen}
+    assert fund.store.get(Collections.ORDERS, chosen)["status"] == "cancelled"
+
+
+def test_positions_and_pnl_show_the_apis_figures(fund: Services):
+    app = open_page(logged_in(ADMIN), "admin_positions")
+    per_account, per_strategy, lots = (table.value for table in app.dataframe)
+    book = fund_book(fund)
+    assert list(per_account["account_id"]) == [row["account_id"] for row in book["by_account"]]
+    assert list(per_account["realized_pnl"]) == pytest.approx([row["realized_pnl"] for row in book["by_account"]])
+    assert list(per_strategy["strategy_id"]) == [row["strategy_id"] for row in book["by_strategy"]]
+    assert list(lots["quantity"]) == pytest.approx([row["quantity"] for row in book["positions"]])
+    assert list(lots["market_value"]) == pytest.approx([row["market_value"] for row in book["positions"]])
+    assert "Realized P&L is booked from fills" in app.caption[0].value
+
+
+def fund_book(fund: Services) -> dict:
+    from shared.dashboards.fund_views import positions_book
+
+    book = positions_book(fund.store)
+    assert book["positions"], "the fund holds nothing: the page would prove nothing"
+    return book

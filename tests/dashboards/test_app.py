@@ -4,14 +4,10 @@ writes through a real registry API server. Nobody sees what is not theirs."""
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
-from werkzeug.serving import make_server
 
 from devstack.embedded import create_app
 from shared.bootstrap import Services
@@ -28,9 +24,9 @@ CLIENT_B = DEMO_API_KEYS["client", "client_b"]
 
 
 @pytest.fixture
-def fund(embedded: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
-    """The demo fund after a few trades, with its registry API served on a free port."""
-    client = create_app(embedded).test_client()
+def fund(served: Services) -> Services:
+    """The demo fund after a few trades, its API served for the pages (conftest: served)."""
+    client = create_app(served).test_client()
     for index, (strategy, ticker, quantity, price) in enumerate([
         ("momentum_us", "AAPL", 10, 190.0), ("momentum_us", "MSFT", 5, 420.0), ("fx_carry", "EURUSD", 10000, 1.08),
     ]):
@@ -38,16 +34,9 @@ def fund(embedded: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[Servic
                                                           price=price, signal_id=f"dash-{index}"),
                              content_type="application/json")
         assert answer.status_code == 202, answer.get_json()
-    assert embedded.bus.drain()
-    embedded.poller.poll_all()
-    server = make_server("127.0.0.1", 0, create_app(embedded), threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("MT_SQLITE_PATH", embedded.settings.sqlite_path)
-    monkeypatch.setenv("MT_API_URL", f"http://127.0.0.1:{server.server_port}")
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield embedded
-    server.shutdown()
+    assert served.bus.drain()
+    served.poller.poll_all()
+    return served
 
 
 def logged_in(token: str) -> AppTest:
@@ -77,7 +66,7 @@ def everything_shown(app: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def test_a_wrong_key_is_refused():
+def test_a_wrong_key_is_refused(fund: Services):
     app = AppTest.from_file(str(APP), default_timeout=60)
     app.run()
     app.text_input[0].input("mt_0000000000000000.wrong")
@@ -107,14 +96,14 @@ def test_a_client_sees_their_accounts_numbers_and_nobody_elses(fund: Services):
     assert "DEMO-CLIENT-A" not in everything_shown(other) and "DEMO-CLIENT-B" in everything_shown(other)
 
 
-ALL_PAGES = ["admin_health", "admin_signals", "admin_journey", "admin_portfolio", "admin_accounts",
-             "admin_controls", "client_overview", "client_activity", "developer_strategies"]
+ADMIN_PAGES = {"admin_health", "admin_signals", "admin_journey", "admin_portfolio", "admin_orders", "admin_positions",
+               "admin_accounts", "admin_controls"}
+ALL_PAGES = sorted(ADMIN_PAGES | {"client_overview", "client_activity", "developer_strategies"})
 
 
 @pytest.mark.parametrize(("token", "own"), [
     (CLIENT_A, {"client_overview", "client_activity"}), (ALICE, {"developer_strategies"}),
-    (ADMIN, {"admin_health", "admin_signals", "admin_journey", "admin_portfolio", "admin_accounts",
-             "admin_controls"})])
+    (ADMIN, ADMIN_PAGES)])
 def test_each_role_can_navigate_only_to_its_own_pages(fund: Services, token: str, own: set[str]):
     app = logged_in(token)
     for page in ALL_PAGES:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from devstack.embedded import create_app
@@ -18,20 +16,18 @@ VIEW = Path(__file__).resolve().parents[2] / "dashboards_streamlit" / "views" / 
 WRONG = "not-the-passphrase-Kx81"
 
 
-def journey_page(services: Services, monkeypatch: pytest.MonkeyPatch, key: tuple[str, str]) -> AppTest:
-    monkeypatch.setenv("MT_SQLITE_PATH", services.settings.sqlite_path)
-    st.cache_resource.clear()
-    st.cache_data.clear()
+def journey_page(services: Services, key: tuple[str, str]) -> AppTest:
     app = AppTest.from_file(str(VIEW), default_timeout=60)
     app.session_state["principal"] = services.api_keys.authenticate(DEMO_API_KEYS[key])[0]
+    app.session_state["token"] = DEMO_API_KEYS[key]
     app.run()
     assert not app.exception, app.exception
     return app
 
 
-def test_a_refused_alert_shows_in_the_refusals_table(embedded: Services, monkeypatch: pytest.MonkeyPatch,
+def test_a_refused_alert_shows_in_the_refusals_table(served: Services,
                                                       clock: FakeClock):
-    client = create_app(embedded).test_client()
+    client = create_app(served).test_client()
     body = {"strategy_id": "momentum_us", "passphrase": WRONG, "ticker": "AAPL", "action": "buy", "quantity": 1}
     assert client.post("/webhook", data=json.dumps(body), content_type="application/json").status_code == 401
     clock.advance(1)
@@ -39,7 +35,7 @@ def test_a_refused_alert_shows_in_the_refusals_table(embedded: Services, monkeyp
     assert client.post("/webhook?strategy_id=momentum_us&passphrase=x&environment=staging", data=staging,
                        content_type="text/plain").status_code == 401
 
-    app = journey_page(embedded, monkeypatch, ("admin", "admin"))
+    app = journey_page(served, ("admin", "admin"))
     assert "Refused deliveries" in [s.value for s in app.subheader]
     table = app.dataframe[0].value
     assert list(table["status"]) == [401, 401]
@@ -49,13 +45,13 @@ def test_a_refused_alert_shows_in_the_refusals_table(embedded: Services, monkeyp
     assert WRONG not in table.to_json()
 
 
-def test_no_refusals_says_so(embedded: Services, monkeypatch: pytest.MonkeyPatch):
-    app = journey_page(embedded, monkeypatch, ("admin", "admin"))
+def test_no_refusals_says_so(served: Services):
+    app = journey_page(served, ("admin", "admin"))
     assert not app.dataframe
     assert "No refused deliveries kept." in [c.value for c in app.caption]
 
 
-def test_a_developer_does_not_see_them(embedded: Services, monkeypatch: pytest.MonkeyPatch):
-    embedded.ingest.ingest(b"{", "application/json", {}, "1.2.3.4")
-    app = journey_page(embedded, monkeypatch, ("developer", "dev_alice"))
+def test_a_developer_does_not_see_them(served: Services):
+    served.ingest.ingest(b"{", "application/json", {}, "1.2.3.4")
+    app = journey_page(served, ("developer", "dev_alice"))
     assert [e.value for e in app.error] == ["This page is not available to you."] and not app.dataframe

@@ -1,16 +1,12 @@
 # Streamlit dashboards on Cloud Run: authenticated (no allUsers), each viewer
-# listed in dashboard_invokers; the app itself checks roles (admin/client/developer).
+# listed in dashboard_invokers. The app holds no data access of its own: every page
+# reads and writes through the registry API with the viewer's API key, so the API
+# alone decides what each role (admin/client/developer) may see.
 
 resource "google_service_account" "dashboards" {
   project      = var.project_id
   account_id   = "${var.environment}-dashboards"
   display_name = "Streamlit dashboards (${var.environment})"
-}
-
-resource "google_project_iam_member" "dashboards_firestore" {
-  project = var.project_id
-  role    = "roles/datastore.viewer"
-  member  = "serviceAccount:${google_service_account.dashboards.email}"
 }
 
 resource "google_cloud_run_v2_service" "dashboards" {
@@ -21,6 +17,8 @@ resource "google_cloud_run_v2_service" "dashboards" {
 
   template {
     service_account = google_service_account.dashboards.email
+    # A login session lives in the instance that opened it: keep each browser on it.
+    session_affinity = true
     scaling {
       min_instance_count = 0
       max_instance_count = 3
@@ -31,20 +29,6 @@ resource "google_cloud_run_v2_service" "dashboards" {
         container_port = 8501
       }
       env {
-        name  = "MT_STORE"
-        value = "firestore"
-      }
-      env {
-        name  = "GOOGLE_CLOUD_PROJECT"
-        value = var.project_id
-      }
-      env {
-        name  = "MT_ENVIRONMENT"
-        value = var.environment
-      }
-      env {
-        # Reads go to Firestore (read-only role); every change goes through the registry
-        # API with the logged-in user's own key.
         name  = "MT_API_URL"
         value = module.function["strategy_registry"].uri
       }

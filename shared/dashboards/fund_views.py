@@ -1,0 +1,129 @@
+"""What the admin's and developers' lists read: signals with filters, the working-order
+blotter, and positions with P&L per account and per strategy.
+
+Computed from the store on request and served by the read API (``shared/fund_api.py``),
+which decides who may call each; the dashboards show the answers and never read the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from shared.dashboards.documents import broker_mark, fx_to_base, position_value
+from shared.domain.models import Collections, Instrument
+from shared.ports.store import Store
+
+SIGNALS_SCANNED = 2000  # newest signals read before filtering: a dashboard looks back days, not years
+IN_FLIGHT = "open"  # the status filter for signals with work still in flight, however old
+
+
+@dataclass(frozen=True)
+class SignalFilter:
+    strategy_ids: Collection[str] | None = None  # None: every strategy the caller may see
+    status: str | None = None  # a stored status, or IN_FLIGHT
+    symbol: str = ""  # part of the symbol, any case
+    since: str | None = None  # ISO times, compared with received_at
+    until: str | None = None
+    limit: int = 100
+
+
+def signal_row(record: dict[str, Any]) -> dict[str, Any]:
+    """One signal as a list shows it: what was asked, what became of it and why, counted over
+    accounts without naming any (developers read the same row)."""
+    signal = record.get("signal") or {}
+    decisions = record.get("decisions") or []
+    return {"signal_id": record["signal_id"], "received_at": record.get("received_at"),
+            "strategy_id": record["strategy_id"], "action": signal.get("action"),
+            "symbol": (signal.get("instrument") or {}).get("symbol"), "price": signal.get("price"),
+            "status": record.get("status"),
+            "accounts_approved": sum(d["status"] == "approved" for d in decisions),
+            "accounts_rejected": sum(d["status"] == "rejected" for d in decisions),
+            "reasons": sorted({d["reason"] for d in decisions if d["status"] != "approved" and d.get("reason")})}
+
+
+def signal_list(store: Store, wanted: SignalFilter) -> dict[str, Any]:
+    """The newest signals matching ``wanted``, as rows, with how many matched in what was read.
+    In-flight signals are read by id, so an old stuck one is never hidden behind new ones."""
+    if wanted.status == IN_FLIGHT:
+        records = [r for r in (store.get(Collections.SIGNALS, o["signal_id"])
+                               for o in store.query(Collections.OPEN_SIGNALS)) if r]
+        records.sort(key=lambda r: r.get("received_at", ""), reverse=True)
+    elif wanted.strategy_ids is not None and len(wanted.strategy_ids) == 1:
+        records = store.query(Collections.SIGNALS, where={"strategy_id": next(iter(wanted.strategy_ids))},
+                              order_by="received_at", descending=True, limit=SIGNALS_SCANNED)
+    else:
+        records = store.query(Collections.SIGNALS, order_by="received_at", descending=True, limit=SIGNALS_SCANNED)
+    symbol = wanted.symbol.strip().upper()
+    found = [r for r in records
+             if (wanted.strategy_ids is None or r["strategy_id"] in wanted.strategy_ids)
+             and (wanted.status in (None, IN_FLIGHT) or r.get("status") == wanted.status)
+             and (not symbol or symbol in str(((r.get("signal") or {}).get("instrument") or {}).get("symbol", "")
+                                              ).upper())
+             and (wanted.since is None or r.get("received_at", "") >= wanted.since)
+             and (wanted.until is None or r.get("received_at", "") <= wanted.until)]
+    return {"signals": [signal_row(r) for r in found[:wanted.limit]], "matched": len(found),
+            "scanned": len(records), "statuses": sorted({r.get("status") or "" for r in records} - {""})}
+
+
+def working_orders(store: Store) -> list[dict[str, Any]]:
+    """Every order not yet final, oldest first: what the fund has resting or on its way to a broker."""
+    rows = []
+    for document in store.query(Collections.ORDERS, where={"open": True}):
+        order = document.get("order") or {}
+        rows.append({"client_order_id": document["client_order_id"], "signal_id": document["signal_id"],
+                     "strategy_id": document["strategy_id"], "account_id": document["account_id"],
+                     "broker": document.get("broker"), "symbol": (order.get("instrument") or {}).get("symbol"),
+                     "side": order.get("side"), "quantity": order.get("quantity"),
+                     "filled_quantity": document.get("filled_quantity") or 0.0,
+                     "order_type": order.get("order_type"), "limit_price": order.get("limit_price"),
+                     "stop_price": order.get("stop_price"), "protects": order.get("parent_order_id"),
+                     "status": document.get("status"), "placed_at": document.get("decided_at"),
+                     "updated_at": document.get("updated_at") or document.get("decided_at")})
+    return sorted(rows, key=lambda r: (r["placed_at"] or "", r["client_order_id"]))
+
+
+def valued_lot(store: Store, lot: dict[str, Any], broker: str, base_currency: str) -> dict[str, Any]:
+    """One strategy's lot in one account, valued at the broker's mark in the account's currency."""
+    instrument = Instrument.model_validate(lot["instrument"])
+    value = position_value(lot["quantity"], lot["avg_price"], broker_mark(store, broker, instrument.key),
+                           instrument.multiplier, fx_to_base(store, broker, instrument.currency, base_currency))
+    return {"symbol": instrument.symbol, "instrument_key": instrument.key, "quantity": lot["quantity"],
+            "avg_price": lot["avg_price"], "price_currency": instrument.currency, **value,
+            "realized_pnl": lot.get("realized_pnl", 0.0)}
+
+
+def positions_book(store: Store) -> dict[str, Any]:
+    """Open positions per account and strategy, and P&L summed per account and per strategy:
+    realized from the books, unrealized at the broker's marks. Amounts are in each account's
+    currency, so a strategy traded in accounts of two currencies gets one total per currency."""
+    accounts = {a["account_id"]: a for a in store.query(Collections.ACCOUNTS)}
+    rows = []
+    for lot in store.query(Collections.POSITIONS):
+        account = accounts.get(lot["account_id"], {})
+        currency = account.get("base_currency", "USD")
+        rows.append({"account_id": lot["account_id"], "client_id": account.get("client_id"),
+                     "strategy_id": lot["strategy_id"], "currency": currency,
+                     **valued_lot(store, lot, account.get("broker", ""), currency)})
+    rows.sort(key=lambda r: (r["account_id"], r["strategy_id"], r["symbol"]))
+    return {"positions": [r for r in rows if r["quantity"]],
+            "by_account": _summed(rows, ("account_id", "currency")),
+            "by_strategy": _summed(rows, ("strategy_id", "currency"))}
+
+
+def _summed(rows: list[dict[str, Any]], keys: tuple[str, str]) -> list[dict[str, Any]]:
+    """Totals per group; an unknown value (no mark) makes its total unknown, never a partial sum."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row[keys[0]], row[keys[1]]), []).append(row)
+    summed = []
+    for group, members in sorted(groups.items()):
+        held = [m for m in members if m["quantity"]]
+        total = {field: None if any(m[field] is None for m in held) else float(sum(m[field] for m in held))
+                 for field in ("market_value", "unrealized_pnl")}
+        realized = float(sum(m["realized_pnl"] for m in members))
+        unrealized = total["unrealized_pnl"]
+        summed.append({keys[0]: group[0], keys[1]: group[1], "open_positions": len(held), **total,
+                       "realized_pnl": realized, "total_pnl": None if unrealized is None else realized + unrealized})
+    return summed
