@@ -3,13 +3,20 @@ deliveries refused before they became signals, which TradingView shows nobody.""
 
 from urllib.parse import quote
 
-import pandas as pd
 import streamlit as st
 
+from dashboards_streamlit import formatting as fmt
 from dashboards_streamlit.session import api, fetch, require, show_error
 from shared.journey import escape
 
 REFUSALS_SHOWN = 50
+CHECKS = {"name": fmt.TEXT, "outcome": fmt.TEXT, "detail": fmt.TEXT}
+ORDERS = {"client_order_id": fmt.TEXT, "account_id": fmt.TEXT, "status": fmt.TEXT, "reason": fmt.TEXT,
+          "filled_quantity": fmt.QUANTITY, "broker_order_id": fmt.TEXT}
+FILLS = {"filled_at": fmt.TIME, "account_id": fmt.TEXT, "side": fmt.TEXT, "quantity": fmt.QUANTITY,
+         "price": fmt.PRICE, "commission": fmt.PRICE}
+REFUSALS = {"at": fmt.TIME, "status": fmt.TEXT, "strategy": fmt.TEXT, "field": fmt.TEXT, "reason": fmt.TEXT,
+            "source": fmt.TEXT, "excerpt": fmt.TEXT, "refusal_id": fmt.TEXT}
 
 require("admin")
 st.title("Signal journey")
@@ -30,17 +37,24 @@ def show_journey(signal_id: str) -> None:
         st.json(journey["raw"] or {})
     with st.expander("Standardized", expanded=False):
         st.json(record["signal"])
-    for decision in record.get("decisions") or []:
-        st.markdown(f"**{decision['account_id']}**: {decision['status']} — {decision.get('reason', '')}")
-        st.dataframe(pd.DataFrame(decision.get("checks") or []), hide_index=True, width="stretch")
-    st.markdown("**Orders**")
-    st.dataframe(pd.DataFrame([{k: o.get(k) for k in ("client_order_id", "account_id", "status", "reason",
-                                                       "filled_quantity", "broker_order_id")}
-                               for o in journey["orders"]]), hide_index=True, width="stretch")
-    st.markdown("**Fills**")
-    st.dataframe(pd.DataFrame([{"account_id": f["account_id"], "side": f["side"], "quantity": f["quantity"],
-                                "price": f["price"], "commission": f["commission"], "filled_at": f["filled_at"]}
-                               for f in journey["fills"]]), hide_index=True, width="stretch")
+    zone = fmt.viewer_timezone()
+    decisions = record.get("decisions") or []
+    if not decisions:
+        st.info("No decision yet: cerebro decides each account's order once the signal's book is free.")
+    for decision in decisions:
+        reason = decision.get("reason") or "no reason given"
+        st.markdown(f"**{decision['account_id']}**: {decision['status']} — {reason}")
+        frame, config = fmt.table(decision.get("checks") or [], CHECKS)
+        st.dataframe(frame, column_config=config, hide_index=True, width="stretch")
+    for title, rows, kinds, empty in (
+            ("Orders", journey["orders"], ORDERS, "No orders: no account was approved, or none is decided yet."),
+            ("Fills", journey["fills"], FILLS, "No fills yet.")):
+        st.markdown(f"**{title}**")
+        if rows:
+            frame, config = fmt.table(rows, kinds, zone=zone)
+            st.dataframe(frame, column_config=config, hide_index=True, width="stretch")
+        else:
+            st.caption(empty)
 
 
 def show_refusals() -> None:
@@ -50,11 +64,10 @@ def show_refusals() -> None:
     if not refusals:
         st.caption("No refused deliveries kept.")
         return
-    st.dataframe(pd.DataFrame([{"at": r["at"], "status": r["status"], "strategy": escape(r.get("strategy_id") or "—"),
-                                "field": escape(r["field"]), "reason": escape(r["reason"]),
-                                "source": escape(r.get("source") or "—"), "excerpt": r.get("excerpt", ""),
-                                "refusal_id": r["refusal_id"]}
-                               for r in refusals]), hide_index=True, width="stretch")
+    rows = [{**r, "strategy": escape(r.get("strategy_id") or ""), "field": escape(r["field"]),
+             "reason": escape(r["reason"]), "source": escape(r.get("source") or "")} for r in refusals]
+    frame, config = fmt.table(rows, REFUSALS, zone=fmt.viewer_timezone())
+    st.dataframe(frame, column_config=config, hide_index=True, width="stretch")
     st.caption(f"Newest {len(refusals)}; each is in the journey log under its refusal id.")
 
 

@@ -38,7 +38,7 @@ def test_a_refused_alert_shows_in_the_refusals_table(served: Services,
     app = journey_page(served, ("admin", "admin"))
     assert "Refused deliveries" in [s.value for s in app.subheader]
     table = app.dataframe[0].value
-    assert list(table["status"]) == [401, 401]
+    assert list(table["status"]) == ["401", "401"]
     assert set(table["strategy"]) == {"momentum_us"} and set(table["field"]) == {"passphrase"}
     assert table["excerpt"].iloc[0] == staging and '"ticker":"AAPL"' in table["excerpt"].iloc[1]
     assert all(r.startswith("ref_") for r in table["refusal_id"])
