@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards_streamlit import charts
+from dashboards_streamlit import formatting as fmt
 from dashboards_streamlit.session import api, fetch, require, show_error
 from shared.services.portfolio_requests import METHODS
 
@@ -16,8 +17,22 @@ NOTICE = "portfolio_notice"  # an approval's outcome, shown once after the page 
 NEGLIGIBLE = 1e-9  # weights below this are not allocated (the approval drops them too)
 
 
+STRATEGIES = {"strategy_id": fmt.TEXT, "name": fmt.TEXT, "owner": fmt.TEXT, "status": fmt.TEXT,
+              "reference_capital": fmt.MONEY}
+PERIODS = {"In sample": "in_sample", "Walk-forward (out of sample)": "walk_forward"}
+FRACTIONS = {"cagr", "volatility", "max_drawdown"}  # shown as percentages; the ratios as plain numbers
+
+
 def percent(weight: float) -> str:
     return f"{weight * 100:.1f}%"
+
+
+def metric(name: str, value: float | None) -> str:
+    if fmt.missing(value):
+        return fmt.MISSING
+    if name in FRACTIONS:
+        return fmt.percent(value)
+    return f"{value:,.0f}" if name == "days" else f"{value:.2f}"
 
 
 def allocation_table(weights: dict[str, dict[str, float]]) -> pd.DataFrame:
@@ -41,8 +56,8 @@ st.title("Strategies & allocation")
 if NOTICE in st.session_state:
     st.success(st.session_state.pop(NOTICE))
 strategies = fetch("/api/strategies")["strategies"]
-st.dataframe(pd.DataFrame([{k: s.get(k) for k in ("strategy_id", "name", "owner", "status", "reference_capital")}
-                           for s in strategies]), hide_index=True, width="stretch")
+frame, config = fmt.table(strategies, STRATEGIES)
+st.dataframe(frame, column_config=config, hide_index=True, width="stretch")
 
 current = fetch("/api/allocation")
 in_force = current.get("in_effect") or {}
@@ -75,16 +90,17 @@ with st.form("optimise"):
 test = st.session_state.get("portfolio_test")
 if test:
     st.subheader(f"Proposal {test['test_id']} ({test['request']['method']})")
-    rows = [{"strategy_id": s, "proposed": w,
-             **{f"now in {a}": current_weights[a].get(s, 0.0) for a in sorted(current_weights)}}
+    rows = [{"strategy": s, "proposed": percent(w),
+             **{f"now in {a}": percent(current_weights[a].get(s, 0.0)) for a in sorted(current_weights)}}
             for s, w in test["weights"].items()]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     left, right = st.columns(2)
     left.altair_chart(charts.allocation([{"strategy": s, "weight": w} for s, w in test["weights"].items() if w > 0]),
                       width="stretch")
     right.altair_chart(charts.correlation_heatmap(test["correlation"]), width="stretch")
-    metrics = pd.DataFrame({"in sample": test["in_sample"]["metrics"], "walk-forward": test["walk_forward"]["metrics"]})
-    st.dataframe(metrics, width="stretch")
+    st.dataframe(pd.DataFrame([{"measure": fmt.label(name), **{period: metric(name, test[key]["metrics"].get(name))
+                                                              for period, key in PERIODS.items()}}
+                               for name in test["in_sample"]["metrics"]]), hide_index=True, width="stretch")
     curve = [{"date": d, "equity": e} for d, e in zip(test["walk_forward"]["equity"]["dates"],
                                                        test["walk_forward"]["equity"]["equity"], strict=True)]
     st.altair_chart(charts.line(curve, "date", "equity", "Walk-forward equity (out of sample)"),
