@@ -82,6 +82,32 @@ def growth(points: list[dict[str, Any]], x: str, y: str, title: str) -> alt.Char
     return line(shifted, x, "cumulative_return", title, percent=True)
 
 
+def day_axis(days: list[Any]) -> alt.Axis:
+    """Labels for one point per UTC day: days (never hours, which would repeat a date), one tick
+    a day over a short span, about six ticks over a longer one, months past ~13 months. Read on
+    a UTC scale (``daily_line``), so no browser shows a day early."""
+    parsed = [pd.Timestamp(str(d)[:10]) for d in days if not formatting.missing(d)]
+    span = (max(parsed) - min(parsed)).days if parsed else 0
+    ticks: Any = {"interval": "day", "step": 1} if span <= 8 else 6
+    return alt.Axis(format="%b %Y" if span > 400 else "%d %b", tickCount=ticks, title=None,
+                    labelOverlap=True, labelAngle=0)
+
+
+def daily_line(points: list[dict[str, Any]], x: str, y: str, title: str, percent: bool = False,
+               currency: str = "") -> alt.Chart:
+    """A daily series (``x`` an ISO date): like ``line``, with day labels read in UTC, the zone
+    the days were cut in, so a browser west of Greenwich does not show each point a day early."""
+    frame = _frame(points, x, y)
+    frame["day_label"] = [formatting.day(v) for v in frame[x]]  # text: a time would be read in the browser's zone
+    values = [float(v) for v in frame[y]]
+    axis = percent_axis(values) if percent else money_axis(values, currency)
+    tip = alt.Tooltip(f"{y}:Q", title=formatting.label(y), format=".2%" if percent else ",.2f")
+    return alt.Chart(frame, title=title, usermeta=SVG).mark_line(point=len(frame) < 30).encode(
+        x=alt.X(f"{x}:T", axis=day_axis(list(frame[x])), scale=alt.Scale(type="utc")),
+        y=alt.Y(f"{y}:Q", axis=axis, scale=alt.Scale(zero=False)),
+        tooltip=[alt.Tooltip("day_label:N", title="Day (UTC)"), tip])
+
+
 def drawdown(points: list[dict[str, Any]], x: str = "at", y: str = "drawdown") -> alt.Chart:
     """The fall from the running peak, drawn below zero."""
     frame = _frame([{x: p[x], y: -p[y]} for p in points], x, y)

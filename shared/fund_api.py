@@ -70,7 +70,8 @@ def fund_blueprint(services: Services) -> flask.Blueprint:
             raise RequestRejected("status", f"must be {IN_FLIGHT!r} or a signal status such as 'decided'")
         wanted = SignalFilter(strategy_ids=set(asked) if asked else visible, status=status,
                               symbol=flask.request.args.get("symbol", "")[:30], since=moment("since"),
-                              until=moment("until"), limit=whole_number("limit", 100, MAX_LISTED))
+                              until=moment("until"), limit=whole_number("limit", 100, MAX_LISTED),
+                              for_developer=who.role != "admin")
         return signal_list(services.store, wanted), 200
 
     @route("/api/orders", ["GET"])

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from shared.auth.api_keys import Principal
 from shared.bootstrap import Services
 from shared.dashboards.documents import admin_health
+from shared.dashboards.fund_views import reason_counts
 from shared.domain.errors import RequestRejected
 from shared.domain.models import Collections
 from shared.domain.signal_parsing import MAX_BODY_BYTES
@@ -112,22 +113,22 @@ def registry_blueprint(services: Services) -> flask.Blueprint:
 
     @route("/api/strategies", ["GET"])
     def list_strategies(who: Principal) -> JsonReply:
-        return {"strategies": [public(s) for s in registry.list(who)]}, 200
+        return {"strategies": [public(s, who) for s in registry.list(who)]}, 200
 
     @route("/api/strategies", ["POST"])
     def create_strategy(who: Principal) -> JsonReply:
         strategy, passphrase = registry.create(validated(StrategySpec, json_body()), who)
-        return {"strategy": public(strategy), "passphrase": passphrase,
+        return {"strategy": public(strategy, who), "passphrase": passphrase,
                 "note": "store the passphrase now: it is not shown again"}, 201
 
     @route("/api/strategies/<strategy_id>", ["GET"])
     def get_strategy(who: Principal, strategy_id: str) -> JsonReply:
-        return {"strategy": public(registry.get(strategy_id, who))}, 200
+        return {"strategy": public(registry.get(strategy_id, who), who)}, 200
 
     @route("/api/strategies/<strategy_id>", ["PATCH"])
     def update_strategy(who: Principal, strategy_id: str) -> JsonReply:
         changes = validated(StrategyChanges, json_body())
-        return {"strategy": public(registry.update(strategy_id, changes, who))}, 200
+        return {"strategy": public(registry.update(strategy_id, changes, who), who)}, 200
 
     @route("/api/strategies/<strategy_id>/passphrase", ["POST"])
     def rotate_passphrase(who: Principal, strategy_id: str) -> JsonReply:
@@ -277,13 +278,6 @@ def developer_signal_view(journey: dict[str, Any]) -> dict[str, Any]:
     signal = record["signal"]
     decisions = record.get("decisions") or []
     by_status = Counter(d["status"] for d in decisions)
-    reasons: Counter[str] = Counter()
-    for decision in decisions:
-        flagged = {f"{c['name']} check {'failed' if c['outcome'] == 'fail' else c['outcome']}"
-                   for c in decision.get("checks") or [] if c.get("outcome") in ("fail", "capped")}
-        if not flagged and decision["status"] != "approved":
-            flagged = {"nothing to trade" if decision["status"] == "skipped" else "could not be sized"}
-        reasons.update(flagged)
     orders = journey["orders"]
     return {
         "view": "developer: totals over every account the signal reached",
@@ -292,7 +286,7 @@ def developer_signal_view(journey: dict[str, Any]) -> dict[str, Any]:
         "source": (journey.get("raw") or {}).get("source"),
         "signal": {k: signal.get(k) for k in DEVELOPER_SIGNAL_FIELDS},
         "decisions": {"total": len(decisions), **{s: by_status.get(s, 0) for s in ("approved", "rejected", "skipped")}},
-        "reasons": [{"reason": r, "decisions": n} for r, n in sorted(reasons.items(), key=lambda i: (-i[1], i[0]))],
+        "reasons": [{"reason": r, "decisions": n} for r, n in reason_counts(decisions)],
         "orders": {"total": len(orders), "by_status": dict(sorted(Counter(o["status"] for o in orders).items()))},
         "executions": _executions(signal, orders, journey["fills"]),
     }

@@ -22,6 +22,12 @@ st.title("Positions & P&L")
 @st.fragment(run_every=REFRESH)
 def book() -> None:
     answer = fetch("/api/positions")
+    for fund in answer["by_currency"]:  # the fund's totals, one row of figures per account currency
+        currency = fund["currency"]
+        for column, (title, field) in zip(st.columns(4), (
+                ("Market value", "market_value"), ("Unrealized P&L", "unrealized_pnl"),
+                ("Realized P&L", "realized_pnl"), ("Total P&L", "total_pnl")), strict=True):
+            column.metric(title, fmt.money(fund[field], currency, signed=field != "market_value"))
     for title, rows, key in (("Per account", answer["by_account"], "account_id"),
                              ("Per strategy", answer["by_strategy"], "strategy_id")):
         st.subheader(title)

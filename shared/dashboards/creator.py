@@ -17,7 +17,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.dashboards.documents import client_document, strategy_document
+from shared.dashboards.documents import client_document
+from shared.dashboards.strategy_document import strategy_document
 from shared.domain.models import Collections, OrderUpdate
 from shared.ports.store import Store
 

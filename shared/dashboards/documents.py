@@ -14,8 +14,7 @@ from itertools import pairwise
 from typing import Any
 
 from shared.adapters import broker_mock
-from shared.domain.models import KILL_SWITCH_DOC, Allocation, Collections, Instrument, StandardizedSignal
-from shared.domain.returns_csv import ReturnSeries
+from shared.domain.models import KILL_SWITCH_DOC, Allocation, Collections, Instrument
 from shared.ports.store import Store
 from shared.services.account_poller import RECONCILIATION_BREAKS
 from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
@@ -168,60 +167,6 @@ def fx_to_base(store: Store, broker: str, currency: str, base: str) -> float | N
         return direct
     inverse = broker_mark(store, broker, f"FX:{base}{currency}")
     return 1 / inverse if inverse is not None else None
-
-
-def strategy_document(store: Store, strategy_id: str, now: datetime) -> dict[str, Any] | None:
-    strategy = store.get(Collections.STRATEGIES, strategy_id)
-    if strategy is None:
-        return None
-    signals = store.query(Collections.SIGNALS, where={"strategy_id": strategy_id}, order_by="received_at",
-                          descending=True, limit=RECENT)
-    signal_prices = {}
-    rows = []
-    for record in signals:
-        signal = StandardizedSignal.model_validate(record["signal"])
-        signal_prices[signal.signal_id] = signal.price
-        decisions = record.get("decisions") or []
-        rows.append({
-            "signal_id": signal.signal_id, "received_at": record["received_at"], "action": signal.action.value,
-            "symbol": signal.instrument.symbol, "price": signal.price, "status": record["status"],
-            "accounts_approved": sum(d["status"] == "approved" for d in decisions),
-            "accounts_rejected": sum(d["status"] == "rejected" for d in decisions),
-            "reasons": sorted({d["reason"] for d in decisions if d["status"] != "approved" and d.get("reason")}),
-        })
-    fills = []
-    for fill in store.query(Collections.CONFIRMATIONS, where={"strategy_id": strategy_id}, order_by="filled_at",
-                            descending=True, limit=RECENT):
-        reference = signal_prices.get(fill["signal_id"])
-        sign = 1 if fill["side"] == "buy" else -1
-        slippage = sign * (fill["price"] - reference) / reference * 1e4 if reference else None
-        fills.append({"filled_at": fill["filled_at"], "signal_id": fill["signal_id"],
-                      "symbol": fill["instrument"]["symbol"], "side": fill["side"], "quantity": fill["quantity"],
-                      "price": fill["price"], "signal_price": reference, "slippage_bps": slippage})
-    measured = [f["slippage_bps"] for f in fills if f["slippage_bps"] is not None]
-    returns = store.get(Collections.STRATEGY_RETURNS, strategy_id)
-    return {
-        "kind": "strategy", "strategy_id": strategy_id, "name": strategy.get("name") or strategy_id,
-        "owner": strategy.get("owner"), "status": strategy.get("status"), "generated_at": now.isoformat(),
-        "signals": rows, "fills": fills,
-        "slippage": {"fills": len(measured), "mean_bps": sum(measured) / len(measured) if measured else None},
-        **performance(ReturnSeries.from_document(returns) if returns else None),
-    }
-
-
-def performance(series: ReturnSeries | None) -> dict[str, Any]:
-    """Metrics and the equity curve of the strategy's daily return series."""
-    if series is None or len(series.returns) < 2:
-        return {"metrics": None, "equity_curve": []}
-    import pandas as pd  # only the dashboards pay for pandas
-
-    from shared.portfolio.metrics import equity_curve, metrics
-
-    returns = pd.Series(series.returns, index=[d.isoformat() for d in series.dates])
-    computed = metrics(returns)
-    curve = equity_curve(returns)
-    return {"metrics": {name: getattr(computed, name) for name in computed.__dataclass_fields__},
-            "equity_curve": [{"date": d, "equity": float(v)} for d, v in curve.items()]}
 
 
 def daily_pnl(curve: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ which decides who may call each; the dashboards show the answers and never read 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -27,20 +28,37 @@ class SignalFilter:
     since: str | None = None  # ISO times, compared with received_at
     until: str | None = None
     limit: int = 100
+    for_developer: bool = False  # rows say why in the checks' names only (see signal_row)
 
 
-def signal_row(record: dict[str, Any]) -> dict[str, Any]:
+def reason_counts(decisions: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """Why accounts did not (fully) take a signal, as the checks' names with how many decisions
+    each covers, most first: what a developer may read, since a decision's own text can quote an
+    account's equity or an admin's reason naming a client."""
+    reasons: Counter[str] = Counter()
+    for decision in decisions:
+        flagged = {f"{c['name']} check {'failed' if c['outcome'] == 'fail' else c['outcome']}"
+                   for c in decision.get("checks") or [] if c.get("outcome") in ("fail", "capped")}
+        if not flagged and decision["status"] != "approved":
+            flagged = {"nothing to trade" if decision["status"] == "skipped" else "could not be sized"}
+        reasons.update(flagged)
+    return sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
+
+
+def signal_row(record: dict[str, Any], for_developer: bool) -> dict[str, Any]:
     """One signal as a list shows it: what was asked, what became of it and why, counted over
-    accounts without naming any (developers read the same row)."""
+    accounts without naming any. An admin reads the decisions' own reasons; a developer only
+    the checks' names (``reason_counts``)."""
     signal = record.get("signal") or {}
     decisions = record.get("decisions") or []
+    reasons = ([f"{reason} ({count})" for reason, count in reason_counts(decisions)] if for_developer else
+               sorted({d["reason"] for d in decisions if d["status"] != "approved" and d.get("reason")}))
     return {"signal_id": record["signal_id"], "received_at": record.get("received_at"),
             "strategy_id": record["strategy_id"], "action": signal.get("action"),
             "symbol": (signal.get("instrument") or {}).get("symbol"), "price": signal.get("price"),
             "status": record.get("status"),
             "accounts_approved": sum(d["status"] == "approved" for d in decisions),
-            "accounts_rejected": sum(d["status"] == "rejected" for d in decisions),
-            "reasons": sorted({d["reason"] for d in decisions if d["status"] != "approved" and d.get("reason")})}
+            "accounts_rejected": sum(d["status"] == "rejected" for d in decisions), "reasons": reasons}
 
 
 def signal_list(store: Store, wanted: SignalFilter) -> dict[str, Any]:
@@ -63,7 +81,7 @@ def signal_list(store: Store, wanted: SignalFilter) -> dict[str, Any]:
                                               ).upper())
              and (wanted.since is None or r.get("received_at", "") >= wanted.since)
              and (wanted.until is None or r.get("received_at", "") <= wanted.until)]
-    return {"signals": [signal_row(r) for r in found[:wanted.limit]], "matched": len(found),
+    return {"signals": [signal_row(r, wanted.for_developer) for r in found[:wanted.limit]], "matched": len(found),
             "scanned": len(records), "statuses": sorted({r.get("status") or "" for r in records} - {""})}
 
 
@@ -108,15 +126,16 @@ def positions_book(store: Store) -> dict[str, Any]:
                      **valued_lot(store, lot, account.get("broker", ""), currency)})
     rows.sort(key=lambda r: (r["account_id"], r["strategy_id"], r["symbol"]))
     return {"positions": [r for r in rows if r["quantity"]],
+            "by_currency": _summed(rows, ("currency",)),
             "by_account": _summed(rows, ("account_id", "currency")),
             "by_strategy": _summed(rows, ("strategy_id", "currency"))}
 
 
-def _summed(rows: list[dict[str, Any]], keys: tuple[str, str]) -> list[dict[str, Any]]:
+def _summed(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
     """Totals per group; an unknown value (no mark) makes its total unknown, never a partial sum."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
-        groups.setdefault((row[keys[0]], row[keys[1]]), []).append(row)
+        groups.setdefault(tuple(row[key] for key in keys), []).append(row)
     summed = []
     for group, members in sorted(groups.items()):
         held = [m for m in members if m["quantity"]]
@@ -124,6 +143,6 @@ def _summed(rows: list[dict[str, Any]], keys: tuple[str, str]) -> list[dict[str,
                  for field in ("market_value", "unrealized_pnl")}
         realized = float(sum(m["realized_pnl"] for m in members))
         unrealized = total["unrealized_pnl"]
-        summed.append({keys[0]: group[0], keys[1]: group[1], "open_positions": len(held), **total,
+        summed.append({**dict(zip(keys, group, strict=True)), "open_positions": len(held), **total,
                        "realized_pnl": realized, "total_pnl": None if unrealized is None else realized + unrealized})
     return summed

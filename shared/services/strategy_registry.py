@@ -71,10 +71,15 @@ def validated(model: type[BaseModel], document: Any) -> Any:
         raise RequestRejected(field, reason) from None
 
 
-def public(strategy: Strategy) -> dict[str, Any]:
-    """A strategy as the API shows it: never the passphrase hash or salt."""
+ADMIN_ONLY_FIELDS = ("eligible_accounts",)  # account ids: a developer never learns whose accounts trade
+
+
+def public(strategy: Strategy, viewer: Principal) -> dict[str, Any]:
+    """A strategy as the API shows it: never the passphrase hash or salt; to its developer,
+    never the accounts it is restricted to."""
     document = strategy.model_dump(mode="json")
-    return {name: document[name] for name in PUBLIC_FIELDS}
+    return {name: document[name] for name in PUBLIC_FIELDS
+            if viewer.role == "admin" or name not in ADMIN_ONLY_FIELDS}
 
 
 class StrategyRegistry:
@@ -88,6 +93,9 @@ class StrategyRegistry:
         owner = spec.owner or caller.subject
         if caller.role == "developer" and owner != caller.subject:
             raise RequestRejected("owner", "developers register strategies for themselves only", 403, "forbidden")
+        if caller.role == "developer" and spec.eligible_accounts:
+            raise RequestRejected("eligible_accounts", "only an admin restricts a strategy to accounts", 403,
+                                  "forbidden")
         passphrase = secrets.token_urlsafe(24)
         digest, salt = hash_passphrase(passphrase)
         strategy = Strategy(**spec.model_dump(exclude={"owner"}), owner=owner, status="candidate",

@@ -1,7 +1,8 @@
 """The admin's controls in a real browser, asserting on what the page SHOWS: the local stack
 started by the CLI, a signal sent, then found and its journey opened; an approval for one
 chosen account after its diff; the kill switch refusing an empty reason, then reading ON
-with the reason. Screenshots go under the pytest temporary directory; their paths are printed."""
+with the reason; a resting order cancelled from the blotter; the fund's P&L totals equal to the
+API's. Screenshots go under the pytest temporary directory; their paths are printed."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from shared.adapters import broker_mock
 from shared.adapters.store_sqlite import SqliteStore
 from shared.demo import DEMO_API_KEYS, DEMO_PASSPHRASES
 from shared.domain.models import KILL_SWITCH_DOC, Collections
@@ -89,6 +91,13 @@ def tables(driver) -> list[list[list[str]]]:
     return [[[cell.text.strip() for cell in row.find_elements(*by("XPATH", "./th|./td"))]
              for row in table.find_elements(*by("TAG_NAME", "tr"))]
             for table in driver.find_elements(*by("CSS_SELECTOR", "[data-testid='stTable'] table"))]
+
+
+def metrics(driver, label: str) -> list[str]:
+    """Every metric's value under ``label`` (a page may show one per currency)."""
+    return [box.find_element(*by("CSS_SELECTOR", "[data-testid='stMetricValue']")).text.strip()
+            for box in driver.find_elements(*by("CSS_SELECTOR", "[data-testid='stMetric']"))
+            if box.find_element(*by("CSS_SELECTOR", "[data-testid='stMetricLabel']")).text.strip() == label]
 
 
 def percent(weight: float) -> str:
@@ -202,3 +211,42 @@ def test_the_kill_switch_refuses_an_empty_reason_then_reads_on_with_the_reason(s
         "return document.querySelector(\"[data-testid='stMainBlockContainer']\").scrollHeight")
     assert 300 < height < 2500, height  # the page, without screens of streamlit's help text
     stack.shoot(browser, "admin_kill_switch_on")
+
+
+def test_the_blotter_cancels_a_resting_order_and_positions_show_the_apis_totals(stack: Stack, browser):
+    api = stack.webhook.removesuffix("/webhook")
+    held = send(stack, "browser-admin-held", "AAPL", 190.0)  # something to hold, so totals are not all zero
+    assert wait(lambda: stack.store.query(Collections.CONFIRMATIONS, where={"signal_id": held}), 60)
+    answer = requests.post(stack.webhook, timeout=30, json={
+        "strategy_id": "momentum_us", "passphrase": DEMO_PASSPHRASES["momentum_us"], "ticker": "SPY",
+        "action": "buy", "quantity": 10, "order_type": "limit", "limit_price": 400.0, "signal_id": "browser-dip"})
+    assert answer.status_code == 202, answer.text
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+
+    def working() -> list[dict]:
+        return requests.get(f"{api}/api/orders", headers=headers, timeout=30).json()["orders"]
+
+    assert wait(lambda: working(), 60)
+    resting = working()
+    log_in(browser, stack.dashboards, ADMIN)
+    go(browser, "Order blotter")
+    assert wait(lambda: f"{len(resting)} working order(s), oldest first." in browser.page_source)
+    target = resting[0]["client_order_id"]
+    field(browser, "Order").send_keys(f"{target}\n")
+    tick(browser, "Cancel this order at its broker")
+    button(browser, "Cancel order").click()
+    assert wait(lambda: any(a.startswith("Cancel sent for buy ") and target in a for a in alerts(browser)))
+    assert wait(lambda: f"{len(resting) - 1} working order(s)" in browser.page_source
+                or (len(resting) == 1 and "No working orders" in browser.page_source), 30)
+    at_broker = stack.store.get(broker_mock.ORDERS, f"{resting[0]['account_id']}:{target}")
+    assert at_broker and at_broker["update"]["status"] == "cancelled"
+    stack.shoot(browser, "admin_blotter_cancelled")
+
+    go(browser, "Positions & P&L")
+    book = requests.get(f"{api}/api/positions", headers=headers, timeout=30).json()
+    assert book["by_currency"], "the fund holds nothing: the page would prove nothing"
+    values = {f"{fund['market_value']:,.2f} {fund['currency']}" for fund in book["by_currency"]}
+    realized = {f"{fund['realized_pnl']:+,.2f} {fund['currency']}" for fund in book["by_currency"]}
+    assert wait(lambda: values <= set(metrics(browser, "Market value"))), metrics(browser, "Market value")
+    assert realized <= set(metrics(browser, "Realized P&L"))
+    stack.shoot(browser, "admin_positions")

@@ -159,3 +159,16 @@ def test_another_developer_and_a_client_get_nothing(client, embedded):
     _, token = embedded.api_keys.issue("client", "client_a")
     refused = client.get(f"/api/signals/{signal_id}", headers={"Authorization": f"Bearer {token}"})
     assert refused.status_code in (403, 404) and "DEMO-CLIENT" not in refused.get_data(as_text=True)
+
+
+def test_a_strategy_restricted_to_accounts_does_not_name_them_to_its_developer(client, embedded: Services):
+    account = sorted(fund_identities(embedded) & {a["account_id"] for a in embedded.store.query(
+        Collections.ACCOUNTS)})[0]
+    restricted = client.patch("/api/strategies/momentum_us", headers=ADMIN, json={"eligible_accounts": [account]})
+    assert restricted.status_code == 200 and restricted.get_json()["strategy"]["eligible_accounts"] == [account]
+    for path in ("/api/strategies", "/api/strategies/momentum_us"):
+        answer = client.get(path, headers=ALICE).get_json()
+        assert leaks(answer, fund_identities(embedded), set()) == [], path
+    created = client.post("/api/strategies", headers=ALICE, json={
+        "strategy_id": "alice_new", "name": "New", "eligible_accounts": [account]})
+    assert created.status_code == 403 and created.get_json()["field"] == "eligible_accounts"
