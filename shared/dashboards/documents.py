@@ -57,14 +57,8 @@ def client_document(store: Store, client_id: str, now: datetime) -> dict[str, An
         today = str(snapshot.get("as_of", ""))[:10]
         lots = [p for p in sorted(store.query(Collections.POSITIONS, where={"account_id": account_id}),
                                   key=lambda p: (p["strategy_id"], p["instrument_key"])) if p["quantity"]]
-        positions = []
-        for lot in lots:
-            instrument = Instrument.model_validate(lot["instrument"])
-            valued = position_value(lot["quantity"], lot["avg_price"], broker_mark(store, broker, instrument.key),
-                                    instrument.multiplier, fx_to_base(store, broker, instrument.currency, currency))
-            positions.append({"strategy": names.get(lot["strategy_id"], lot["strategy_id"]),
-                              "symbol": instrument.symbol, "quantity": lot["quantity"], "avg_price": lot["avg_price"],
-                              "currency": instrument.currency, **valued, "realized_pnl": lot["realized_pnl"]})
+        positions = [{"strategy": names.get(lot["strategy_id"], lot["strategy_id"]),
+                      **valued_lot(store, lot, broker, currency)} for lot in lots]
         accounts.append({
             "account_id": account_id, "name": account.get("name", ""), "broker": broker,
             "currency": currency, "equity": equity,
@@ -126,6 +120,17 @@ def position_value(quantity: float, avg_price: float, mark: float | None, multip
         return {"mark": mark, "market_value": None, "unrealized_pnl": None}
     return {"mark": mark, "market_value": quantity * mark * multiplier * fx,
             "unrealized_pnl": quantity * (mark - avg_price) * multiplier * fx}
+
+
+def valued_lot(store: Store, lot: dict[str, Any], broker: str, base_currency: str) -> dict[str, Any]:
+    """One strategy's lot in one account, valued at the broker's mark in the account's currency
+    (``price_currency``: the instrument's, in which average price and mark are quoted)."""
+    instrument = Instrument.model_validate(lot["instrument"])
+    value = position_value(lot["quantity"], lot["avg_price"], broker_mark(store, broker, instrument.key),
+                           instrument.multiplier, fx_to_base(store, broker, instrument.currency, base_currency))
+    return {"symbol": instrument.symbol, "instrument_key": instrument.key, "quantity": lot["quantity"],
+            "avg_price": lot["avg_price"], "price_currency": instrument.currency, **value,
+            "realized_pnl": lot.get("realized_pnl", 0.0)}
 
 
 def totals(rows: list[dict[str, Any]], field: str) -> float | None:

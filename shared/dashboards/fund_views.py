@@ -12,8 +12,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from shared.dashboards.documents import broker_mark, fx_to_base, position_value
-from shared.domain.models import Collections, Instrument
+from shared.dashboards.documents import valued_lot
+from shared.domain.models import Collections
 from shared.ports.store import Store
 
 SIGNALS_SCANNED = 2000  # newest signals read before filtering: a dashboard looks back days, not years
@@ -100,16 +100,6 @@ def working_orders(store: Store) -> list[dict[str, Any]]:
                      "status": document.get("status"), "placed_at": document.get("decided_at"),
                      "updated_at": document.get("updated_at") or document.get("decided_at")})
     return sorted(rows, key=lambda r: (r["placed_at"] or "", r["client_order_id"]))
-
-
-def valued_lot(store: Store, lot: dict[str, Any], broker: str, base_currency: str) -> dict[str, Any]:
-    """One strategy's lot in one account, valued at the broker's mark in the account's currency."""
-    instrument = Instrument.model_validate(lot["instrument"])
-    value = position_value(lot["quantity"], lot["avg_price"], broker_mark(store, broker, instrument.key),
-                           instrument.multiplier, fx_to_base(store, broker, instrument.currency, base_currency))
-    return {"symbol": instrument.symbol, "instrument_key": instrument.key, "quantity": lot["quantity"],
-            "avg_price": lot["avg_price"], "price_currency": instrument.currency, **value,
-            "realized_pnl": lot.get("realized_pnl", 0.0)}
 
 
 def positions_book(store: Store) -> dict[str, Any]:
