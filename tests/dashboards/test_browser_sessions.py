@@ -1,20 +1,27 @@
 """Dashboard sessions and errors in a real browser (headless Chromium), at the shipped
 settings: a refresh keeps you logged in on the same page, a deep link opens its page after
-the login, a revoked API key ends the open session within a minute, and an API that is not
-there gives one sentence for a person, never a traceback. Screenshots go to pytest's tmp dir."""
+the login, a revoked API key ends the open session within a minute, and an API that goes
+away gives one sentence for a person, never a traceback. Screenshots go to pytest's tmp dir."""
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from werkzeug.serving import make_server
 
 from dashboards_streamlit import session
+from devstack.embedded import create_app
 from devstack.processes import free_port, start_dashboards
+from shared.adapters.bus_inprocess import InProcessBus
+from shared.adapters.store_sqlite import SqliteStore
 from shared.auth.api_keys import ApiKeys
+from shared.bootstrap import build_services
+from shared.config import Settings
 from shared.demo import DEMO_API_KEYS
 from tests.dashboards.test_browser import (  # noqa: F401 - browser and stack are the shared fixtures
     CHROMEDRIVER,
@@ -144,41 +151,68 @@ def test_a_revoked_key_ends_the_open_session_within_a_minute(stack, browser, tmp
     assert not browser.find_elements("xpath", "//button[.//p[text()='Log out']]")
 
 
+class VanishingApi:
+    """The trading API on the stack's own store, served from this test so it can stop it."""
+
+    def __init__(self, sqlite_path: str, log_dir: Path):
+        settings = Settings(sqlite_path=sqlite_path, log_dir=log_dir)
+        self.services = build_services(settings, store=SqliteStore(sqlite_path), bus=InProcessBus(0.01))
+        self.server = make_server("127.0.0.1", 0, create_app(self.services), threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @pytest.fixture
-def dashboards_without_api(stack, tmp_path) -> Iterator[tuple[str, str]]:  # noqa: F811
-    """A second dashboards process on the stack's store whose MT_API_URL is a closed port."""
+def dashboards_with_vanishing_api(stack, tmp_path) -> Iterator[tuple[str, VanishingApi]]:  # noqa: F811
+    """A second dashboards process whose MT_API_URL is an API this test stops when it likes."""
     _, store = stack
     path = store._connection.execute("PRAGMA database_list").fetchone()[2]  # the stack's own SQLite file
-    closed = f"http://127.0.0.1:{free_port()}"
-    env = {**os.environ, "MT_STORE": "sqlite", "MT_SQLITE_PATH": path, "MT_API_URL": closed,
-           "MT_LOG_DIR": str(tmp_path / "logs")}
+    api = VanishingApi(path, tmp_path / "api-logs")
+    env = {**os.environ, "MT_API_URL": api.url, "MT_LOG_DIR": str(tmp_path / "logs")}
     port = free_port()
     process = start_dashboards(port, env, tmp_path / "logs")
     try:
-        yield f"http://127.0.0.1:{port}", closed
+        yield f"http://127.0.0.1:{port}", api
     finally:
         process.stop()
+        api.stop()
+        api.services.close()
 
 
 @browser_only
-def test_an_unreachable_api_gives_one_friendly_sentence(dashboards_without_api, browser, tmp_path):  # noqa: F811
-    url, closed = dashboards_without_api
+def test_an_unreachable_api_gives_one_friendly_sentence(dashboards_with_vanishing_api, browser, tmp_path):  # noqa: F811
+    from selenium.webdriver.common.by import By
+
+    url, api = dashboards_with_vanishing_api
     browser.get(url)
     submit_login(browser, ADMIN)
     assert wait(lambda: logged_in_on(browser, "System health"))
+    api.stop()  # the API goes away under an open session
     for title, name in (("Kill switch", "api_down_kill_switch"), ("Strategies & allocation", "api_down_portfolio")):
-        from selenium.webdriver.common.by import By
-
         link = browser.find_element(By.XPATH, f"//a[@data-testid='stSidebarNavLink'][.//span[@label='{title}']]")
         link.click()
         assert wait(lambda page=title: heading(browser).startswith(page) and errors_shown(browser)), title
         time.sleep(1.5)  # the page has finished its run: nothing stale from the last page is left
         shoot(browser, tmp_path, name)
         [shown] = errors_shown(browser)
-        assert shown.startswith(f"Could not reach the trading API at {closed}"), shown
-        assert "python -m devstack up" in shown and "MT_API_URL" in shown
-        for raw in ("HTTPConnectionPool", "Connection refused", "Traceback", "Errno", "{'", "unreachable"):
-            assert raw not in browser.page_source, (raw, shown)
+        assert_one_friendly_sentence(browser, shown, api.url)
+
+    browser.find_element(By.XPATH, "//button[.//p[text()='Log out']]").click()
+    submit_login(browser, ADMIN)  # nobody can log in while the API that checks keys is away
+    assert wait(lambda: errors_shown(browser))
+    shoot(browser, tmp_path, "api_down_login")
+    assert_one_friendly_sentence(browser, errors_shown(browser)[0], api.url)
+
+
+def assert_one_friendly_sentence(driver, shown: str, url: str) -> None:
+    assert shown.startswith(f"Could not reach the trading API at {url}"), shown
+    assert "python -m devstack up" in shown and "MT_API_URL" in shown
+    for raw in ("HTTPConnectionPool", "Connection refused", "Traceback", "Errno", "{'", "unreachable"):
+        assert raw not in driver.page_source, (raw, shown)
 
 
 def test_a_session_token_is_refused_when_changed_or_expired():
