@@ -5,13 +5,14 @@ Everything comes through the registry API with the developer's own key (their st
 then each one's dashboard document), so the server decides what they may see; the document
 holds sums over accounts, never which accounts or clients traded."""
 
+from datetime import timedelta
 from typing import Any
 
 import streamlit as st
 
 from dashboards_streamlit import charts
 from dashboards_streamlit import formatting as fmt
-from dashboards_streamlit.session import REFRESH, fetch, require
+from dashboards_streamlit.session import REFRESH, fetch, now, require
 
 require("developer")
 st.title("My strategies")
@@ -28,6 +29,9 @@ FILLS = {"filled_at": fmt.TIME, "signal_id": fmt.TEXT, "symbol": fmt.TEXT, "side
          "quantity": fmt.QUANTITY, "price": fmt.PRICE, "signal_price": fmt.PRICE, "slippage_bps": fmt.BPS}
 INSTRUMENTS = {"symbol": fmt.TEXT, "currency": fmt.TEXT, "fills": fmt.QUANTITY, "open_quantity": fmt.QUANTITY,
                "realized_pnl": fmt.MONEY, "unrealized_pnl": fmt.MONEY, "commissions": fmt.MONEY}
+HISTORY = 500  # signals listed at most; the filters narrow the rest
+PERIODS = {"All time": None, "Last 24 hours": timedelta(days=1), "Last 7 days": timedelta(days=7),
+           "Last 30 days": timedelta(days=30)}
 RATIOS = [("CAGR", "cagr", "percent"), ("Volatility", "volatility", "percent"), ("Sharpe", "sharpe", "ratio"),
           ("Sortino", "sortino", "ratio"), ("Max drawdown", "max_drawdown", "percent"), ("Calmar", "calmar", "ratio")]
 
@@ -128,11 +132,6 @@ def strategy() -> None:
     st.metric("Mean slippage vs signal price",
               "—" if slippage["mean_bps"] is None else f"{slippage['mean_bps']:.2f} bps",
               help=f"over {slippage['fills']} fills; positive = worse than the signal's price")
-    st.subheader("Signals and decisions")
-    st.caption("Each signal with how many accounts took it and, where some did not, why (the check that stopped "
-               "them, with how many decisions).")
-    frame, config = fmt.table(document["signals"], SIGNALS, zone=zone)
-    st.dataframe(frame, column_config=config, hide_index=True, width="stretch")
     st.subheader("Fills")
     if document["fills"]:
         frame, config = fmt.table(document["fills"], FILLS, zone=zone)
@@ -146,4 +145,27 @@ def strategy() -> None:
         st.dataframe(frame, column_config=config, hide_index=True, width="stretch")
 
 
+def history() -> None:
+    """Every signal of the strategy the filters choose, newest first, with why accounts did not
+    take it: read from the API's signal list, which counts over accounts and names none."""
+    st.subheader("Signal history")
+    status_box, symbol_box, period_box = st.columns(3)
+    statuses = fetch("/api/signals", strategy_id=strategy_id, limit=1)["statuses"]
+    status = status_box.selectbox("Status", statuses, index=None, placeholder="any status")
+    symbol = symbol_box.text_input("Symbol", placeholder="e.g. AAPL").strip().upper()
+    window = PERIODS[period_box.selectbox("Received", list(PERIODS))]
+    listed = fetch("/api/signals", strategy_id=strategy_id, status=status, symbol=symbol, limit=HISTORY,
+                   since=None if window is None else (now() - window).isoformat())
+    st.caption(f"{listed['matched']} signal(s) match" + (f"; the newest {HISTORY} are shown"
+                                                         if listed["matched"] > HISTORY else "")
+               + ". Each with how many accounts took it and, where some did not, why (the check that stopped "
+                 "them, with how many decisions).")
+    if listed["signals"]:
+        frame, config = fmt.table(listed["signals"], SIGNALS, zone=fmt.viewer_timezone())
+        st.dataframe(frame, column_config=config, hide_index=True, width="stretch")
+    else:
+        st.info("No signal matches these filters. Each alert this strategy sends appears here once it is accepted.")
+
+
 strategy()
+history()

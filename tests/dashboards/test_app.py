@@ -128,15 +128,19 @@ def test_every_page_checks_the_role_itself(fund: Services, page: str):
 def test_a_developer_sees_only_their_strategies_and_no_client(fund: Services):
     app = open_page(logged_in(ALICE), "developer_strategies")
     assert app.selectbox[0].options == ["momentum_us"]
-    signals = app.dataframe[0].value
-    assert sorted(signals["signal_id"]) == sorted(
-        s["signal_id"] for s in fund.store.query(Collections.SIGNALS, where={"strategy_id": "momentum_us"}))
-    fills = app.dataframe[1].value
+    stored = fund.store.query(Collections.SIGNALS, where={"strategy_id": "momentum_us"})
+    signals = app.dataframe[-1].value  # the signal history, last on the page
+    assert sorted(signals["signal_id"]) == sorted(s["signal_id"] for s in stored)
+    fills = app.dataframe[0].value
     assert len(fills) == len(fund.store.query(Collections.CONFIRMATIONS, where={"strategy_id": "momentum_us"}))
     assert all(abs(s) < 50 for s in fills["slippage_bps"])  # the Mock's 1 bp, in the adverse direction
     shown = everything_shown(app)
     assert "DEMO-CLIENT" not in shown and "client_a" not in shown and "fx_carry" not in shown
     assert next(m.value for m in app.metric if m.label == "Sharpe") != "—"
+    app.text_input[0].input("msft")  # the history's symbol filter, served by the API
+    app.run()
+    assert list(app.dataframe[-1].value["signal_id"]) == [
+        s["signal_id"] for s in stored if s["signal"]["instrument"]["symbol"] == "MSFT"]
 
     bob = open_page(logged_in(BOB), "developer_strategies")
     assert bob.selectbox[0].options == ["fx_carry", "trend_futures"]
