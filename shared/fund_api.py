@@ -16,6 +16,7 @@ from shared.auth.api_keys import Principal
 from shared.bootstrap import Services
 from shared.dashboards.fund_views import IN_FLIGHT, SignalFilter, positions_book, signal_list, working_orders
 from shared.domain.errors import RequestRejected
+from shared.domain.models import SIGNAL_STATUSES
 from shared.registry_api import authenticated_routes, require_admin
 
 JsonReply = tuple[Any, int]
@@ -66,8 +67,8 @@ def fund_blueprint(services: Services) -> flask.Blueprint:
             unknown = sorted(set(asked) - visible)[0]
             raise RequestRejected("strategy_id", f"no strategy {unknown!r}", 404, "not_found")
         status = flask.request.args.get("status", "").strip() or None
-        if status is not None and not (status.replace("_", "").isalpha() and len(status) <= 30):
-            raise RequestRejected("status", f"must be {IN_FLIGHT!r} or a signal status such as 'decided'")
+        if status is not None and status not in (IN_FLIGHT, *SIGNAL_STATUSES):
+            raise RequestRejected("status", f"must be one of {', '.join((IN_FLIGHT, *SIGNAL_STATUSES))}")
         wanted = SignalFilter(strategy_ids=set(asked) if asked else visible, status=status,
                               symbol=flask.request.args.get("symbol", "")[:30], since=moment("since"),
                               until=moment("until"), limit=whole_number("limit", 100, MAX_LISTED),

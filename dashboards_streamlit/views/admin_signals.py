@@ -11,29 +11,33 @@ import streamlit as st
 from dashboards_streamlit import formatting as fmt
 from dashboards_streamlit.session import fetch, now, require
 
-SHOWN = 100
-IN_FLIGHT = "in flight (open)"
+PAGE_SIZES = (25, 50, 100)  # rows drawn as links: a hundred take a second or two to draw
+IN_FLIGHT = "open"
+STATUS_NAMES = {IN_FLIGHT: "in flight (open)"}
 RANGES = {"All time": None, "Last hour": timedelta(hours=1), "Last 24 hours": timedelta(days=1),
           "Last 7 days": timedelta(days=7)}
 
 require("admin")
 st.title("Signals")
 
-statuses = [IN_FLIGHT, *fetch("/api/signals", limit=1)["statuses"]]
-wanted_status = IN_FLIGHT if st.query_params.get("status") == "open" else None
+newest = fetch("/api/signals", limit=PAGE_SIZES[0])  # the unfiltered view, which also names the statuses
+statuses = newest["statuses"]
+wanted_status = IN_FLIGHT if st.query_params.get("status") == IN_FLIGHT else None
 
-left, middle, right, last = st.columns(4)
+left, middle, right, period_box, size_box = st.columns([2, 1.4, 1.2, 1.2, 0.8])
 strategies = left.multiselect("Strategy", sorted(s["strategy_id"] for s in fetch("/api/strategies")["strategies"]))
 status = middle.selectbox("Status", statuses, index=statuses.index(wanted_status) if wanted_status else None,
-                          placeholder="any status")
+                          format_func=lambda s: STATUS_NAMES.get(s, s), placeholder="any status")
 symbol = right.text_input("Symbol", placeholder="e.g. AAPL").strip().upper()
-period = last.selectbox("Received", list(RANGES))
-window = RANGES[period]
+window = RANGES[period_box.selectbox("Received", list(RANGES))]
+shown = size_box.selectbox("Rows", PAGE_SIZES)
 
-listed = fetch("/api/signals", strategy_id=strategies, status="open" if status == IN_FLIGHT else status,
-               symbol=symbol, since=None if window is None else (now() - window).isoformat(), limit=SHOWN)
+filtered = strategies or status or symbol or window is not None or shown != PAGE_SIZES[0]
+listed = newest if not filtered else fetch(
+    "/api/signals", strategy_id=strategies, status=status, symbol=symbol, limit=shown,
+    since=None if window is None else (now() - window).isoformat())
 found = listed["signals"]
-st.caption(f"{listed['matched']} signal(s) match" + (f"; the newest {SHOWN} are shown" if listed["matched"] > SHOWN
+st.caption(f"{listed['matched']} signal(s) match" + (f"; the newest {shown} are shown" if listed["matched"] > shown
                                                       else "")
            + ". Open one to see its raw alert, every check of every decision, its orders and fills.")
 if not found:

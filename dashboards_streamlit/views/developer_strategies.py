@@ -13,6 +13,7 @@ import streamlit as st
 from dashboards_streamlit import charts
 from dashboards_streamlit import formatting as fmt
 from dashboards_streamlit.session import REFRESH, fetch, now, require
+from shared.domain.models import SIGNAL_STATUSES
 
 require("developer")
 st.title("My strategies")
@@ -150,8 +151,7 @@ def history() -> None:
     take it: read from the API's signal list, which counts over accounts and names none."""
     st.subheader("Signal history")
     status_box, symbol_box, period_box = st.columns(3)
-    statuses = fetch("/api/signals", strategy_id=strategy_id, limit=1)["statuses"]
-    status = status_box.selectbox("Status", statuses, index=None, placeholder="any status")
+    status = status_box.selectbox("Status", SIGNAL_STATUSES, index=None, placeholder="any status")
     symbol = symbol_box.text_input("Symbol", placeholder="e.g. AAPL").strip().upper()
     window = PERIODS[period_box.selectbox("Received", list(PERIODS))]
     listed = fetch("/api/signals", strategy_id=strategy_id, status=status, symbol=symbol, limit=HISTORY,

@@ -119,11 +119,14 @@ class SqliteStore(Store):
     ) -> list[Document]:
         where = where or {}
         fields = tuple(sorted(where))
-        if fields:
+        # Equality fields first, then the sort field, as a Firestore composite index: the
+        # newest N of a large collection are read from the index, not sorted from every row.
+        indexed = fields + ((order_by,) if order_by and order_by not in fields else ())
+        if indexed:
             # The collection is inlined so the query matches the partial index, and the
             # index is named because SQLite's planner, without statistics, prefers the
             # primary key's collection prefix.
-            index = self._ensure_index(collection, fields)
+            index = self._ensure_index(collection, indexed)
             sql = [f"SELECT data FROM documents INDEXED BY {index} WHERE collection='{_name(collection)}'"]
             params: list[Any] = []
         else:

@@ -4,7 +4,7 @@ A confirmation refreshes the two documents it touches (the account's client, the
 order's strategy); a scheduled refresh rebuilds all of them, so snapshots that moved
 without a fill (prices, the poller) show up too. A reader never gets a document older
 than ``MAX_AGE_SECONDS``: an older one is rebuilt on the read, so the dashboards (which
-read through the API) are as current as a page that computed it itself.
+read through the API) show snapshots and marks at most that old, and fills at once.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from shared.domain.models import Collections, OrderUpdate
 from shared.ports.store import Store
 
 log = logging.getLogger(__name__)
-MAX_AGE_SECONDS = 10.0  # what the dashboards' live sections, refreshing every 10 s, may show
+MAX_AGE_SECONDS = 30.0  # two of the embedded refresh intervals (15 s): a read rarely pays for a rebuild
 
 
 def client_key(client_id: str) -> str:

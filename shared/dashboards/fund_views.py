@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.dashboards.documents import valued_lot
-from shared.domain.models import Collections
+from shared.domain.models import SIGNAL_STATUSES, Collections
 from shared.ports.store import Store
 
 SIGNALS_SCANNED = 2000  # newest signals read before filtering: a dashboard looks back days, not years
@@ -82,7 +82,7 @@ def signal_list(store: Store, wanted: SignalFilter) -> dict[str, Any]:
              and (wanted.since is None or r.get("received_at", "") >= wanted.since)
              and (wanted.until is None or r.get("received_at", "") <= wanted.until)]
     return {"signals": [signal_row(r, wanted.for_developer) for r in found[:wanted.limit]], "matched": len(found),
-            "scanned": len(records), "statuses": sorted({r.get("status") or "" for r in records} - {""})}
+            "scanned": len(records), "statuses": [IN_FLIGHT, *SIGNAL_STATUSES]}
 
 
 def working_orders(store: Store) -> list[dict[str, Any]]:

@@ -44,6 +44,8 @@ class Collections(StrEnum):
     REFUSED_DELIVERIES = "refused_deliveries"  # 4xx webhook/API deliveries, passphrases removed (services/refusals)
 
 
+# A signal record's life: ingest writes the first two, cerebro the others.
+SIGNAL_STATUSES = ("received", "published", "held", "decided")
 KILL_SWITCH_DOC = "kill_switch"  # in system_settings: {"enabled": bool, "reason", "changed_by", "changed_at"}
 RISK_LIMITS_DOC = "risk_limits"  # in system_settings: the fund's limits where they differ from the environment's
 

@@ -174,7 +174,7 @@ def test_signals_in_flight_are_linked_from_health_and_listed_however_old(fund: S
 
     app.query_params = {"status": "open"}
     open_page(app, "admin_signals")
-    assert app.selectbox[0].value == "in flight (open)"
+    assert app.selectbox[0].value == "open"  # shown as "in flight (open)"
     assert signal_rows(app) == {record["signal_id"]: record["signal_id"]}
 
 

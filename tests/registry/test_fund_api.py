@@ -4,6 +4,8 @@ at the Mock broker's own book, the P&L against figures computed by hand."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from devstack.embedded import create_app
@@ -40,6 +42,7 @@ def test_signals_filter_by_strategy_symbol_status_and_time(client, embedded: Ser
     first = alert(client, embedded, ticker="AAPL", action="buy", quantity=3, price=190.0)
     clock.advance(3600)
     second = alert(client, embedded, ticker="MSFT", action="buy", quantity=2, price=420.0)
+    clock.advance(1)
     carry = alert(client, embedded, "fx_carry", ticker="EURUSD", action="buy", quantity=1000, price=1.08)
 
     listed = client.get("/api/signals", headers=ADMIN).get_json()
@@ -55,7 +58,7 @@ def test_signals_filter_by_strategy_symbol_status_and_time(client, embedded: Ser
 
     assert ids(strategy_id="momentum_us") == [second, first]
     assert ids(symbol="aap") == [first]
-    assert ids(since=(clock() - clock().resolution).isoformat().replace("+00:00", "Z")) == [carry, second]
+    assert ids(since=(clock() - timedelta(seconds=2)).isoformat().replace("+00:00", "Z")) == [carry, second]
     assert ids(status="decided", limit="1") == [carry]
     assert ids(status="open") == []
 
