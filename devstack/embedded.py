@@ -67,9 +67,12 @@ def start_embedded(settings: Settings, poll_seconds: float, seed: bool = True) -
     start_raw_watcher(services, stop)  # documents other writers put straight into trading_signals_raw
 
     def poll_forever() -> None:
+        # The documents first, in the background: the first login then reads them instead of
+        # building them (and importing pandas and scipy) inside its request.
+        services.dashboards.refresh_all()  # the cloud does this on each fill and on a schedule
         while not stop.wait(poll_seconds):
             services.tick()
-            services.dashboards.refresh_all()  # the cloud does this on each fill and on a schedule
+            services.dashboards.refresh_all()
 
     threading.Thread(target=poll_forever, name="account-poller", daemon=True).start()
     return services, stop

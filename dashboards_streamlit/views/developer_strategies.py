@@ -30,7 +30,7 @@ FILLS = {"filled_at": fmt.TIME, "signal_id": fmt.TEXT, "symbol": fmt.TEXT, "side
          "quantity": fmt.QUANTITY, "price": fmt.PRICE, "signal_price": fmt.PRICE, "slippage_bps": fmt.BPS}
 INSTRUMENTS = {"symbol": fmt.TEXT, "currency": fmt.TEXT, "fills": fmt.QUANTITY, "open_quantity": fmt.QUANTITY,
                "realized_pnl": fmt.MONEY, "unrealized_pnl": fmt.MONEY, "commissions": fmt.MONEY}
-HISTORY = 500  # signals listed at most; the filters narrow the rest
+HISTORY_SIZES = (100, 500)  # signals listed at most; the filters narrow the rest
 PERIODS = {"All time": None, "Last 24 hours": timedelta(days=1), "Last 7 days": timedelta(days=7),
            "Last 30 days": timedelta(days=30)}
 RATIOS = [("CAGR", "cagr", "percent"), ("Volatility", "volatility", "percent"), ("Sharpe", "sharpe", "ratio"),
@@ -150,14 +150,15 @@ def history() -> None:
     """Every signal of the strategy the filters choose, newest first, with why accounts did not
     take it: read from the API's signal list, which counts over accounts and names none."""
     st.subheader("Signal history")
-    status_box, symbol_box, period_box = st.columns(3)
+    status_box, symbol_box, period_box, size_box = st.columns([1.4, 1.2, 1.2, 0.8])
     status = status_box.selectbox("Status", SIGNAL_STATUSES, index=None, placeholder="any status")
     symbol = symbol_box.text_input("Symbol", placeholder="e.g. AAPL").strip().upper()
     window = PERIODS[period_box.selectbox("Received", list(PERIODS))]
-    listed = fetch("/api/signals", strategy_id=strategy_id, status=status, symbol=symbol, limit=HISTORY,
+    shown = size_box.selectbox("Rows", HISTORY_SIZES)
+    listed = fetch("/api/signals", strategy_id=strategy_id, status=status, symbol=symbol, limit=shown,
                    since=None if window is None else (now() - window).isoformat())
-    st.caption(f"{listed['matched']} signal(s) match" + (f"; the newest {HISTORY} are shown"
-                                                         if listed["matched"] > HISTORY else "")
+    st.caption(f"{listed['matched']} signal(s) match" + (f"; the newest {shown} are shown"
+                                                         if listed["matched"] > shown else "")
                + ". Each with how many accounts took it and, where some did not, why (the check that stopped "
                  "them, with how many decisions).")
     if listed["signals"]:
