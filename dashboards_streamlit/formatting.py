@@ -215,3 +215,11 @@ def table(rows: Sequence[Mapping[str, Any]], kinds: Mapping[str, str], currency:
             config[column] = st.column_config.NumberColumn(header, format=number_format(kind, values=values),
                                                           width=width)
     return frame, config
+
+
+def signals_found(listed: Mapping[str, Any]) -> str:
+    """What the API's signal list says about the signals not shown, in one phrase."""
+    shown = len(listed["signals"])
+    if listed["matched"] is None:
+        return f"The newest {shown} signal(s)" + ("; older ones exist" if listed["more"] else "")
+    return f"{listed['matched']} signal(s) match" + (f"; the newest {shown} are shown" if listed["more"] else "")

@@ -37,9 +37,8 @@ listed = newest if not filtered else fetch(
     "/api/signals", strategy_id=strategies, status=status, symbol=symbol, limit=shown,
     since=None if window is None else (now() - window).isoformat())
 found = listed["signals"]
-st.caption(f"{listed['matched']} signal(s) match" + (f"; the newest {shown} are shown" if listed["matched"] > shown
-                                                      else "")
-           + ". Open one to see its raw alert, every check of every decision, its orders and fills.")
+st.caption(fmt.signals_found(listed) + ". Open one to see its raw alert, every check of every decision, its orders "
+           "and fills.")
 if not found:
     st.info("No signal matches these filters. Signals appear here as soon as a webhook or API alert is accepted.")
 else:

@@ -157,10 +157,8 @@ def history() -> None:
     shown = size_box.selectbox("Rows", HISTORY_SIZES)
     listed = fetch("/api/signals", strategy_id=strategy_id, status=status, symbol=symbol, limit=shown,
                    since=None if window is None else (now() - window).isoformat())
-    st.caption(f"{listed['matched']} signal(s) match" + (f"; the newest {shown} are shown"
-                                                         if listed["matched"] > shown else "")
-               + ". Each with how many accounts took it and, where some did not, why (the check that stopped "
-                 "them, with how many decisions).")
+    st.caption(fmt.signals_found(listed) + ". Each with how many accounts took it and, where some did not, why "
+               "(the check that stopped them, with how many decisions).")
     if listed["signals"]:
         frame, config = fmt.table(listed["signals"], SIGNALS, zone=fmt.viewer_timezone())
         st.dataframe(frame, column_config=config, hide_index=True, width="stretch")

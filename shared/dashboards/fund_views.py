@@ -62,18 +62,24 @@ def signal_row(record: dict[str, Any], for_developer: bool) -> dict[str, Any]:
 
 
 def signal_list(store: Store, wanted: SignalFilter) -> dict[str, Any]:
-    """The newest signals matching ``wanted``, as rows, with how many matched in what was read.
-    In-flight signals are read by id, so an old stuck one is never hidden behind new ones."""
+    """The newest signals matching ``wanted``, as rows. Filters the store cannot apply (symbol,
+    time, status, several strategies) are applied to the newest SIGNALS_SCANNED it returns,
+    and the answer says how many of those matched; without them only the rows shown are read,
+    and ``matched`` is None. In-flight signals are read by id, so an old stuck one is never
+    hidden behind new ones."""
+    one_strategy = wanted.strategy_ids is not None and len(wanted.strategy_ids) == 1
+    symbol = wanted.symbol.strip().upper()
+    counted = bool(symbol or wanted.since or wanted.until or wanted.status not in (None, IN_FLIGHT)
+                   or (wanted.strategy_ids is not None and not one_strategy))
     if wanted.status == IN_FLIGHT:
         records = [r for r in (store.get(Collections.SIGNALS, o["signal_id"])
                                for o in store.query(Collections.OPEN_SIGNALS)) if r]
         records.sort(key=lambda r: r.get("received_at", ""), reverse=True)
-    elif wanted.strategy_ids is not None and len(wanted.strategy_ids) == 1:
-        records = store.query(Collections.SIGNALS, where={"strategy_id": next(iter(wanted.strategy_ids))},
-                              order_by="received_at", descending=True, limit=SIGNALS_SCANNED)
+        counted = True
     else:
-        records = store.query(Collections.SIGNALS, order_by="received_at", descending=True, limit=SIGNALS_SCANNED)
-    symbol = wanted.symbol.strip().upper()
+        where = {"strategy_id": next(iter(wanted.strategy_ids))} if one_strategy and wanted.strategy_ids else None
+        records = store.query(Collections.SIGNALS, where=where, order_by="received_at", descending=True,
+                              limit=SIGNALS_SCANNED if counted else wanted.limit + 1)
     found = [r for r in records
              if (wanted.strategy_ids is None or r["strategy_id"] in wanted.strategy_ids)
              and (wanted.status in (None, IN_FLIGHT) or r.get("status") == wanted.status)
@@ -81,7 +87,8 @@ def signal_list(store: Store, wanted: SignalFilter) -> dict[str, Any]:
                                               ).upper())
              and (wanted.since is None or r.get("received_at", "") >= wanted.since)
              and (wanted.until is None or r.get("received_at", "") <= wanted.until)]
-    return {"signals": [signal_row(r, wanted.for_developer) for r in found[:wanted.limit]], "matched": len(found),
+    return {"signals": [signal_row(r, wanted.for_developer) for r in found[:wanted.limit]],
+            "matched": len(found) if counted else None, "more": len(found) > wanted.limit,
             "scanned": len(records), "statuses": [IN_FLIGHT, *SIGNAL_STATUSES]}
 
 
