@@ -103,6 +103,13 @@ def test_the_developer_answer_holds_no_account_of_the_fund_anywhere(client, embe
         answer = client.get(f"/api/signals/{signal_id}", headers=ALICE)
         assert answer.status_code == 200
         assert leaks(answer.get_json(), identities, figures) == [], signal_id
+    # Everything else a developer reads about the strategy: the list and its dashboard document.
+    for path in ("/api/signals?strategy_id=momentum_us", "/api/dashboards/strategies/momentum_us"):
+        answer = client.get(path, headers=ALICE)
+        assert answer.status_code == 200, path
+        found = [leak for leak in leaks(answer.get_json(), identities, set())
+                 if not leak.startswith(".equity_curve[")]  # the backtest's growth of 1, not an account's equity
+        assert found == [], path
 
 
 def test_the_developer_answer_has_the_signal_aggregates(client, embedded):
