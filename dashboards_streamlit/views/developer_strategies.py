@@ -26,9 +26,10 @@ strategy_id = st.selectbox("Strategy", mine)
 SIGNALS = {"received_at": fmt.TIME, "signal_id": fmt.TEXT, "action": fmt.TEXT, "symbol": fmt.TEXT,
            "price": fmt.PRICE, "status": fmt.TEXT, "accounts_approved": fmt.QUANTITY,
            "accounts_rejected": fmt.QUANTITY, "reasons": fmt.TEXT}
-FILLS = {"filled_at": fmt.TIME, "signal_id": fmt.TEXT, "symbol": fmt.TEXT, "side": fmt.TEXT,
-         "quantity": fmt.QUANTITY, "price": fmt.PRICE, "signal_price": fmt.PRICE, "slippage_bps": fmt.BPS}
-INSTRUMENTS = {"symbol": fmt.TEXT, "currency": fmt.TEXT, "fills": fmt.QUANTITY, "open_quantity": fmt.QUANTITY,
+EXECUTIONS = {"filled_at": fmt.TIME, "signal_id": fmt.TEXT, "symbol": fmt.TEXT, "side": fmt.TEXT,
+              "quantity": fmt.QUANTITY, "average_price": fmt.PRICE, "signal_price": fmt.PRICE,
+              "slippage_bps": fmt.BPS}
+INSTRUMENTS = {"symbol": fmt.TEXT, "currency": fmt.TEXT, "fill_count": fmt.QUANTITY, "open_quantity": fmt.QUANTITY,
                "realized_pnl": fmt.MONEY, "unrealized_pnl": fmt.MONEY, "commissions": fmt.MONEY}
 HISTORY_SIZES = (100, 500)  # signals listed at most; the filters narrow the rest
 PERIODS = {"All time": None, "Last 24 hours": timedelta(days=1), "Last 7 days": timedelta(days=7),
@@ -62,13 +63,13 @@ def live(section: dict[str, Any] | None, zone: Any) -> None:
         st.info("The live performance appears when this strategy's dashboard is next rebuilt (after its next fill "
                 "or the scheduled refresh): its P&L, commissions and a daily P&L curve, from its fills.")
         return
-    if not section["fills"]:
+    if not section["fill_count"]:
         st.info("No fills yet. Once accounts trade this strategy's signals, its live P&L (realized, unrealized at the "
                 "brokers' marks, commissions), its return on the capital allocated to it and a daily P&L curve "
                 "appear here.")
         return
     currency = section["currency"]
-    st.caption(f"{fmt.quantity(section['fills'])} fills from {fmt.timestamp(section['first_fill_at'], zone)} to "
+    st.caption(f"{fmt.quantity(section['fill_count'])} fills from {fmt.timestamp(section['first_fill_at'], zone)} to "
                f"{fmt.timestamp(section['last_fill_at'], zone)} {fmt.zone_name(zone)}, every account together, in "
                f"{currency} at the latest rates. Not the backtest below: these are the strategy's real trades.")
     net, realized, unrealized = st.columns(3)
@@ -81,7 +82,7 @@ def live(section: dict[str, Any] | None, zone: Any) -> None:
                       help="Open positions at the brokers' latest marks.")
     commissions, fills, live_return = st.columns(3)
     commissions.metric("Commissions", fmt.money(section["commissions"], currency))
-    fills.metric("Fills", fmt.quantity(section["fills"]))
+    fills.metric("Fills", fmt.quantity(section["fill_count"]))
     live_return.metric("Live return", live_percent(section["return"]),
                        help="Live net P&L over the capital allocated to the strategy now "
                             f"({fmt.money(section['capital_base'], currency)}), which is what its orders are sized "
@@ -132,13 +133,14 @@ def strategy() -> None:
     slippage = document["slippage"]
     st.metric("Mean slippage vs signal price",
               "—" if slippage["mean_bps"] is None else f"{slippage['mean_bps']:.2f} bps",
-              help=f"over {slippage['fills']} fills; positive = worse than the signal's price")
-    st.subheader("Fills")
-    if document["fills"]:
-        frame, config = fmt.table(document["fills"], FILLS, zone=zone)
+              help=f"over {slippage['executions']} executions; positive = worse than the signal's price")
+    st.subheader("Executions (per signal, every account together)")
+    if document["executions"]:
+        frame, config = fmt.table(document["executions"], EXECUTIONS, zone=zone)
         st.dataframe(frame, column_config=config, hide_index=True, width="stretch")
     else:
-        st.info("No fills yet: each execution of this strategy's orders appears here with its slippage.")
+        st.info("No fills yet: each signal's fills appear here summed over accounts, with the average price and "
+                "its slippage against the signal's price.")
     section = document.get("live") or {}
     if section.get("by_instrument"):
         st.subheader("By instrument (every account together)")

@@ -32,8 +32,8 @@ Rate = Callable[[str, str], float | None]  # (broker, currency) -> one unit of i
 
 
 def strategy_document(store: Store, strategy_id: str, now: datetime) -> dict[str, Any] | None:
-    """The developer's view of one strategy: signals with their decisions' reasons, fills with
-    slippage against the signal's price, the live performance and the uploaded backtest."""
+    """The developer's view of one strategy: signals with their decisions' reasons, executions
+    with slippage against the signal's price, the live performance and the uploaded backtest."""
     strategy = store.get(Collections.STRATEGIES, strategy_id)
     if strategy is None:
         return None
@@ -41,31 +41,45 @@ def strategy_document(store: Store, strategy_id: str, now: datetime) -> dict[str
                           descending=True, limit=RECENT)
     rows = [signal_row(record, for_developer=True) for record in signals]
     signal_prices = {row["signal_id"]: row["price"] for row in rows}
-    fills = []
-    for fill in store.query(Collections.CONFIRMATIONS, where={"strategy_id": strategy_id}, order_by="filled_at",
-                            descending=True, limit=RECENT):
-        reference = signal_prices.get(fill["signal_id"])
-        sign = 1 if fill["side"] == "buy" else -1
-        slippage = sign * (fill["price"] - reference) / reference * 1e4 if reference else None
-        fills.append({"filled_at": fill["filled_at"], "signal_id": fill["signal_id"],
-                      "symbol": fill["instrument"]["symbol"], "side": fill["side"], "quantity": fill["quantity"],
-                      "price": fill["price"], "signal_price": reference, "slippage_bps": slippage})
-    measured = [f["slippage_bps"] for f in fills if f["slippage_bps"] is not None]
+    fills = store.query(Collections.CONFIRMATIONS, where={"strategy_id": strategy_id})  # every one: live P&L
+    done = executions(fills, signal_prices)[:RECENT]
+    measured = [e["slippage_bps"] for e in done if e["slippage_bps"] is not None]
     returns = store.get(Collections.STRATEGY_RETURNS, strategy_id)
     return {
         "kind": "strategy", "strategy_id": strategy_id, "name": strategy.get("name") or strategy_id,
         "owner": strategy.get("owner"), "status": strategy.get("status"), "generated_at": now.isoformat(),
-        "signals": rows, "fills": fills,
-        "slippage": {"fills": len(measured), "mean_bps": sum(measured) / len(measured) if measured else None},
-        "live": live_section(store, strategy_id, now),
+        "signals": rows, "executions": done,
+        "slippage": {"executions": len(measured), "mean_bps": sum(measured) / len(measured) if measured else None},
+        "live": live_section(store, strategy_id, fills, now),
         **performance(ReturnSeries.from_document(returns) if returns else None),
     }
 
 
-def live_section(store: Store, strategy_id: str, now: datetime) -> dict[str, Any]:
-    """The live performance from the store: every fill of the strategy, the brokers' marks and
-    rates, and the capital allocated to it now as the base of its return."""
-    fills = store.query(Collections.CONFIRMATIONS, where={"strategy_id": strategy_id})
+def executions(fills: list[dict[str, Any]], signal_prices: Mapping[str, float | None]) -> list[dict[str, Any]]:
+    """Fills summed per signal, instrument and side, every account together, newest first: the
+    quantity, the average price and its slippage against the signal's price in bps (positive =
+    worse). One account's fill is never shown: its size would tell that account's capital."""
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for fill in fills:
+        key = (fill["signal_id"], fill["instrument"]["symbol"], fill["side"])
+        group = groups.setdefault(key, {"signal_id": key[0], "symbol": key[1], "side": key[2], "quantity": 0.0,
+                                        "notional": 0.0, "filled_at": fill["filled_at"]})
+        group["quantity"] += float(fill["quantity"])
+        group["notional"] += float(fill["quantity"]) * float(fill["price"])
+        group["filled_at"] = max(group["filled_at"], fill["filled_at"])
+    rows = []
+    for group in groups.values():
+        average = group.pop("notional") / group["quantity"]
+        reference = signal_prices.get(group["signal_id"])
+        sign = 1 if group["side"] == "buy" else -1
+        rows.append({**group, "average_price": average, "signal_price": reference,
+                     "slippage_bps": sign * (average - reference) / reference * 1e4 if reference else None})
+    return sorted(rows, key=lambda row: row["filled_at"], reverse=True)
+
+
+def live_section(store: Store, strategy_id: str, fills: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    """The live performance from every fill of the strategy, the brokers' marks and rates, and
+    the capital allocated to it now as the base of its return."""
     accounts = {a["account_id"]: a for a in store.query(Collections.ACCOUNTS)}
     capital, capital_note = allocated_capital(store, strategy_id, accounts.values(), now)
 
@@ -143,9 +157,9 @@ def live_performance(fills: list[dict[str, Any]], mark: Mark, rate: Rate, accoun
         by_day[day] = by_day.get(day, 0.0) + gain - fee
         realized, commissions = realized + gain, commissions + fee
         row = by_symbol.setdefault(instrument.key, {"symbol": instrument.symbol, "currency": instrument.currency,
-                                                    "fills": 0, "realized_pnl": 0.0, "commissions": 0.0,
+                                                    "fill_count": 0, "realized_pnl": 0.0, "commissions": 0.0,
                                                     "open_quantity": 0.0, "unrealized_pnl": 0.0})
-        row["fills"] += 1
+        row["fill_count"] += 1
         row["realized_pnl"] += gain
         row["commissions"] += fee
     unrealized = open_books(books, by_symbol, mark, rate, unpriced, notes)
@@ -155,7 +169,7 @@ def live_performance(fills: list[dict[str, Any]], mark: Mark, rate: Rate, accoun
     curve = daily_curve(by_day, today, unrealized or 0.0) if priced else []
     net = realized + unrealized - commissions if priced and unrealized is not None else None
     section: dict[str, Any] = {
-        "currency": FUND_CURRENCY, "fills": len(ordered),
+        "currency": FUND_CURRENCY, "fill_count": len(ordered),
         "first_fill_at": str(ordered[0]["filled_at"]) if ordered else None,
         "last_fill_at": str(ordered[-1]["filled_at"]) if ordered else None,
         "realized_pnl": realized if priced else None, "unrealized_pnl": unrealized if priced else None,

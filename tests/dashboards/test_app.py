@@ -131,9 +131,11 @@ def test_a_developer_sees_only_their_strategies_and_no_client(fund: Services):
     stored = fund.store.query(Collections.SIGNALS, where={"strategy_id": "momentum_us"})
     signals = app.dataframe[-1].value  # the signal history, last on the page
     assert sorted(signals["signal_id"]) == sorted(s["signal_id"] for s in stored)
-    fills = app.dataframe[0].value
-    assert len(fills) == len(fund.store.query(Collections.CONFIRMATIONS, where={"strategy_id": "momentum_us"}))
-    assert all(abs(s) < 50 for s in fills["slippage_bps"])  # the Mock's 1 bp, in the adverse direction
+    executions = app.dataframe[0].value  # per signal, instrument and side: never one account's fill
+    fills = fund.store.query(Collections.CONFIRMATIONS, where={"strategy_id": "momentum_us"})
+    assert len(executions) == len({(f["signal_id"], f["side"]) for f in fills})
+    assert sum(executions["quantity"]) == sum(f["quantity"] for f in fills)
+    assert all(abs(s) < 50 for s in executions["slippage_bps"])  # the Mock's 1 bp, in the adverse direction
     shown = everything_shown(app)
     assert "DEMO-CLIENT" not in shown and "client_a" not in shown and "fx_carry" not in shown
     assert next(m.value for m in app.metric if m.label == "Sharpe") != "—"

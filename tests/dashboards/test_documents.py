@@ -48,8 +48,9 @@ def test_an_update_refreshes_its_client_and_strategy_documents(client, embedded)
         "momentum_us": 0.4, "trend_futures": 0.4, "fx_carry": 0.2}
     assert account["equity_curve"] and account["equity_curve"][-1]["equity"] == account["equity"]
     strategy = embedded.store.get(Collections.DASHBOARDS, "strategy:momentum_us")
-    assert sorted(f["quantity"] for f in strategy["fills"]) == [15, 40]
-    assert all(0 < f["slippage_bps"] < 2 for f in strategy["fills"])  # the Mock's 1 bp against the buyer
+    [execution] = strategy["executions"]  # one signal's fills, every account together
+    assert execution["quantity"] == 15 + 40 and execution["side"] == "buy"
+    assert 0 < execution["slippage_bps"] < 2  # the Mock's 1 bp against the buyer
     assert strategy["metrics"]["sharpe"] is not None and strategy["equity_curve"]
     text = json.dumps(strategy)
     assert "DEMO-CLIENT" not in text and "client_a" not in text and "client_b" not in text

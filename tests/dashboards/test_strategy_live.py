@@ -61,13 +61,13 @@ def test_realized_unrealized_and_commissions_summed_over_accounts():
     # ACC-2: 5 open at 100, mark 105 -> +25. Commissions 3 x 1. Net 40 + 55 - 3 = 92.
     result = live(TWO_ACCOUNTS, {"AAPL": 105.0})
     assert (result["realized_pnl"], result["unrealized_pnl"], result["commissions"]) == (40.0, 55.0, 3.0)
-    assert result["net_pnl"] == 92.0 and result["fills"] == 3 and result["currency"] == "USD"
+    assert result["net_pnl"] == 92.0 and result["fill_count"] == 3 and result["currency"] == "USD"
     assert result["return"] == pytest.approx(0.092) and result["capital_base"] == 1000.0
     # Monday: two commissions; Tuesday: +40 - 1; Wednesday (today): + 55 unrealized.
     assert result["curve"] == [{"date": "2026-11-23", "pnl": -2.0}, {"date": "2026-11-24", "pnl": 37.0},
                                {"date": "2026-11-25", "pnl": 92.0}]
     assert [r["return"] for r in result["daily_returns"]] == pytest.approx([-0.002, 0.039, 0.055])
-    assert result["by_instrument"] == [{"symbol": "AAPL", "currency": "USD", "fills": 3, "realized_pnl": 40.0,
+    assert result["by_instrument"] == [{"symbol": "AAPL", "currency": "USD", "fill_count": 3, "realized_pnl": 40.0,
                                         "commissions": 3.0, "open_quantity": 11.0, "unrealized_pnl": 55.0}]
     assert "ACC-" not in json.dumps(result)
 
@@ -106,7 +106,7 @@ def test_a_missing_rate_or_mark_makes_the_totals_unknown_and_says_why():
 
 def test_without_fills_or_capital_there_is_nothing_to_divide():
     empty = live([], {})
-    assert (empty["fills"], empty["net_pnl"], empty["curve"], empty["metrics"]) == (0, 0.0, [], None)
+    assert (empty["fill_count"], empty["net_pnl"], empty["curve"], empty["metrics"]) == (0, 0.0, [], None)
     assert "no fills yet" in empty["metrics_note"]
     uncapitalised = live(TWO_ACCOUNTS, {"AAPL": 105.0}, capital=None)
     assert uncapitalised["net_pnl"] == 92.0 and uncapitalised["return"] is None
@@ -173,7 +173,7 @@ def test_the_stored_document_agrees_with_the_books(fund: Services):  # noqa: F81
     lots = [p for p in fund.store.query(Collections.POSITIONS, where={"strategy_id": "momentum_us"}) if p["quantity"]]
     expected = sum(p["quantity"] * (broker_mark(fund.store, "mock", p["instrument_key"]) - p["avg_price"])
                    for p in lots)
-    assert section["fills"] == len(fund.store.query(Collections.CONFIRMATIONS, where={"strategy_id": "momentum_us"}))
+    assert section["fill_count"] == len(fund.store.query(Collections.CONFIRMATIONS, where={"strategy_id": "momentum_us"}))
     assert section["unrealized_pnl"] == pytest.approx(expected) and section["realized_pnl"] == 0.0
     assert section["commissions"] == pytest.approx(sum(p.get("commission_paid", 0.0) for p in lots))
     assert section["capital_base"] == pytest.approx(sum(
@@ -193,7 +193,7 @@ def test_the_developer_page_shows_the_documents_live_numbers_and_no_account_or_c
     assert shown["Realized P&L"] == fmt.money(section["realized_pnl"], "USD", signed=True)
     assert shown["Unrealized P&L"] == fmt.money(section["unrealized_pnl"], "USD", signed=True)
     assert shown["Commissions"] == fmt.money(section["commissions"], "USD")
-    assert shown["Fills"] == str(section["fills"])
+    assert shown["Fills"] == str(section["fill_count"])
     assert shown["Live return"] == fmt.percent(section["return"], 2 if abs(section["return"]) >= 0.001 else 4,
                                                signed=True) != "+0.00%"
     assert section["unrealized_pnl"] > 0 and shown["Sharpe"] != "—"  # the backtest's ratios, shown apart
