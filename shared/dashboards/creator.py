@@ -23,6 +23,7 @@ from shared.domain.models import Collections, OrderUpdate
 from shared.ports.store import Store
 
 log = logging.getLogger(__name__)
+SHAPE = 2  # bump when a document's keys change: one stored by older code is rebuilt, never served
 MAX_AGE_SECONDS = 30.0  # two of the embedded refresh intervals (15 s): a read rarely pays for a rebuild
 
 
@@ -96,18 +97,19 @@ class DashboardCreator:
         return stored if self._recent(stored) else self._build_strategy(strategy_id)
 
     def _recent(self, document: dict[str, Any] | None) -> bool:
-        if not document or not document.get("generated_at"):
+        if not document or not document.get("generated_at") or document.get("shape") != SHAPE:
             return False
         age = (self._clock() - datetime.fromisoformat(document["generated_at"])).total_seconds()
         return 0 <= age <= MAX_AGE_SECONDS
 
     def _build_client(self, client_id: str) -> dict[str, Any]:
-        document = client_document(self._store, client_id, self._clock())
+        document = {**client_document(self._store, client_id, self._clock()), "shape": SHAPE}
         self._store.put(Collections.DASHBOARDS, client_key(client_id), document)
         return document
 
     def _build_strategy(self, strategy_id: str) -> dict[str, Any] | None:
         document = strategy_document(self._store, strategy_id, self._clock())
         if document is not None:
+            document = {**document, "shape": SHAPE}
             self._store.put(Collections.DASHBOARDS, strategy_key(strategy_id), document)
         return document

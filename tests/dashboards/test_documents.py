@@ -106,3 +106,11 @@ def test_the_account_data_service_shows_snapshots_with_their_age(client, embedde
 def test_the_account_data_service_hides_what_is_not_yours(client):
     assert client.get("/api/accounts/DEMO-CLIENT-A", headers=bearer("client", "client_b")).status_code == 404
     assert client.get("/api/accounts", headers=bearer("developer", "dev_alice")).status_code == 403
+
+
+def test_a_document_stored_by_older_code_is_rebuilt_not_served(embedded):
+    fresh = embedded.dashboards.strategy("momentum_us")
+    older = {key: value for key, value in fresh.items() if key not in ("executions", "shape")}
+    embedded.store.put(Collections.DASHBOARDS, "strategy:momentum_us", older)  # as a deploy ago left it
+    served = embedded.dashboards.strategy("momentum_us")
+    assert "executions" in served and served["shape"] == fresh["shape"]

@@ -173,7 +173,8 @@ def test_the_stored_document_agrees_with_the_books(fund: Services):  # noqa: F81
     lots = [p for p in fund.store.query(Collections.POSITIONS, where={"strategy_id": "momentum_us"}) if p["quantity"]]
     expected = sum(p["quantity"] * (broker_mark(fund.store, "mock", p["instrument_key"]) - p["avg_price"])
                    for p in lots)
-    assert section["fill_count"] == len(fund.store.query(Collections.CONFIRMATIONS, where={"strategy_id": "momentum_us"}))
+    fills = fund.store.query(Collections.CONFIRMATIONS, where={"strategy_id": "momentum_us"})
+    assert section["fill_count"] == len(fills)
     assert section["unrealized_pnl"] == pytest.approx(expected) and section["realized_pnl"] == 0.0
     assert section["commissions"] == pytest.approx(sum(p.get("commission_paid", 0.0) for p in lots))
     assert section["capital_base"] == pytest.approx(sum(
