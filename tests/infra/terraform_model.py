@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,12 @@ PLATFORM = TERRAFORM / "modules" / "platform"
 
 
 def load(path: Path) -> dict[str, Any]:
+    """Parsed once per file and content (python-hcl2 is slow); callers must not mutate it."""
+    return _load(str(path), path.stat().st_mtime_ns)
+
+
+@functools.cache
+def _load(path: str, _mtime: int) -> dict[str, Any]:
     with open(path) as handle:
         return _bare_keys(hcl2.load(handle))
 
@@ -53,7 +60,8 @@ class DeclaredFunction:
     entry_point: str
     trigger_topics: tuple[str, ...]
     publishes: tuple[str, ...]
-    secrets: dict[str, str]
+    secret_env: tuple[str, ...]
+    public: bool
 
 
 def _locals(path: Path) -> dict[str, Any]:
@@ -74,7 +82,8 @@ def declared_functions() -> dict[str, DeclaredFunction]:
             entry_point=unquote(spec["entry_point"]),
             trigger_topics=tuple(unquote(t) for t in (triggers if isinstance(triggers, list) else [triggers])),
             publishes=tuple(unquote(t) for t in publishes),
-            secrets={unquote(k): unquote(v) for k, v in one(spec["secrets"]).items()},
+            secret_env=tuple(unquote(s) for s in spec["secret_env"]),
+            public=one(spec["public"]) is True,
         )
     return declared
 
@@ -93,3 +102,50 @@ def resource(path: Path, kind: str, name: str) -> dict[str, Any]:
         if name in block.get(kind, {}):
             return block[kind][name]
     raise KeyError(f"{kind}.{name} not in {path.name}")
+
+
+def platform_locals() -> dict[str, Any]:
+    """Every ``locals`` value of the platform module, by name."""
+    merged: dict[str, Any] = {}
+    for path in sorted(PLATFORM.glob("*.tf")):
+        merged.update(_locals(path))
+    return merged
+
+
+def resources(folder: Path) -> list[tuple[str, str, dict[str, Any], Path]]:
+    """(type, name, body, file) of every resource block in a module folder."""
+    found = []
+    for path in sorted(folder.glob("*.tf")):
+        for block in load(path).get("resource", []):
+            for kind, named in block.items():
+                for name, body in named.items():
+                    found.append((kind, name, body, path))
+    return found
+
+
+def variables(folder: Path) -> dict[str, dict[str, Any]]:
+    """Every variable of a module or root folder, with its body (``default`` when optional)."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(folder.glob("*.tf")):
+        for block in load(path).get("variable", []):
+            found.update({k: v for k, v in block.items() if not k.startswith("__")})
+    return found
+
+
+def tfvars(path: Path) -> dict[str, Any]:
+    """A .tfvars file's assignments."""
+    return {k: v for k, v in load(path).items() if not k.startswith("__")}
+
+
+def module_call(path: Path, name: str) -> dict[str, Any]:
+    for block in load(path).get("module", []):
+        if name in block:
+            return {k: v for k, v in block[name].items() if not k.startswith("__")}
+    raise KeyError(f"module.{name} not in {path.name}")
+
+
+def strings(value: Any) -> list[str]:
+    """A literal list of strings (``["a", "b"]``) as bare strings."""
+    value = one(value) if not isinstance(value, list) or len(value) == 1 else value
+    items = value if isinstance(value, list) else [value]
+    return [unquote(item) for item in items]

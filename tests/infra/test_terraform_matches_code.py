@@ -1,5 +1,6 @@
 """Terraform and the code agree, both ways: every function, topic, subscription,
-setting and secret the code uses is declared, and nothing declared is unused."""
+setting and secret the code uses is declared, and nothing declared is unused. (Who may
+publish where is derived from the code in test_topic_routes.)"""
 
 from __future__ import annotations
 
@@ -40,9 +41,14 @@ def test_every_function_in_the_code_is_declared_and_nothing_else():
 
 
 def test_triggers_match_the_emulated_topology():
+    """As emulated, plus in GCP the dead letters the emulated stack never produces (dashboard
+    refresh and the bridge's), which the notifier also announces (test_topic_routes)."""
     declared = declared_functions()
-    assert {n: set(f.trigger_topics) for n, f in declared.items()} == {
-        n: {str(t) for t in triggers} for n, (_sig, triggers) in FUNCTIONS.items()}
+    emulated = {n: {str(t) for t in triggers} for n, (_sig, triggers) in FUNCTIONS.items()}
+    for name, function in declared.items():
+        extra = set(function.trigger_topics) - emulated[name]
+        assert emulated[name] <= set(function.trigger_topics), name
+        assert extra == set() or (name == "notifier" and all(t.endswith("-dead-letter") for t in extra)), name
 
 
 def test_topics_and_dead_letters_match_the_code():
@@ -63,21 +69,6 @@ def test_each_event_function_has_a_push_subscription_with_dead_letter_and_retry(
     assert event_functions == {n for n, (sig, _t) in FUNCTIONS.items() if sig == "cloudevent"}
 
 
-def test_functions_may_publish_exactly_where_the_code_publishes():
-    declared = declared_functions()
-    topics = {t.value for t in Topics} | {t.dead_letter for t in Topics}
-    for function in declared.values():
-        assert set(function.publishes) <= topics, function.name
-        for trigger in function.trigger_topics:  # the poison path publishes to the trigger's dead letter
-            if function.name not in ("notifier", "dashboard_creator"):  # derived data: dropped, not dead-lettered
-                assert f"{trigger}-dead-letter" in function.publishes
-    assert "standardized-signals" in declared["webhook"].publishes
-    assert "trading-orders" in declared["cerebro"].publishes
-    assert "execution-confirmations" in declared["execution"].publishes
-    assert "standardized-signals" in declared["confirmations"].publishes  # wakes signals parked on an order
-    assert "standardized-signals" in declared["account_poller"].publishes  # the tick's recovery sweep
-
-
 def test_settings_read_by_the_code_are_declared_and_all_declared_are_read():
     assert declared_environment() == set(CLOUD_SETTINGS)
     source = "\n".join(p.read_text() for p in (REPO_ROOT / "shared").rglob("*.py"))
@@ -88,7 +79,7 @@ def test_settings_read_by_the_code_are_declared_and_all_declared_are_read():
 
 
 def test_secrets_are_exactly_the_secret_settings_the_code_reads():
-    declared = {env_name for f in declared_functions().values() for env_name in f.secrets}
+    declared = {env_name for f in declared_functions().values() for env_name in f.secret_env}
     assert declared == set(SECRET_SETTINGS)
     source = "\n".join(p.read_text() for p in Path(REPO_ROOT / "shared").rglob("*.py"))
     assert all(f'"{name}"' in source for name in SECRET_SETTINGS)
@@ -119,3 +110,11 @@ def test_scheduled_messages_are_ones_the_code_handles(tmp_path):
     notifier = NotifierService(SqliteStore(str(tmp_path / "s.sqlite")), None, "", Environment.PRODUCTION,
                                lambda: datetime.now(UTC))
     assert notifier.format(jobs["notifications"]).startswith("📊 Last 24h: 0 signals")
+
+
+def test_cerebro_reads_kite_quotes():
+    """Cerebro sizes Zerodha accounts against Kite's quotes (PriceBook over the brokers
+    build_services makes from ZERODHA_ACCOUNTS), so it needs the secret like execution does."""
+    declared = declared_functions()
+    for name in ("cerebro", "execution", "account_poller", "strategy_registry"):
+        assert "ZERODHA_ACCOUNTS" in declared[name].secret_env, name

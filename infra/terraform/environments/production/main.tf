@@ -6,12 +6,21 @@ terraform {
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 5.30, < 7.0"
+      version = ">= 6.30, < 7.0"
+    }
+    google-beta = {
+      source  = "hashicorp/google-beta"
+      version = ">= 6.30, < 7.0"
     }
   }
 }
 
 provider "google" {
+  project = var.project_id
+  region  = var.region
+}
+
+provider "google-beta" {
   project = var.project_id
   region  = var.region
 }
@@ -28,6 +37,10 @@ module "platform" {
   dashboard_image    = var.dashboard_image
   dashboard_invokers = var.dashboard_invokers
   telegram_chat_id   = var.telegram_chat_id
+  configured_secrets = var.configured_secrets
+  alert_emails       = var.alert_emails
+  billing_account    = var.billing_account
+  monthly_budget     = var.monthly_budget
   risk_limits = {
     max_position_size_pct               = 5
     max_broker_allocation_pct           = 40

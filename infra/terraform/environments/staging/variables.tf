@@ -27,12 +27,31 @@ variable "dashboard_image" {
 }
 
 variable "dashboard_invokers" {
-  description = "Who may open the dashboards."
+  description = "Who IAP lets open the dashboards (terraform.tfvars)."
   type        = list(string)
-  default     = []
+}
+
+variable "configured_secrets" {
+  description = "Secrets that have a version and are mounted into the functions (terraform.tfvars)."
+  type        = list(string)
+}
+
+variable "alert_emails" {
+  description = "Where alerts and budget mails go (terraform.tfvars)."
+  type        = list(string)
+}
+
+variable "billing_account" {
+  description = "Billing account of the budget; empty: no budget (terraform.tfvars)."
+  type        = string
+}
+
+variable "monthly_budget" {
+  description = "Monthly budget (terraform.tfvars)."
+  type        = number
 }
 
 variable "telegram_chat_id" {
-  description = "Telegram chat for staging alerts."
+  description = "Telegram chat for staging alerts (terraform.tfvars)."
   type        = string
 }

@@ -61,10 +61,12 @@ resource "google_service_account" "gateway" {
   display_name = "IB Gateway VM (${var.environment})"
 }
 
-# Pub/Sub and Firestore access are granted per resource by the platform module.
+# Pub/Sub and Firestore access are granted per resource by the platform module; the Ops
+# Agent (installed by gateway_vm/setup.sh) writes logs and metrics.
 resource "google_project_iam_member" "gateway_roles" {
   for_each = toset([
     "roles/logging.logWriter",
+    "roles/monitoring.metricWriter",
   ])
   project = var.project_id
   role    = each.value
@@ -107,6 +109,7 @@ resource "google_compute_instance" "gateway" {
     block-project-ssh-keys = "TRUE"
     serial-port-enable     = "FALSE"
     mt-bundle-url          = var.bundle_url
+    mt-bundle-sha256       = var.bundle_sha256
     mt-environment         = var.environment
   }
 

@@ -27,3 +27,8 @@ variable "bundle_url" {
   description = "gs:// URL of the gateway_vm bundle installed at boot."
   type        = string
 }
+
+variable "bundle_sha256" {
+  description = "SHA-256 of the bundle: the VM installs a bundle only when its hash matches."
+  type        = string
+}

@@ -10,15 +10,16 @@ resource "google_firestore_database" "main" {
   depends_on                        = [google_project_service.api]
 }
 
-# Queries that filter on one field and order by another (see shared/ports/store.py):
-# the journey's raw records, and the dashboards' recent signals, fills and equity curves.
+# Queries that filter on fields by equality and order by another need a composite index
+# (equality fields ascending, then the order field). tests/infra/test_firestore_indexes.py
+# reads every store.query(...) in the code and checks this map holds exactly the ones it needs.
 locals {
   composite_indexes = {
-    raw_signals_by_strategy    = { collection = "trading_signals_raw", filter = "strategy_id", order = "received_at", direction = "DESCENDING" }
-    signals_by_strategy        = { collection = "signal_store", filter = "strategy_id", order = "received_at", direction = "DESCENDING" }
-    fills_by_account           = { collection = "execution_confirmations", filter = "account_id", order = "filled_at", direction = "DESCENDING" }
-    fills_by_strategy          = { collection = "execution_confirmations", filter = "strategy_id", order = "filled_at", direction = "DESCENDING" }
-    account_history_by_account = { collection = "account_history", filter = "account_id", order = "at", direction = "DESCENDING" }
+    strategies_by_owner        = { collection = "strategies", fields = [["owner", "ASCENDING"], ["strategy_id", "ASCENDING"]] }
+    fills_by_account_newest    = { collection = "execution_confirmations", fields = [["account_id", "ASCENDING"], ["filled_at", "DESCENDING"]] }
+    account_history_newest     = { collection = "account_history", fields = [["account_id", "ASCENDING"], ["at", "DESCENDING"]] }
+    account_history_oldest     = { collection = "account_history", fields = [["account_id", "ASCENDING"], ["at", "ASCENDING"]] }
+    signals_by_strategy_newest = { collection = "signal_store", fields = [["strategy_id", "ASCENDING"], ["received_at", "DESCENDING"]] }
   }
 }
 
@@ -28,13 +29,12 @@ resource "google_firestore_index" "query" {
   database   = google_firestore_database.main.name
   collection = each.value.collection
 
-  fields {
-    field_path = each.value.filter
-    order      = "ASCENDING"
-  }
-  fields {
-    field_path = each.value.order
-    order      = each.value.direction
+  dynamic "fields" {
+    for_each = each.value.fields
+    content {
+      field_path = fields.value[0]
+      order      = fields.value[1]
+    }
   }
 }
 

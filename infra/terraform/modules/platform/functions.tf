@@ -1,6 +1,8 @@
 # Every Cloud Function, in one map (firestore_trigger: the document path pattern whose
 # creations trigger it through Eventarc, or null). tests/infra cross-checks it against the code:
-# each entry point under functions/ is here, and nothing here is absent there.
+# each entry point under functions/ is here, and nothing here is absent there; `publishes` is
+# exactly what the code can publish (tests/infra/code_routes.py reads it from the AST), and
+# `secret_env` names the settings read from Secret Manager (secret id: the name in kebab case).
 locals {
   functions = {
     webhook = {
@@ -9,16 +11,17 @@ locals {
       trigger_topics    = []
       public            = true # TradingView calls it from the internet
       min_instances     = var.latency_critical_min_instances
-      secrets           = {}
+      secret_env        = []
       firestore_trigger = null
     }
     cerebro = {
-      entry_point       = "cerebro"
-      publishes         = ["trading-orders", "standardized-signals-dead-letter"]
+      entry_point = "cerebro"
+      # orders; risk refusals to notifications; the book's next signal (book_waits.wake); poison
+      publishes         = ["trading-orders", "notifications", "standardized-signals", "standardized-signals-dead-letter"]
       trigger_topics    = ["standardized-signals"]
       public            = false
       min_instances     = var.latency_critical_min_instances
-      secrets           = {}
+      secret_env        = ["ZERODHA_ACCOUNTS"] # Kite quotes size Zerodha accounts
       firestore_trigger = null
     }
     execution = {
@@ -27,7 +30,7 @@ locals {
       trigger_topics    = ["trading-orders"]
       public            = false
       min_instances     = var.latency_critical_min_instances
-      secrets           = { ZERODHA_ACCOUNTS = "zerodha-accounts" }
+      secret_env        = ["ZERODHA_ACCOUNTS"]
       firestore_trigger = null
     }
     confirmations = {
@@ -36,28 +39,31 @@ locals {
       trigger_topics    = ["execution-confirmations"]
       public            = false
       min_instances     = 0
-      secrets           = {}
+      secret_env        = []
       firestore_trigger = null
     }
     notifier = {
       entry_point = "notifier"
       publishes   = []
+      # Its own dead letters (notifications-dead-letter) it cannot announce: the archive keeps
+      # them and the dead-letter alert policy (monitoring.tf) fires on them.
       trigger_topics = [
         "execution-confirmations", "notifications",
         "standardized-signals-dead-letter", "trading-orders-dead-letter", "execution-confirmations-dead-letter",
+        "dashboard-refresh-dead-letter", "ibkr-orders-dead-letter",
       ]
       public            = false
       min_instances     = 0
-      secrets           = { TELEGRAM_BOT_TOKEN = "telegram-bot-token" }
+      secret_env        = ["TELEGRAM_BOT_TOKEN"]
       firestore_trigger = null
     }
     account_poller = {
       entry_point       = "account_poller"
-      publishes         = ["standardized-signals"] # the recovery sweep republishes stuck signals
+      publishes         = ["standardized-signals", "notifications"] # the recovery sweep; breaks, expired sessions, digests
       trigger_topics    = []
       public            = false
       min_instances     = 0
-      secrets           = { ZERODHA_ACCOUNTS = "zerodha-accounts" }
+      secret_env        = ["ZERODHA_ACCOUNTS"]
       firestore_trigger = null
     }
     dashboard_creator = {
@@ -66,7 +72,7 @@ locals {
       trigger_topics    = ["execution-confirmations", "dashboard-refresh"]
       public            = false
       min_instances     = 0
-      secrets           = {}
+      secret_env        = []
       firestore_trigger = null
     }
     raw_signals = {
@@ -75,18 +81,30 @@ locals {
       trigger_topics = []
       public         = false
       min_instances  = 0
-      secrets        = {}
+      secret_env     = []
       # Eventarc: documents other writers (the email collector, scripts) create in the raw collection
       firestore_trigger = "trading_signals_raw/{doc}"
     }
     strategy_registry = {
-      entry_point       = "strategy_registry"
-      publishes         = []
+      entry_point = "strategy_registry"
+      # POST /api/signals; kill switch, states and flatten alerts; cancels; the Mock's mark moves
+      publishes         = ["standardized-signals", "notifications", "trading-orders", "execution-confirmations"]
       trigger_topics    = []
       public            = true # developers and admins call it with API keys, checked by the function
       min_instances     = 0
-      secrets           = { ZERODHA_ACCOUNTS = "zerodha-accounts" }
+      secret_env        = ["ZERODHA_ACCOUNTS"]
       firestore_trigger = null
+    }
+  }
+
+  # Secret Manager secret (without the environment prefix) behind each secret setting.
+  secret_ids = { for env_name in distinct(flatten([for fn in local.functions : fn.secret_env])) : env_name => lower(replace(env_name, "_", "-")) }
+  # Only secrets that have a version are mounted: a function cannot start on a `latest` that
+  # does not exist. The runbook adds the values, then lists them in configured_secrets.
+  mounted_secrets = {
+    for name, fn in local.functions : name => {
+      for env_name in fn.secret_env : env_name => google_secret_manager_secret.secret[local.secret_ids[env_name]].secret_id
+      if contains(var.configured_secrets, local.secret_ids[env_name])
     }
   }
 
@@ -129,6 +147,7 @@ resource "google_storage_bucket" "function_source" {
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
   force_destroy               = false
+  depends_on                  = [google_project_service.api]
 
   versioning {
     enabled = true
@@ -164,10 +183,13 @@ module "function" {
   source_bucket         = google_storage_bucket.function_source.name
   source_object         = google_storage_bucket_object.function_source[each.key].name
   environment_variables = local.common_env
-  secrets               = { for env_name, secret in each.value.secrets : env_name => google_secret_manager_secret.secret[secret].secret_id }
+  secrets               = local.mounted_secrets[each.key]
   min_instances         = each.value.min_instances
   public                = each.value.public
   service_account_email = google_service_account.function[each.key].email
   firestore_document    = each.value.firestore_trigger
   firestore_database    = google_firestore_database.main.name
+
+  # The Functions, Run, Build and Eventarc APIs first; a mounted secret is readable before deploy.
+  depends_on = [google_project_service.api, google_secret_manager_secret_iam_member.function_secret]
 }

@@ -1,10 +1,16 @@
-# One service account per function, granted only what that function does.
+# One service account per function, granted only what that function does. Account ids
+# must be 6-30 characters, so the environment is abbreviated (prod-fn-strategy-registry).
+
+locals {
+  env_short = { staging = "stg", production = "prod" }[var.environment]
+}
 
 resource "google_service_account" "function" {
   for_each     = local.functions
   project      = var.project_id
-  account_id   = "${var.environment}-fn-${replace(each.key, "_", "-")}"
+  account_id   = "${local.env_short}-fn-${replace(each.key, "_", "-")}"
   display_name = "Function ${each.key} (${var.environment})"
+  depends_on   = [google_project_service.api]
 }
 
 resource "google_project_iam_member" "function_firestore" {
@@ -19,7 +25,7 @@ locals {
     for name, fn in local.functions : { for topic in fn.publishes : "${name}/${topic}" => { function = name, topic = topic } }
   ]...)
   function_secrets = merge([
-    for name, fn in local.functions : { for env_name, secret in fn.secrets : "${name}/${secret}" => { function = name, secret = secret } }
+    for name, fn in local.functions : { for env_name in fn.secret_env : "${name}/${env_name}" => { function = name, secret = local.secret_ids[env_name] } }
   ]...)
 }
 

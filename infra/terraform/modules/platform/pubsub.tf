@@ -21,6 +21,7 @@ resource "google_pubsub_topic" "topic" {
   project                    = var.project_id
   name                       = each.value
   message_retention_duration = "86400s"
+  depends_on                 = [google_project_service.api]
   # checkov:skip=CKV_GCP_83: Google-managed encryption; CMEK adds key custody without a requirement for it yet
 }
 
@@ -29,6 +30,7 @@ resource "google_pubsub_topic" "dead_letter" {
   project                    = var.project_id
   name                       = "${each.value}-dead-letter"
   message_retention_duration = "604800s"
+  depends_on                 = [google_project_service.api]
   # checkov:skip=CKV_GCP_83: Google-managed encryption; CMEK adds key custody without a requirement for it yet
 }
 
@@ -50,6 +52,7 @@ resource "google_service_account" "pubsub_invoker" {
   project      = var.project_id
   account_id   = "${var.environment}-pubsub-invoker"
   display_name = "Pub/Sub push identity (${var.environment})"
+  depends_on   = [google_project_service.api]
 }
 
 resource "google_pubsub_subscription" "push" {
@@ -147,6 +150,14 @@ resource "google_pubsub_subscription" "ibkr_bridge" {
   }
 }
 
+# The service agent acknowledges what it moves to the dead-letter topic.
+resource "google_pubsub_subscription_iam_member" "bridge_dead_letter_subscriber" {
+  project      = var.project_id
+  subscription = google_pubsub_subscription.ibkr_bridge.name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_service_agent
+}
+
 resource "google_pubsub_subscription_iam_member" "bridge_pulls_ibkr_orders" {
   project      = var.project_id
   subscription = google_pubsub_subscription.ibkr_bridge.name
@@ -154,9 +165,15 @@ resource "google_pubsub_subscription_iam_member" "bridge_pulls_ibkr_orders" {
   member       = "serviceAccount:${module.gateway_vm.service_account_email}"
 }
 
-# What the bridge publishes: confirmations, alerts (breaks, lost sessions), its dead letters.
+# What the bridge's code publishes (tests/infra/code_routes.py): confirmations, alerts (breaks,
+# lost sessions), its dead letters, and ibkr-orders (ExecutionService's bridged route, which the
+# bridge takes only for a broker it does not hold).
+locals {
+  bridge_publishes = ["execution-confirmations", "notifications", "ibkr-orders-dead-letter", "ibkr-orders"]
+}
+
 resource "google_pubsub_topic_iam_member" "bridge_publishes" {
-  for_each = toset(["execution-confirmations", "notifications", "ibkr-orders-dead-letter"])
+  for_each = toset(local.bridge_publishes)
   project  = var.project_id
   topic    = local.topic_ids[each.value]
   role     = "roles/pubsub.publisher"

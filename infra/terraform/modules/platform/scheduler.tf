@@ -2,6 +2,7 @@ resource "google_service_account" "scheduler" {
   project      = var.project_id
   account_id   = "${var.environment}-scheduler"
   display_name = "Cloud Scheduler caller (${var.environment})"
+  depends_on   = [google_project_service.api]
 }
 
 resource "google_cloud_run_service_iam_member" "scheduler_invoker" {

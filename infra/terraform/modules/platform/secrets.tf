@@ -1,7 +1,9 @@
-# Secret Manager secrets the functions read as environment variables. Values are
-# added out of band (`gcloud secrets versions add`); Terraform never holds them.
+# Secret Manager secrets. Terraform creates them empty and never holds their values: the
+# runbook (docs/deploy.md) adds each value with `gcloud secrets versions add` after the first
+# apply, then lists the secret in configured_secrets so the functions mount it (a function
+# whose `latest` version does not exist fails to deploy).
 locals {
-  secrets = toset(distinct(flatten([for fn in local.functions : values(fn.secrets)])))
+  secrets = toset(values(local.secret_ids))
 }
 
 resource "google_secret_manager_secret" "secret" {
@@ -12,10 +14,11 @@ resource "google_secret_manager_secret" "secret" {
   replication {
     auto {}
   }
-  # checkov:skip=CKV_GCP_125: automatic replication with Google-managed keys is adequate for these credentials
+  depends_on = [google_project_service.api]
 }
 
-# IB Gateway's login, read only by the gateway VM's setup into root-only files.
+# IB Gateway's login, read only by the gateway VM's setup into root-only files. The VM's
+# bundle sync (modules/gateway_vm/startup.sh) retries until both have a version.
 resource "google_secret_manager_secret" "ib_login" {
   for_each  = toset(["ib-username", "ib-password"])
   project   = var.project_id
@@ -24,7 +27,7 @@ resource "google_secret_manager_secret" "ib_login" {
   replication {
     auto {}
   }
-  # checkov:skip=CKV_GCP_125: automatic replication with Google-managed keys is adequate for these credentials
+  depends_on = [google_project_service.api]
 }
 
 resource "google_secret_manager_secret_iam_member" "gateway_reads_ib_login" {

@@ -59,9 +59,57 @@ variable "dashboard_image" {
 }
 
 variable "dashboard_invokers" {
-  description = "Principals allowed to open the dashboards (e.g. group:fund-admins@example.com)."
+  description = "Principals IAP lets open the dashboards (user:alice@yourfund.com, group:fund-admins@yourfund.com)."
+  type        = list(string)
+  validation {
+    condition     = length(var.dashboard_invokers) > 0 && alltrue([for m in var.dashboard_invokers : can(regex("^(user|group|domain|serviceAccount):", m)) && !endswith(m, "example.com")])
+    error_message = "dashboard_invokers: at least one user:, group:, domain: or serviceAccount: principal, and not the example.com placeholder."
+  }
+}
+
+variable "configured_secrets" {
+  description = "Secrets (ids without the environment prefix, e.g. telegram-bot-token) that have a version: only these are mounted into the functions."
   type        = list(string)
   default     = []
+}
+
+variable "alert_emails" {
+  description = "Addresses the alert policies and the budget notify (one email notification channel each)."
+  type        = list(string)
+  validation {
+    condition     = length(var.alert_emails) > 0 && alltrue([for a in var.alert_emails : can(regex("^[^@ ]+@[^@ ]+$", a)) && !endswith(a, "example.com")])
+    error_message = "alert_emails: at least one real address (not the example.com placeholder)."
+  }
+}
+
+variable "notification_channels" {
+  description = "Further existing Monitoring notification channel ids (projects/.../notificationChannels/...) for the alerts."
+  type        = list(string)
+  default     = []
+}
+
+variable "billing_account" {
+  description = "Billing account id (XXXXXX-XXXXXX-XXXXXX) for the budget; empty: no budget."
+  type        = string
+  default     = ""
+}
+
+variable "monthly_budget" {
+  description = "Monthly budget for this project, in the billing account's currency."
+  type        = number
+  default     = 300
+}
+
+variable "alert_thresholds" {
+  description = "When the alert policies fire."
+  type = object({
+    function_5xx_per_5min = number # answers 5xx (a retried delivery counts) across the functions
+    order_latency_p99_ms  = number # execution's request latency: placing an order at the broker
+  })
+  default = {
+    function_5xx_per_5min = 10
+    order_latency_p99_ms  = 5000
+  }
 }
 
 variable "gateway_machine_type" {
@@ -73,6 +121,10 @@ variable "gateway_machine_type" {
 variable "telegram_chat_id" {
   description = "Chat that receives this environment's alerts (a separate staging chat for staging)."
   type        = string
+  validation {
+    condition     = can(regex("^-?[0-9]+$", var.telegram_chat_id))
+    error_message = "telegram_chat_id is the chat's numeric id (e.g. -1001234567890): set it in the environment's terraform.tfvars."
+  }
 }
 
 variable "webhook_ip_allowlist" {
