@@ -103,6 +103,9 @@ class AccountPoller:
                 "last_seen": now,
             })
             if seen == 2:
+                # Cloud Monitoring's reconciliation_breaks metric counts this line (monitoring.tf).
+                log.warning("reconciliation break in %s on %s: broker %s, ours %s", account.account_id, key,
+                            difference.broker_quantity, difference.our_quantity)
                 self._bus.publish(Topics.NOTIFICATIONS, {
                     "kind": "reconciliation_break", "account_id": account.account_id, "symbol": key,
                     "broker_quantity": difference.broker_quantity, "our_quantity": difference.our_quantity})

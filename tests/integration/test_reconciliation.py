@@ -15,7 +15,7 @@ def manual_trade(embedded, side: Side, quantity: float, ref: str) -> None:
         reference_price=190.0))
 
 
-def test_a_manual_trade_at_the_broker_is_a_break_alerted_once_and_resolved_when_undone(embedded):
+def test_a_manual_trade_at_the_broker_is_a_break_alerted_once_and_resolved_when_undone(embedded, caplog):
     from devstack.embedded import create_app
 
     alerts = []
@@ -36,6 +36,8 @@ def test_a_manual_trade_at_the_broker_is_a_break_alerted_once_and_resolved_when_
     embedded.bus.drain()
     assert alerts == [{"kind": "reconciliation_break", "account_id": "DEMO-CLIENT-A", "symbol": "NASDAQ:AAPL",
                        "broker_quantity": 47.0, "our_quantity": 40.0}]
+    logged = [r.getMessage() for r in caplog.records if "reconciliation break" in r.getMessage()]
+    assert logged == ["reconciliation break in DEMO-CLIENT-A on NASDAQ:AAPL: broker 47.0, ours 40.0"]  # alerted on
     (open_break,) = embedded.store.query(RECONCILIATION_BREAKS, where={"open": True})
     assert open_break["polls"] == 3
     assert embedded.store.query(Collections.POSITIONS) == ours_before  # never "fixed"

@@ -91,7 +91,7 @@ resource "google_logging_metric" "bridge_unhealthy" {
 }
 
 # Reconciliation breaks that survived two polls (shared/services/account_poller.py): counted
-# from a log line "reconciliation break ..." the poller must write (see infra/terraform/README.md).
+# from the warning "reconciliation break in ..." the account poller writes when a break survives two polls.
 resource "google_logging_metric" "reconciliation_breaks" {
   project     = var.project_id
   name        = "${var.environment}/reconciliation_breaks"
