@@ -12,7 +12,6 @@ from shared.adapters.broker_mock import MockBroker, MockBrokerConfig
 from shared.auth.api_keys import ApiKeys
 from shared.auth.rate_limit import RateLimiter
 from shared.config import Settings
-from shared.dashboards.creator import DashboardCreator
 from shared.domain.models import Broker, CancelRequest, Order, OrderUpdate, StandardizedSignal, Topics
 from shared.journey import configure as configure_journey
 from shared.ports.broker import BrokerClient
@@ -33,6 +32,7 @@ from shared.services.risk_context import prune_counters
 from shared.services.strategy_registry import StrategyRegistry
 
 if TYPE_CHECKING:
+    from shared.dashboards.creator import DashboardCreator
     from shared.notify.telegram import TelegramSender
     from shared.services.portfolio_service import PortfolioService
 
@@ -85,7 +85,6 @@ class Services:
     rate_limiter: RateLimiter
     registry: StrategyRegistry
     admin: AdminControls
-    dashboards: DashboardCreator
     instruments: InstrumentCatalog
     clock: Callable[[], datetime] = utcnow
 
@@ -96,6 +95,14 @@ class Services:
 
         return PortfolioService(self.store, self.clock, PriceBook(self.store, self.brokers, self.clock),
                                 self.settings.limits)
+
+    @functools.cached_property
+    def dashboards(self) -> DashboardCreator:
+        """Built on first use: its strategy documents need pandas, numpy and scipy, which only
+        the dashboard creator and the registry read (so the other functions do not install them)."""
+        from shared.dashboards.creator import DashboardCreator
+
+        return DashboardCreator(self.store, self.clock)
 
     @property
     def mock_broker(self) -> MockBroker:
@@ -190,7 +197,6 @@ def build_services(
         rate_limiter=RateLimiter(store, clock),
         registry=StrategyRegistry(store, clock),
         admin=AdminControls(store, bus, ingest, clock),
-        dashboards=DashboardCreator(store, clock),
         instruments=instruments,
         clock=clock,
     )
