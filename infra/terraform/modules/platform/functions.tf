@@ -11,7 +11,7 @@ locals {
       trigger_topics    = []
       public            = true # TradingView calls it from the internet
       min_instances     = var.latency_critical_min_instances
-      secret_env        = []
+      secret_env        = ["ZERODHA_ACCOUNTS"] # the price collar asks Kite for Zerodha instruments' quotes
       firestore_trigger = null
     }
     cerebro = {
