@@ -26,6 +26,10 @@ from shared.registry_api import register_api
 from shared.services.raw_ingest import start_raw_watcher
 
 log = logging.getLogger("devstack.embedded")
+# The server refuses a larger body (413) before passing it on, however it is sent: a chunked
+# 300 MiB upload is cut off after this much instead of being read whole. Above every route's
+# own limit (16 KiB alerts, 64 KiB JSON, the returns CSV), which answer with their JSON 413.
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
 
 
 def create_app(services: Services, poller_alive: Callable[[], bool] = lambda: True) -> flask.Flask:
@@ -105,7 +109,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"Dashboards on http://127.0.0.1:{args.dashboards_port} (log in with a key from shared/demo.py)",
               flush=True)
     try:
-        serve(create_app(services, _poller_alive), host=args.host, port=args.port, threads=8, ident="mathematricks")
+        serve(create_app(services, _poller_alive), host=args.host, port=args.port, threads=8, ident="mathematricks",
+              max_request_body_size=MAX_REQUEST_BYTES)
     finally:
         stop.set()
         if dashboards is not None:
