@@ -22,7 +22,9 @@ from shared.trading_api import InstrumentImport, MarkRequest, TradingStateReques
 
 ERROR = {"type": "object", "required": ["error", "field", "reason"],
          "properties": {"error": {"type": "string"}, "field": {"type": "string"}, "reason": {"type": "string"}}}
+ERROR_BODY = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 CSV = "text/csv"
+SIGNAL_INTAKE = {("post", "/webhook"), ("post", "/api/signals")}  # they answer duplicates and a busy bus too
 
 # (method, path, summary, request body: model | content type | None, success status, authenticated)
 ROUTES: list[tuple[str, str, str, type[BaseModel] | str | None, int, bool]] = [
@@ -105,8 +107,7 @@ def document() -> dict[str, Any]:
         operation: dict[str, Any] = {
             "summary": summary,
             "responses": {str(status): {"description": "success"},
-                          "4XX": {"description": "refused; the field and reason are named",
-                                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+                          "4XX": {"description": "refused; the field and reason are named", **ERROR_BODY}},
         }
         parameters = [{"name": part[1:-1], "in": "path", "required": True, "schema": {"type": "string"}}
                       for part in path.split("/") if part.startswith("{")]
@@ -114,7 +115,17 @@ def document() -> dict[str, Any]:
             operation["parameters"] = parameters
         if authenticated:
             operation["security"] = [{"apiKey": []}]
-            operation["responses"]["429"] = {"description": "rate limit reached"}
+        if authenticated or path == "/webhook":
+            operation["responses"]["429"] = {
+                "description": "too many requests (the key's rate limit, or failed authentication from this "
+                               "source): wait the seconds in Retry-After",
+                "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}, **ERROR_BODY}
+        if (method, path) in SIGNAL_INTAKE:
+            operation["responses"]["200"] = {"description": "a duplicate of a signal already accepted: its id, "
+                                                            "nothing new is traded"}
+            operation["responses"]["503"] = {"description": "accepted but not yet queued (the bus is unavailable): "
+                                                            "send it again, the duplicate check keeps it single",
+                                             **ERROR_BODY}
         if isinstance(body, type):
             schema = body.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(schema.pop("$defs", {}))

@@ -30,3 +30,13 @@ def test_request_schemas_come_from_the_validating_models():
     assert schema["additionalProperties"] is False and "strategy_id" in schema["required"]
     webhook = spec["paths"]["/webhook"]["post"]["requestBody"]["content"]
     assert set(webhook) == {"application/json", "text/plain"}
+
+
+def test_the_intake_documents_duplicates_a_busy_bus_and_retry_after():
+    paths = document()["paths"]
+    for path in ("/webhook", "/api/signals"):
+        responses = paths[path]["post"]["responses"]
+        assert {"202", "200", "503", "429", "4XX"} <= set(responses), path
+        assert "Retry-After" in responses["429"]["headers"]
+    assert all("Retry-After" in operation["responses"]["429"]["headers"]
+               for operations in paths.values() for operation in operations.values() if "security" in operation)
