@@ -74,7 +74,9 @@ def _result(method: str, names: list[str], weights: np.ndarray, objective: float
     weights = np.where(np.abs(weights) < 1e-10, 0.0, weights)
     expected = float(weights @ mu)
     volatility = math.sqrt(max(float(weights @ cov @ weights), 0.0))
-    sharpe = (expected - risk_free) / volatility if volatility > 0 else None
+    # The portfolio holds 1 - Σw in cash at the risk-free rate (borrowed when levered), so its
+    # excess return is w·mu - Σw·rf: the figure max Sharpe maximises, for any leverage.
+    sharpe = (expected - risk_free * float(weights.sum())) / volatility if volatility > 0 else None
     return OptimisationResult(method=method, weights={n: float(w) for n, w in zip(names, weights, strict=True)},
                               objective=objective, expected_return=expected, volatility=volatility, sharpe=sharpe)
 
@@ -107,7 +109,9 @@ def _well_conditioned(cov: np.ndarray) -> np.ndarray:
 
 
 def max_sharpe(returns: pd.DataFrame, constraints: Constraints, risk_free: float = 0.0) -> OptimisationResult:
-    """Maximise (w·mu - rf) / sqrt(w'Σw), annualised.
+    """Maximise w·(mu - rf) / sqrt(w'Σw), annualised: the Sharpe ratio of the portfolio with
+    its cash, 1 - Σw, at the risk-free rate (a levered portfolio pays rf on what it borrows),
+    which is also the ``sharpe`` reported.
 
     Long-only, it is solved exactly as the convex quadratic programme
     min y'Σy s.t. (mu - rf)·y = 1, lower·k <= y <= upper·k, k = Σy / cap (Cornuejols and
