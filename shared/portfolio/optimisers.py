@@ -16,7 +16,7 @@ import pandas as pd
 from scipy.optimize import minimize, nnls
 
 from .errors import InfeasibleConstraints, PortfolioDataError
-from .returns import TRADING_DAYS, annualised_moments
+from .returns import TRADING_DAYS, annualised_moments, check_aligned
 
 _TOLERANCE = 1e-12
 
@@ -274,4 +274,5 @@ OPTIMISERS: dict[str, Callable[..., OptimisationResult]] = {
 def optimise(method: str, returns: pd.DataFrame, constraints: Constraints, **params: Any) -> OptimisationResult:
     if method not in OPTIMISERS:
         raise PortfolioDataError("method", f"unknown method {method!r}; choose one of {', '.join(OPTIMISERS)}")
+    check_aligned(returns)
     return OPTIMISERS[method](returns, constraints, **params)

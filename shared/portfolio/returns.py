@@ -32,6 +32,24 @@ def prepare_returns(series: dict[str, pd.Series] | pd.DataFrame, min_days: int =
     return aligned.astype(float)
 
 
+def check_aligned(returns: pd.DataFrame, min_days: int = 60) -> None:
+    """prepare_returns' checks on a frame built elsewhere, vectorised (the optimisers are public
+    and fast: a NaN must be a clear refusal naming the strategy and date, not a LinAlgError)."""
+    if returns.shape[1] == 0:
+        raise PortfolioDataError("returns", "no strategies given")
+    try:
+        values = returns.to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        raise PortfolioDataError("returns", "contains values that are not numbers") from None
+    for problem, bad in (("missing or infinite return", ~np.isfinite(values)),
+                         ("return of -100% or worse", values <= -1)):
+        if bad.any():
+            row, column = np.argwhere(bad)[0]
+            raise PortfolioDataError(str(returns.columns[column]), f"{problem} on row {row} ({returns.index[row]})")
+    if len(returns) < min_days:
+        raise PortfolioDataError("returns", f"only {len(returns)} days; at least {min_days} needed")
+
+
 def _validated(name: str, values: pd.Series) -> pd.Series:
     if not isinstance(values, pd.Series):
         values = pd.Series(values)

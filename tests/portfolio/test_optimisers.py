@@ -183,7 +183,7 @@ def test_unknown_method_names_the_field():
 
 def test_a_levered_max_sharpe_reports_the_sharpe_it_maximised_net_of_financing():
     """Leverage 1.5 at a 3% risk-free rate: the half borrowed costs rf, so the reported Sharpe is
-    (w·mu - 1.5 rf) / σ, the objective; no other fully levered mix beats it."""
+    (w·mu - 1.5 rf) / sigma, the objective; no other fully levered mix beats it."""
     returns = synthetic(4, seed=11)
     risk_free, leverage = 0.03, 1.5
     result = max_sharpe(returns, Constraints(leverage_cap=leverage, default_max_weight=leverage), risk_free)
@@ -201,3 +201,19 @@ def test_a_levered_max_sharpe_reports_the_sharpe_it_maximised_net_of_financing()
     for _ in range(200):
         other = rng.dirichlet(np.ones(len(weights))) * leverage
         assert sharpe(other) <= result.sharpe + 1e-9
+
+
+@pytest.mark.parametrize(("row", "column", "value", "reason"), [
+    (5, 1, np.nan, "missing or infinite return on row 5"), (7, 0, -1.0, "return of -100% or worse on row 7")])
+def test_optimise_called_directly_refuses_bad_returns_naming_the_strategy(row, column, value, reason):
+    returns = synthetic(3)
+    returns.iloc[row, column] = value
+    with pytest.raises(PortfolioDataError) as refused:
+        optimise("max_sharpe", returns, Constraints())
+    assert refused.value.field == f"s{column}" and reason in refused.value.reason
+
+
+def test_optimise_called_directly_refuses_a_two_day_history():
+    with pytest.raises(PortfolioDataError) as refused:
+        optimise("min_variance", synthetic(3).iloc[:2], Constraints())
+    assert refused.value.field == "returns" and "only 2 days" in refused.value.reason
