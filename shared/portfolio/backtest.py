@@ -61,7 +61,11 @@ def walk_forward(returns: pd.DataFrame, method: str, constraints: Constraints, t
     for start in range(0, len(returns) - train_days - test_days + 1, test_days):
         train = returns.iloc[start:start + train_days]
         test = returns.iloc[start + train_days:start + train_days + test_days]
-        weights = optimise(method, train, constraints, **params).weights
+        try:
+            weights = optimise(method, train, constraints, **params).weights
+        except PortfolioDataError as error:  # which window failed, so the data can be looked at
+            raise type(error)(error.field, f"walk-forward window trained {train.index[0].date()} to "
+                                           f"{train.index[-1].date()}: {error.reason}") from None
         tested = backtest(test, weights)
         windows.append(Window(train.index[0], train.index[-1], test.index[0], test.index[-1], weights,
                               backtest(train, weights).metrics, tested.metrics))

@@ -97,3 +97,11 @@ def test_walk_forward_fits_on_train_windows_and_scores_only_test_windows():
     with pytest.raises(PortfolioDataError) as too_short:
         walk_forward(returns.iloc[:450], "min_variance", Constraints(), train_days=400, test_days=100)
     assert "400-day train window" in too_short.value.reason
+
+
+def test_a_failing_walk_forward_window_is_named():
+    returns = synthetic(3, days=700) - 0.01  # losing every day: nothing beats a zero risk-free rate
+    with pytest.raises(PortfolioDataError) as refused:
+        walk_forward(returns, "max_sharpe", Constraints(), train_days=504, test_days=63)
+    assert "walk-forward window trained 2022-01-03 to 2023-12-07" in refused.value.reason  # 504 business days
+    assert "no strategy beats the risk-free rate" in refused.value.reason
