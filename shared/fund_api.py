@@ -75,17 +75,17 @@ def fund_blueprint(services: Services) -> flask.Blueprint:
                               for_developer=who.role != "admin")
         return signal_list(services.store, wanted), 200
 
-    @route("/api/orders", ["GET"])
+    @route("/api/orders", ["GET"], admin=True)
     def orders(who: Principal) -> JsonReply:
         """The blotter: every order not yet final, at any broker, oldest first."""
         require_admin(who)
         return {"orders": working_orders(services.store)}, 200
 
-    @route("/api/orders/<client_order_id>/cancel", ["POST"])
+    @route("/api/orders/<client_order_id>/cancel", ["POST"], admin=True)
     def cancel_order(who: Principal, client_order_id: str) -> JsonReply:
         return services.admin.cancel_order(client_order_id, who), 202
 
-    @route("/api/positions", ["GET"])
+    @route("/api/positions", ["GET"], admin=True)
     def positions(who: Principal) -> JsonReply:
         """Open positions per account and strategy, and P&L per account and per strategy."""
         require_admin(who)

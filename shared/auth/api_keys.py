@@ -22,6 +22,7 @@ from shared.ports.store import Store
 
 Role = Literal["admin", "developer", "client"]
 _TOKEN = re.compile(r"^mt_(?P<key_id>[0-9a-f]{16})\.(?P<secret>[A-Za-z0-9_-]{20,100})$")
+TOKEN_PATTERN = _TOKEN  # the key id part names a failed attempt's throttle (shared/auth/throttle.py)
 
 
 class Principal(BaseModel):

@@ -30,6 +30,7 @@ class RateLimiter:
             return used
 
         if self._store.transaction(count) >= per_minute:
-            retry_after = 60 - now.second
+            retry_after = 60 - now.second  # the next window opens at the top of the minute
             raise RequestRejected("authorization", f"rate limit of {per_minute} requests per minute reached; "
-                                                   f"retry in {retry_after} s", 429, "rate_limited")
+                                                   f"retry in {retry_after} s", 429, "rate_limited",
+                                  retry_after=retry_after)

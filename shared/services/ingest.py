@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from shared.auth.throttle import AuthThrottle
+from shared.domain.errors import RequestRejected
 from shared.domain.models import (
     Action,
     Collections,
@@ -67,6 +69,7 @@ PUBLISH_GRACE_SECONDS = 2.0
 class IngestResult:
     status: int
     body: dict[str, Any]
+    retry_after: float | None = None  # a 429's wait, sent as the Retry-After header
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ class IngestService:
         self._limits = limits
         self._journey = Journey("WEBHOOK")
         self.refusals = RefusalLog(store, clock)  # the webhook's own early refusals (413, 403) are recorded here too
+        self.throttle = AuthThrottle(store, bus, clock)  # wrong passphrases back off (shared/auth/throttle.py)
 
     def ingest(self, body: bytes, content_type: str, query: Mapping[str, str], source_ip: str = "") -> IngestResult:
         """A webhook delivery, authenticated by the strategy's passphrase."""
@@ -113,14 +117,17 @@ class IngestService:
         try:
             parsed = parse_request(body, content_type, query)
             strategy = self._strategy(parsed.strategy_id)
+            lock = self.throttle.check("webhook", source_ip, strategy.strategy_id, "passphrase")
             if not passphrase_matches(strategy, parsed.passphrase):
-                raise SignalRejected("passphrase", "missing or wrong for this strategy", 401, "unauthorized")
+                raise self.throttle.failed(lock, SignalRejected(
+                    "passphrase", "missing or wrong for this strategy", 401, "unauthorized"), strategy.strategy_id)
+            self.throttle.succeeded(lock)
             self._check_tradeable(strategy, parsed)
             instrument = self._canonical(parsed)
-        except SignalRejected as rejection:
+        except RequestRejected as rejection:  # SignalRejected, and the throttle's 429
             self.refusals.record(rejection, body=body, query=query, source=source_ip, channel="webhook",
                                  content_type=content_type, strategy_id=parsed.strategy_id if parsed else None)
-            return IngestResult(rejection.status, rejection.as_json())
+            return IngestResult(rejection.status, rejection.as_json(), rejection.retry_after)
         return self._accept(parsed, instrument, source_ip)
 
     def ingest_from_api(self, body: bytes, content_type: str, role: str, subject: str) -> IngestResult:

@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from shared.domain.models import Collections, Environment, OrderUpdate
+from shared.notify.auth_alerts import KINDS as AUTH_ALERT_KINDS
+from shared.notify.auth_alerts import auth_alert_text
 from shared.ports.store import Store, Transaction
 
 RATE_COLLECTION = "notifier_rate"
@@ -228,6 +230,8 @@ class NotifierService:
                     "It is REDUCING: only risk-reducing orders until tomorrow")
         if kind == "daily_summary":
             return self.daily_summary()
+        if kind in AUTH_ALERT_KINDS:
+            return auth_alert_text(data)
         if kind == "risk_refusal":
             line = _refusal_line(data)
             if line is None:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.auth.throttle import prune_auth_failures
 from shared.domain.errors import RequestRejected
 from shared.domain.models import Collections
 from shared.journey import Journey, escape
@@ -159,6 +160,7 @@ def prune_refusals(store: Store, now: datetime) -> int:
     expired = {d["refusal_id"] for d in [*newest, *oldest] if _expired(d, now)}
     for refusal_id in beyond | expired:
         store.delete(Collections.REFUSED_DELIVERIES, refusal_id)
+    prune_auth_failures(store, now)  # the failed-authentication counters: refusals' own bookkeeping
     return len(beyond | expired)
 
 

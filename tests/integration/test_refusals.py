@@ -46,6 +46,9 @@ def everything_stored(services: Services) -> str:
 
 
 def test_a_wrong_passphrase_is_in_the_audit_trail_and_the_journey_but_the_passphrase_is_nowhere(client, embedded):
+    from dataclasses import replace
+
+    embedded.settings = replace(embedded.settings, trusted_proxy_hops=1)  # behind Google's front end
     body = json.dumps({"strategy_id": "momentum_us", "passphrase": WRONG, "ticker": "AAPL", "action": "buy",
                        "quantity": 1, "comment": f"note {WRONG}"}).encode()
     answer = client.post("/webhook", data=body, content_type="application/json",
@@ -128,7 +131,8 @@ def test_a_sender_outside_the_allowlist_is_recorded(embedded):
 
     from shared.config import parse_address_list
 
-    embedded.settings = replace(embedded.settings, webhook_ip_allowlist=parse_address_list("tradingview"))
+    embedded.settings = replace(embedded.settings, webhook_ip_allowlist=parse_address_list("tradingview"),
+                                trusted_proxy_hops=1)
     client = create_app(embedded).test_client()
     answer = client.post("/webhook", data=signal_body(ticker="AAPL", action="buy", quantity=1),
                          content_type="application/json", headers={"X-Forwarded-For": "203.0.113.9"})
