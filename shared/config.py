@@ -20,12 +20,13 @@ CLOUD_SETTINGS = (
     "MAX_ORDERS_PER_SECOND_PER_ACCOUNT", "DAILY_LOSS_LIMIT_PCT",
     "DEDUPE_WINDOW_SECONDS", "ORDER_CLAIM_LEASE_SECONDS", "SWEEP_AFTER_SECONDS", "MOCK_SLIPPAGE_BPS",
     "MOCK_COMMISSION_PER_UNIT",
-    "TELEGRAM_CHAT_ID", "WEBHOOK_IP_ALLOWLIST",
+    "TELEGRAM_CHAT_ID", "WEBHOOK_IP_ALLOWLIST", "TRUSTED_PROXY_HOPS",
 )
 # TradingView's documented webhook source addresses; `WEBHOOK_IP_ALLOWLIST=tradingview` expands to them.
 TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
-# Read from Secret Manager in GCP (Terraform maps each to a secret).
-SECRET_SETTINGS = ("TELEGRAM_BOT_TOKEN", "ZERODHA_ACCOUNTS")
+# Read from Secret Manager in GCP (Terraform maps each to a secret). The broker token keys are
+# read by shared/adapters/zerodha/tokens.py, only when a Kite session token is sealed or opened.
+SECRET_SETTINGS = ("TELEGRAM_BOT_TOKEN", "ZERODHA_ACCOUNTS", "BROKER_TOKEN_KEY", "BROKER_TOKEN_KEY_PREVIOUS")
 # Read on the gateway VM by the IBKR bridge (gateway_vm/setup.sh writes them).
 GATEWAY_SETTINGS = ("IBKR_GATEWAY", "IBKR_CLIENT_ID", "IBKR_PRICE_FALLBACK_LAST_FILL")
 LOCAL_ONLY_SETTINGS = ("MT_SQLITE_PATH", "MONGODB_URI", "MONGODB_DATABASE", "MT_LOG_DIR", "TELEGRAM_API_URL",
@@ -61,6 +62,9 @@ class Settings:
     zerodha_accounts: str = field(default="", repr=False)
     kite_api_url: str = "https://api.kite.trade"
     webhook_ip_allowlist: tuple[str, ...] = ()  # empty: any source (authentication still applies)
+    # How many proxies in front of us append to X-Forwarded-For: 0 ignores the header (a server
+    # reached directly, where a client could write it), 1 = Google's front end (the functions).
+    trusted_proxy_hops: int = 0
     log_level: str = "INFO"  # the root logger's level (shared/logs.py); the journey log is always on
     log_format: str = "plain"  # plain | original, for the console and the per-service files
     service_log_dir: Path | None = None  # LOG_DIR: when set, each process also writes <dir>/<service>.log
@@ -123,6 +127,7 @@ class Settings:
             zerodha_accounts=env.get("ZERODHA_ACCOUNTS", ""),
             kite_api_url=env.get("KITE_API_URL", defaults.kite_api_url),
             webhook_ip_allowlist=parse_address_list(env.get("WEBHOOK_IP_ALLOWLIST", "")),
+            trusted_proxy_hops=proxy_hops(number("TRUSTED_PROXY_HOPS", defaults.trusted_proxy_hops)),
             log_level=choice("LOG_LEVEL", env.get("LOG_LEVEL", "").upper(), LOG_LEVELS, defaults.log_level),
             log_format=choice("LOG_FORMAT", env.get("LOG_FORMAT", "").lower(), LOG_FORMATS, defaults.log_format),
             service_log_dir=Path(env["LOG_DIR"]) if env.get("LOG_DIR") else None,
@@ -161,6 +166,13 @@ def load_env_file(environ: MutableMapping[str, str] | None = None) -> Path | Non
         if value is not None:
             environ.setdefault(name, value)
     return path
+
+
+def proxy_hops(value: float) -> int:
+    """A whole number of proxies, 0 or more: anything else fails at startup."""
+    if not (value >= 0 and float(value).is_integer()):
+        raise ValueError(f"setting TRUSTED_PROXY_HOPS must be a whole number, 0 or more, got {value:g}")
+    return int(value)
 
 
 def parse_address_list(raw: str) -> tuple[str, ...]:

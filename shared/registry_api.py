@@ -1,8 +1,10 @@
 """The authenticated HTTP API for strategies, portfolio tests and the allocation.
 
 One Flask blueprint serves both the ``strategy_registry`` Cloud Function and the
-embedded stack. Every route authenticates a bearer API key; the services check
-what the caller's role may do.
+embedded stack. Every route authenticates a bearer API key; an admin route (declared
+``admin=True``, and every path under /api/admin/) refuses any other role before its view
+reads the body, so a bad body never tells a non-admin the route's shape; the services
+check what the caller's role may do beyond that.
 """
 
 from __future__ import annotations
@@ -15,15 +17,18 @@ from typing import Annotated, Any
 import flask
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from shared.auth.api_keys import Principal
+from shared.adapters.zerodha.tokens import TokenKeyError
+from shared.auth.api_keys import TOKEN_PATTERN, Principal
+from shared.auth.throttle import AuthThrottle
 from shared.bootstrap import Services
 from shared.dashboards.documents import admin_health
 from shared.dashboards.fund_views import reason_counts
-from shared.domain.errors import RequestRejected
+from shared.domain.errors import RequestRejected, retry_after_header
 from shared.domain.models import Collections
 from shared.domain.signal_parsing import MAX_BODY_BYTES
-from shared.http_api import refused, signal_journey_reply
+from shared.http_api import client_address, refused, signal_journey_reply
 from shared.ports.broker import BrokerError
+from shared.services.admin import FLATTEN_CONFIRMATION
 from shared.services.portfolio_requests import Approval, OptimisationRequest
 from shared.services.strategy_registry import StrategyChanges, StrategySpec, public, validated
 
@@ -47,21 +52,31 @@ class ZerodhaLogin(BaseModel):
 class FlattenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    confirm: Annotated[str, Field(max_length=50)]
+    confirm: Annotated[str, Field(max_length=50, json_schema_extra={"const": FLATTEN_CONFIRMATION})]
     strategy_ids: list[Annotated[str, Field(max_length=64)]] | None = None  # default: every strategy
     account_ids: list[Annotated[str, Field(max_length=64)]] | None = None  # default: every account
     reason: Annotated[str, Field(max_length=300)] = ""  # kept with each flatten signal and announced
-JsonReply = tuple[Any, int]
+JsonReply = tuple[Any, int] | tuple[Any, int, dict[str, str]]  # headers: Retry-After on a 429
 
 
-def caller(services: Services) -> Principal:
+ADMIN_PREFIX = "/api/admin/"
+
+
+def caller(services: Services, throttle: AuthThrottle) -> Principal:
+    """The key's owner. Wrong keys back off per (source address, key id): see shared/auth/throttle.py."""
     header = flask.request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise RequestRejected("authorization", "send 'Authorization: Bearer <API key>'", 401, "unauthenticated")
-    found = services.api_keys.authenticate(token.strip())
+    token = token.strip()
+    match = TOKEN_PATTERN.match(token)
+    source = client_address(flask.request, services.settings.trusted_proxy_hops)
+    lock = throttle.check("api", source, match["key_id"] if match else "malformed", "authorization")
+    found = services.api_keys.authenticate(token)
     if found is None:
-        raise RequestRejected("authorization", "unknown, revoked or malformed API key", 401, "unauthenticated")
+        raise throttle.failed(lock, RequestRejected("authorization", "unknown, revoked or malformed API key", 401,
+                                                    "unauthenticated"))
+    throttle.succeeded(lock)
     principal, key = found
     services.rate_limiter.check(key.key_id, key.rate_limit_per_minute)
     return principal
@@ -86,18 +101,27 @@ def json_body() -> Any:
         raise RequestRejected("body", f"is not valid JSON ({error})", 400, "malformed_json") from None
 
 
-def authenticated_routes(api: flask.Blueprint, services: Services) -> Callable[[str, list[str]], Callable]:
-    """A route decorator: the view gets the authenticated caller; a RequestRejected becomes its JSON 4xx."""
+def authenticated_routes(api: flask.Blueprint, services: Services) -> Callable[..., Callable]:
+    """A route decorator: the view gets the authenticated caller; a RequestRejected becomes its
+    JSON 4xx (with Retry-After on a 429). ``admin=True`` (implied under /api/admin/) checks the
+    role before the view runs; the view is marked ``admin_only`` for the test that walks them."""
+    throttle = AuthThrottle(services.store, services.bus, services.clock)
 
-    def route(rule: str, methods: list[str]) -> Callable:
-        def wrap(view: Callable[..., JsonReply]) -> Callable[..., JsonReply]:
-            def guarded(**kwargs: Any) -> JsonReply:
+    def route(rule: str, methods: list[str], admin: bool = False) -> Callable:
+        admin_only = admin or rule.startswith(ADMIN_PREFIX)
+
+        def wrap(view: Callable[..., JsonReply]) -> Callable[..., Any]:
+            def guarded(**kwargs: Any) -> Any:
                 try:
-                    return view(caller(services), **kwargs)
+                    who = caller(services, throttle)
+                    if admin_only:
+                        require_admin(who)
+                    return view(who, **kwargs)
                 except RequestRejected as error:
-                    return error.as_json(), error.status
+                    return error.as_json(), error.status, error.headers()
 
             guarded.__name__ = view.__name__
+            guarded.admin_only = admin_only  # type: ignore[attr-defined]
             api.add_url_rule(rule, view_func=guarded, methods=methods)
             return guarded
 
@@ -140,21 +164,21 @@ def registry_blueprint(services: Services) -> flask.Blueprint:
             raise RequestRejected("content_type", "must be text/csv", 415, "unsupported_media_type")
         return registry.upload_returns(strategy_id, flask.request.get_data(cache=False), who), 200
 
-    @route("/api/portfolio/tests", ["POST"])
+    @route("/api/portfolio/tests", ["POST"], admin=True)
     def run_test(who: Principal) -> JsonReply:
         return services.portfolio.run_test(validated(OptimisationRequest, json_body()), who), 201
 
-    @route("/api/portfolio/tests", ["GET"])
+    @route("/api/portfolio/tests", ["GET"], admin=True)
     def list_tests(who: Principal) -> JsonReply:
         summaries = [{k: t.get(k) for k in ("test_id", "status", "created_at", "requested_by", "weights", "expected")}
                      for t in services.portfolio.list_tests(who)]
         return {"tests": summaries}, 200
 
-    @route("/api/portfolio/tests/<test_id>", ["GET"])
+    @route("/api/portfolio/tests/<test_id>", ["GET"], admin=True)
     def get_test(who: Principal, test_id: str) -> JsonReply:
         return services.portfolio.get_test(test_id, who), 200
 
-    @route("/api/portfolio/tests/<test_id>/approve", ["POST"])
+    @route("/api/portfolio/tests/<test_id>/approve", ["POST"], admin=True)
     def approve(who: Principal, test_id: str) -> JsonReply:
         body = json_body() if flask.request.get_data(cache=True) else {}
         allocation = services.portfolio.approve(test_id, validated(Approval, body), who)
@@ -169,7 +193,7 @@ def registry_blueprint(services: Services) -> flask.Blueprint:
                                                                     413, "too_large"), f"api:{who.subject}", "api")
         body = flask.request.stream.read(MAX_BODY_BYTES + 1)
         result = services.ingest.ingest_from_api(body, flask.request.content_type or "", who.role, who.subject)
-        return result.body, result.status
+        return result.body, result.status, retry_after_header(result.retry_after)
 
     @route("/api/signals/<signal_id>", ["GET"])
     def journey(who: Principal, signal_id: str) -> JsonReply:
@@ -215,7 +239,7 @@ def registry_blueprint(services: Services) -> flask.Blueprint:
         registry.get(strategy_id, who)
         return services.dashboards.strategy(strategy_id), 200
 
-    @route("/api/dashboards/health", ["GET"])
+    @route("/api/dashboards/health", ["GET"], admin=True)
     def health_dashboard(who: Principal) -> JsonReply:
         require_admin(who)
         return admin_health(services.store, services.clock()), 200
@@ -245,6 +269,8 @@ def registry_blueprint(services: Services) -> flask.Blueprint:
             raise RequestRejected("account_id", "no Zerodha accounts are configured", 409, "conflict")
         try:
             broker.sessions.login(body.account_id, body.request_token)  # type: ignore[attr-defined]
+        except TokenKeyError as error:  # the server's configuration, not the caller's request
+            raise RequestRejected("BROKER_TOKEN_KEY", str(error), 503, "unavailable") from None
         except BrokerError as error:
             raise RequestRejected("account_id", str(error), 404, "not_found") from None
         except Exception as error:  # noqa: BLE001 - Kite's refusal of the token or checksum
@@ -252,11 +278,11 @@ def registry_blueprint(services: Services) -> flask.Blueprint:
         services.poller.poll_all()
         return {"status": "logged_in", "account_id": body.account_id}, 200
 
-    @route("/api/allocation", ["GET"])
+    @route("/api/allocation", ["GET"], admin=True)
     def allocation(who: Principal) -> JsonReply:
         return services.portfolio.current_allocation(who), 200
 
-    @route("/api/allocation/history", ["GET"])
+    @route("/api/allocation/history", ["GET"], admin=True)
     def allocation_history(who: Principal) -> JsonReply:
         return {"versions": services.portfolio.history(who)}, 200
 

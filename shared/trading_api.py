@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import flask
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.auth.api_keys import Principal
 from shared.bootstrap import Services
 from shared.domain.errors import RequestRejected
 from shared.domain.instruments import InstrumentSpec
 from shared.domain.models import TradingState
+from shared.domain.risk import MAX_PRICE
 from shared.ports.broker import BrokerError
 from shared.registry_api import authenticated_routes, json_body, require_admin
 from shared.services.refusals import REFUSALS_KEPT, recent_refusals
@@ -44,7 +45,7 @@ class MarkRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     instrument: Annotated[str, Field(min_length=1, max_length=60)]
-    price: PositiveFloat
+    price: Annotated[float, Field(gt=0, le=MAX_PRICE)]  # orders are also capped in units and notional
 
 
 def trading_blueprint(services: Services) -> flask.Blueprint:
@@ -64,7 +65,7 @@ def trading_blueprint(services: Services) -> flask.Blueprint:
             raise RequestRejected("key", f"unknown instrument {key!r}", 404, "not_found")
         return spec.document(), 200
 
-    @route("/api/instruments/<key>", ["PUT"])
+    @route("/api/instruments/<key>", ["PUT"], admin=True)
     def put_instrument(who: Principal, key: str) -> JsonReply:
         require_admin(who)
         spec = validated(InstrumentSpec, {**json_body(), "updated_at": None, "updated_by": ""})
@@ -72,7 +73,7 @@ def trading_blueprint(services: Services) -> flask.Blueprint:
             raise RequestRejected("key", f"the body's key {spec.key!r} is not the path's {key!r}")
         return catalog.put(spec, who).document(), 200
 
-    @route("/api/instruments/import", ["POST"])
+    @route("/api/instruments/import", ["POST"], admin=True)
     def import_instruments(who: Principal) -> JsonReply:
         """Load the master from a broker's own listings."""
         require_admin(who)

@@ -6,7 +6,8 @@ explained later from the signal's record alone. Sizing uses the broker's referen
 price; the alert's own price is only checked against it (the collar).
 
 Whatever the trading state, stale data or missing prices, the part of an order that
-reduces the strategy's position always passes: only new risk is refused.
+reduces the strategy's position always passes: only new risk is refused. The one exception
+is a size past the plausibility bounds (``risk.implausible``), refused whatever it reduces.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from .models import (
     TradingState,
     client_order_id,
 )
-from .risk import Exposure, apply_caps, reducing_part, round_quantity
+from .risk import Exposure, apply_caps, implausible, reducing_part, round_quantity
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,10 @@ def decide(
 
     def finish(status: str, reason: str, orders: list[Order] | None = None,
                cancels: list[CancelRequest] | None = None) -> Decision:
+        absurd = next((why for why in map(implausible, orders or []) if why), "")
+        if absurd:  # whatever sized it, exits and flattens too: never a number no real order comes near
+            checks.append(Check(name="plausibility", outcome="fail", detail=absurd))
+            status, reason, orders = "rejected", absurd, []
         return Decision(signal_id=signal.signal_id, account_id=account.account_id, strategy_id=signal.strategy_id,
                         status=status, reason=reason, inputs=inputs, checks=checks,  # type: ignore[arg-type]
                         orders=orders or [], cancels=cancels or [])
@@ -162,7 +167,11 @@ def decide(
     scale = equity * weight / strategy.reference_capital if equity and equity > 0 else 0.0
     unit_value = (quote.price * instrument.multiplier * market.fx_rate
                   if quote and not price_problem and market.fx_rate and market.fx_rate > 0 else None)
-    delta = _desired_delta(signal, current, scale, equity * weight if equity and equity > 0 else 0.0, unit_value)
+    try:
+        delta = _desired_delta(signal, current, scale, equity * weight if equity and equity > 0 else 0.0, unit_value)
+    except (OverflowError, ValueError):  # an infinite or NaN size cannot be rounded to lots
+        asked = f"{signal.sizing.kind.value} {signal.sizing.value:g}" if signal.sizing else "the position"
+        return finish("rejected", f"plausibility: sizing {asked} is not a finite number of units", cancels=cancels)
     if delta is None:
         why = price_problem or f"no {instrument.currency}/{account.base_currency} rate"
         return finish("rejected", f"cannot size without a trusted price: {why}", cancels=cancels)
@@ -192,7 +201,11 @@ def decide(
                 context.account_working[0] if delta > 0 else -context.account_working[1]),
             broker_exposure=context.broker_exposure,
             fund_equity=context.fund_equity, to_fund_currency=context.to_fund_currency)
-        sized = apply_caps(instrument, delta, exposure, limits, checks)
+        try:
+            sized = apply_caps(instrument, delta, exposure, limits, checks)
+        except (OverflowError, ValueError):  # a reference price so small that a cap's room is infinite
+            return finish("rejected", f"plausibility: the caps' room at {quote.price:g} {instrument.currency} is "
+                                      "not a finite number of units", cancels=cancels)
         if sized.delta == 0:
             return finish("rejected", next(c.detail for c in reversed(checks) if c.outcome == "fail"), cancels=cancels)
         delta = sized.delta

@@ -11,7 +11,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .models import AssetClass, Check, Instrument, RiskLimits
+from .models import AssetClass, Check, Instrument, Order, RiskLimits
+
+# Plausibility bounds (README, "Risk limits"): far beyond any real order of the fund, so a number
+# past one is a bug, bad data or an attack, refused whatever the tunable limits say. They are not
+# settings: the webhook refuses an alert past them (422 naming the field), cerebro refuses to size
+# past them, and execution checks every order against them just before the broker call.
+MAX_ORDER_UNITS = 1e9  # an alert's quantity or |target_position|, and any order's quantity (shares, contracts, lots)
+MAX_PRICE = 1e9  # any price or level an alert names, in the instrument's currency
+MAX_ORDER_NOTIONAL = 1e11  # one order's quantity x price x multiplier, in the instrument's currency
 
 
 @dataclass(frozen=True)
@@ -115,3 +123,21 @@ def broker_allocation_breaches(placed: dict[str, float], fund_equity: float, cap
     return [f"{broker} would hold {capital / fund_equity:.1%} of fund equity ({capital:,.0f} of "
             f"{fund_equity:,.0f}), cap {cap_pct:g}%"
             for broker, capital in sorted(placed.items()) if capital / fund_equity * 100 > cap_pct + 1e-9]
+
+
+def implausible(order: Order) -> str:
+    """Why ``order`` must never reach a broker ('' when it may): a quantity or notional that is not finite
+    or is past the plausibility bounds. Exits and flattens too: this judges the number, not the risk it
+    adds. The notional is taken at the highest price the order carries; without one, only the quantity."""
+    what = f"{order.side.value} {order.quantity:g} {order.instrument.key}"
+    if not math.isfinite(order.quantity) or order.quantity > MAX_ORDER_UNITS:
+        return f"plausibility: {what}: quantity is past the hard ceiling of {MAX_ORDER_UNITS:g} units"
+    prices = [p for p in (order.limit_price, order.stop_price, order.reference_price, order.stop_loss,
+                          order.take_profit) if p is not None]
+    if not prices:
+        return ""
+    notional = order.quantity * max(prices) * order.instrument.multiplier
+    if not math.isfinite(notional) or notional > MAX_ORDER_NOTIONAL:
+        return (f"plausibility: {what}: notional {notional:g} {order.instrument.currency} is past the hard "
+                f"ceiling of {MAX_ORDER_NOTIONAL:g}")
+    return ""

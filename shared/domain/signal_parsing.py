@@ -26,6 +26,7 @@ from .models import (
     Sizing,
     SizingKind,
 )
+from .risk import MAX_ORDER_UNITS, MAX_PRICE
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -42,10 +43,14 @@ TICKER_PUNCTUATION = ":._-!/&"
 _TICKER = re.compile(r"^[A-Za-z0-9" + re.escape(TICKER_PUNCTUATION) + r"]+$")
 _EXCHANGE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _ACTION_ALIASES = {"close": Action.EXIT, "long": Action.BUY, "short": Action.SELL}
+# The document's statement of what _known_action accepts: each word, in any case.
+_ACTION_PATTERN = "^(" + "|".join("".join(f"[{c.lower()}{c.upper()}]" for c in word) for word in
+                                  sorted({a.value for a in Action} | set(_ACTION_ALIASES))) + ")$"
 
 
 class SignalPayload(BaseModel):
-    """The JSON body a strategy may send. Unknown fields are refused, to catch typos."""
+    """The JSON body a strategy may send. Unknown fields are refused, to catch typos. Every number
+    must be finite and at most 1e9 (units, or per price): an absurd size is a 422 naming its field."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
 
@@ -58,21 +63,22 @@ class SignalPayload(BaseModel):
     exchange: Annotated[str | None, Field(max_length=20)] = None
     asset_class: AssetClass | None = None
     currency: Annotated[str | None, Field(pattern=r"^[A-Z]{3}$")] = None
-    multiplier: Annotated[float | None, Field(gt=0)] = None
-    action: str
+    multiplier: Annotated[float | None, Field(gt=0, le=MAX_ORDER_UNITS)] = None
+    action: Annotated[str, Field(json_schema_extra={"pattern": _ACTION_PATTERN})]
     order_type: OrderType = OrderType.MARKET
     quantity: Annotated[
-        float | None, Field(gt=0, validation_alias=AliasChoices("quantity", "contracts"))
+        float | None, Field(gt=0, le=MAX_ORDER_UNITS, validation_alias=AliasChoices("quantity", "contracts"))
     ] = None
     target_position: Annotated[
-        float | None, Field(validation_alias=AliasChoices("target_position", "position_size"))
+        float | None, Field(ge=-MAX_ORDER_UNITS, le=MAX_ORDER_UNITS,
+                            validation_alias=AliasChoices("target_position", "position_size"))
     ] = None
     size_pct: Annotated[float | None, Field(gt=0, le=100)] = None
-    price: Annotated[float | None, Field(gt=0, validation_alias=AliasChoices("price", "close"))] = None
-    limit_price: Annotated[float | None, Field(gt=0)] = None
-    stop_price: Annotated[float | None, Field(gt=0)] = None
-    stop_loss: Annotated[float | None, Field(gt=0)] = None
-    take_profit: Annotated[float | None, Field(gt=0)] = None
+    price: Annotated[float | None, Field(gt=0, le=MAX_PRICE, validation_alias=AliasChoices("price", "close"))] = None
+    limit_price: Annotated[float | None, Field(gt=0, le=MAX_PRICE)] = None
+    stop_price: Annotated[float | None, Field(gt=0, le=MAX_PRICE)] = None
+    stop_loss: Annotated[float | None, Field(gt=0, le=MAX_PRICE)] = None
+    take_profit: Annotated[float | None, Field(gt=0, le=MAX_PRICE)] = None
     time: Annotated[datetime | None, Field(validation_alias=AliasChoices("time", "timenow"))] = None
     environment: Environment | None = None
     # TradingView context, kept for the journey but not used for sizing.

@@ -19,6 +19,9 @@ from .errors import PortfolioDataError
 TRADING_DAYS = 252
 
 
+PERCENT_LIKE = 0.2  # a median daily move of 20% is no strategy's: the file is in percent units
+
+
 def prepare_returns(series: dict[str, pd.Series] | pd.DataFrame, min_days: int = 60) -> pd.DataFrame:
     columns = dict(series.items())
     if not columns:
@@ -57,16 +60,30 @@ def _validated(name: str, values: pd.Series) -> pd.Series:
         values = values.astype(float)
     except (TypeError, ValueError):
         raise PortfolioDataError(name, "contains values that are not numbers") from None
-    index = pd.DatetimeIndex(values.index)
+    if not (isinstance(values.index, pd.DatetimeIndex) or pd.api.types.is_object_dtype(values.index)
+            or pd.api.types.is_string_dtype(values.index)):
+        raise PortfolioDataError(name, f"is indexed by {values.index.dtype}, not by dates")
+    try:
+        index = pd.DatetimeIndex(pd.to_datetime(values.index))
+    except (TypeError, ValueError):
+        raise PortfolioDataError(name, "has an index that is not dates in one timezone") from None
+    # A day is its calendar date where it was recorded: a zone-aware series and a naive one
+    # line up on their dates instead of sharing "0 days in common".
+    index = (index.tz_localize(None) if index.tz is not None else index).normalize()
     if index.has_duplicates:
         raise PortfolioDataError(name, f"date {index[index.duplicated()][0].date()} appears twice")
     values = pd.Series(values.to_numpy(), index=index).sort_index()
     bad = ~np.isfinite(values.to_numpy())
     if bad.any():
         raise PortfolioDataError(name, f"missing or infinite return on {values.index[bad.argmax()].date()}")
+    if float(values.abs().median()) > PERCENT_LIKE:
+        raise PortfolioDataError(name, f"has a median daily move of {values.abs().median():.2f}: these look like "
+                                       "percentages; send fractions (0.012 for 1.2%)")
     ruin = values.to_numpy() <= -1
     if ruin.any():
         raise PortfolioDataError(name, f"return of -100% or worse on {values.index[ruin.argmax()].date()}")
+    if len(values) > 1 and float(values.max()) == float(values.min()):
+        raise PortfolioDataError(name, "is constant: a series that never moves has no risk to weigh")
     return values
 
 

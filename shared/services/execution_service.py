@@ -4,7 +4,9 @@ The order document (id = client order id) is the claim (``order_claims``). A del
 that finds a fresh claim comes back when it can have expired; one that finds a stale
 claim (its owner crashed) first asks the broker whether the order already exists (the
 broker knows it by our client order id) and only places it if it does not. While the
-broker call runs, the claim's lease is renewed.
+broker call runs, the claim's lease is renewed. Just before the broker call, an order whose
+quantity or notional is not finite or is past the plausibility bounds (``risk.implausible``)
+is rejected with its reason and never placed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from shared.domain.models import (
     Topics,
     TradingState,
 )
+from shared.domain.risk import implausible
 from shared.journey import Journey
 from shared.ports.broker import BrokerClient, BrokerError
 from shared.ports.bus import Bus, RetryLater
@@ -79,6 +82,10 @@ class ExecutionService:
         if found is not None:
             self._journey.step(order.signal_id, f"{order.client_order_id} found at the broker after a restart")
             return found
+        if absurd := implausible(order):
+            # The last gate before the broker, for every order (exits and flattens too): whatever
+            # decided it, an absurd or non-finite size is refused here, never placed.
+            return OrderUpdate(client_order_id=order.client_order_id, status="rejected", reason=absurd)
         if not order.reduce_only and (halted := self._halted(order)):
             # Orders decided before the halt still wait on the topic: stop the risk-adding ones here.
             return OrderUpdate(client_order_id=order.client_order_id, status="rejected", reason=halted)

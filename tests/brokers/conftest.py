@@ -8,7 +8,16 @@ from collections.abc import Iterator
 import pytest
 
 from shared.adapters.ibkr import IbkrConfig, IbkrConnection
+from tests.brokers.fake_kite import TOKEN_KEY
 from tests.brokers.fake_tws import FakeTws
+
+
+@pytest.fixture(autouse=True)
+def broker_token_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Kite sessions are sealed with BROKER_TOKEN_KEY, read from the environment as in production."""
+    monkeypatch.setenv("BROKER_TOKEN_KEY", TOKEN_KEY)
+    monkeypatch.delenv("BROKER_TOKEN_KEY_PREVIOUS", raising=False)
+    return TOKEN_KEY
 
 
 class _Records(logging.Handler):

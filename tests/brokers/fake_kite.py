@@ -42,6 +42,9 @@ segment,exchange
 """
 TOKENS = {f"{row['exchange']}:{row['tradingsymbol']}": int(row["instrument_token"])
           for row in csv.DictReader(io.StringIO(INSTRUMENTS_CSV))}
+# A public, test-only BROKER_TOKEN_KEY (urlsafe base64 of 32 bytes): tests seal Kite sessions as
+# production does. Never use it for a real deployment.
+TOKEN_KEY = "dGVzdC1vbmx5LWJyb2tlci10b2tlbi1rZXktMzJieXQ="
 
 
 @dataclass

@@ -196,7 +196,8 @@ def test_ip_allowlist_uses_the_address_googles_front_end_appended(embedded, forw
 
     from shared.config import parse_address_list
 
-    embedded.settings = replace(embedded.settings, webhook_ip_allowlist=parse_address_list("tradingview"))
+    embedded.settings = replace(embedded.settings, webhook_ip_allowlist=parse_address_list("tradingview"),
+                                trusted_proxy_hops=1)  # the functions' setting
     client = create_app(embedded).test_client()
     answer = client.post("/webhook", data=signal_body(ticker="AAPL", action="buy", quantity=1, price=190,
                                                       signal_id=f"ip-{status}-{len(forwarded)}"),

@@ -24,7 +24,7 @@ from shared.config import Settings
 from shared.demo import seed_demo_fund
 from shared.domain.models import Account, Allocation, Broker, Collections, Instrument, Order, Side, Topics
 from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
-from tests.brokers.fake_kite import FakeKite, running
+from tests.brokers.fake_kite import TOKEN_KEY, FakeKite, running
 from tests.conftest import signal_body
 from tests.integration.stack_helpers import eventually, for_signal, running_stack
 
@@ -41,7 +41,7 @@ def kite_url() -> Iterator[str]:
 def stack(pubsub_emulator: ManagedProcess, firestore_emulator: ManagedProcess, kite_url: str,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatedStack]:
     zerodha = {"ZERODHA_ACCOUNTS": json.dumps({"ZD-1": {"api_key": KITE.api_key, "api_secret": KITE.api_secret}}),
-               "KITE_API_URL": kite_url}
+               "KITE_API_URL": kite_url, "BROKER_TOKEN_KEY": TOKEN_KEY}
     with running_stack(pubsub_emulator, firestore_emulator, tmp_path_factory.mktemp("faults"), zerodha) as stack:
         yield stack
 
@@ -86,7 +86,8 @@ def test_execution_killed_after_the_broker_accepted_recovers_the_fill_without_a_
                       json.dumps({"order": order.model_dump(mode="json")}).encode()).result(timeout=30)
     stack.functions["execution"] = start_function(stack, "execution", execution.port,
                                                   {"ZERODHA_ACCOUNTS": os.environ["ZERODHA_ACCOUNTS"],
-                                                   "KITE_API_URL": os.environ["KITE_API_URL"]})
+                                                   "KITE_API_URL": os.environ["KITE_API_URL"],
+                                                   "BROKER_TOKEN_KEY": TOKEN_KEY})
     wait_for_port(stack.functions["execution"])
 
     fills = eventually(lambda: for_signal(services, Collections.CONFIRMATIONS, order.signal_id))

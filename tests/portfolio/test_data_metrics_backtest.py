@@ -27,8 +27,8 @@ def days(n: int, start: str = "2024-01-01") -> pd.DatetimeIndex:
 
 
 def test_misaligned_calendars_are_aligned_on_common_dates():
-    a = pd.Series(0.001, index=days(100))
-    b = pd.Series(0.002, index=days(100, "2024-01-15"))
+    a = pd.Series(np.linspace(0.001, 0.002, 100), index=days(100))
+    b = pd.Series(np.linspace(0.002, 0.003, 100), index=days(100, "2024-01-15"))
     aligned = prepare_returns({"a": a, "b": b}, min_days=60)
     assert aligned.index[0] == pd.Timestamp("2024-01-15") and len(aligned) == 90
 
@@ -36,10 +36,11 @@ def test_misaligned_calendars_are_aligned_on_common_dates():
 @pytest.mark.parametrize("series, field, reason", [
     ({"a": pd.Series([0.01, np.nan, 0.02] * 30, index=days(90))}, "a", "missing or infinite return on 2024-01-02"),
     ({"a": pd.Series([0.01, np.inf] * 45, index=days(90))}, "a", "missing or infinite"),
-    ({"a": pd.Series([0.01, -1.0] * 45, index=days(90))}, "a", "-100%"),
+    ({"a": pd.Series([0.01, 0.02, -1.0] * 30, index=days(90))}, "a", "-100%"),
     ({"a": pd.Series(["x"] * 90, index=days(90))}, "a", "not numbers"),
     ({"a": pd.Series(0.0, index=days(90).append(days(1)))}, "a", "appears twice"),
-    ({"a": pd.Series(0.01, index=days(90)), "short": pd.Series(0.01, index=days(30))}, "short", "only 30 days"),
+    ({"a": pd.Series([0.01, 0.02] * 45, index=days(90)), "short": pd.Series([0.01, 0.02] * 15, index=days(30))},
+     "short", "only 30 days"),
     ({}, "returns", "no strategies"),
 ])
 def test_bad_data_is_an_error_naming_the_strategy(series, field, reason):
@@ -105,3 +106,21 @@ def test_a_failing_walk_forward_window_is_named():
         walk_forward(returns, "max_sharpe", Constraints(), train_days=504, test_days=63)
     assert "walk-forward window trained 2022-01-03 to 2023-12-07" in refused.value.reason  # 504 business days
     assert "no strategy beats the risk-free rate" in refused.value.reason
+
+
+@pytest.mark.parametrize(("spoil", "reason"), [
+    (lambda s: pd.Series(s.to_numpy(), index=range(len(s))), "not by dates"),
+    (lambda s: s * 0 + 0.001, "is constant"),
+    (lambda s: s * 100, "look like percentages"),
+])
+def test_returns_that_cannot_be_what_they_claim_are_refused_naming_the_strategy(spoil, reason):
+    returns = synthetic(2, days=300)
+    with pytest.raises(PortfolioDataError) as refused:
+        prepare_returns({"s0": returns["s0"], "s1": spoil(returns["s1"])})
+    assert refused.value.field == "s1" and reason in refused.value.reason
+
+
+def test_a_zone_aware_series_lines_up_with_a_naive_one_by_date():
+    returns = synthetic(2, days=300)
+    aware = returns["s1"].tz_localize("Asia/Kolkata")
+    assert len(prepare_returns({"s0": returns["s0"], "s1": aware})) == 300

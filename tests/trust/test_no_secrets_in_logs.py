@@ -23,7 +23,7 @@ from shared.config import Settings
 from shared.demo import DEMO_API_KEYS, seed_demo_fund
 from shared.domain.models import Account, Allocation, Broker, Collections
 from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
-from tests.brokers.fake_kite import FakeKite, running
+from tests.brokers.fake_kite import TOKEN_KEY, FakeKite, running
 from tests.notify.fake_bot_api import FakeBotApi
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +74,7 @@ def test_a_full_run_logs_no_secret(tmp_path: Path):
         env = {**os.environ, "MT_SQLITE_PATH": str(tmp_path / "store.sqlite"), "MT_LOG_DIR": str(tmp_path / "logs"),
                "TELEGRAM_BOT_TOKEN": BOT_TOKEN, "TELEGRAM_CHAT_ID": "-100200300", "TELEGRAM_API_URL": bot.base_url,
                "ZERODHA_ACCOUNTS": json.dumps({"ZD-1": {"api_key": kite.api_key, "api_secret": kite.api_secret}}),
-               "KITE_API_URL": kite_url}
+               "KITE_API_URL": kite_url, "BROKER_TOKEN_KEY": TOKEN_KEY}
         process = subprocess.Popen(
             [sys.executable, "-m", "devstack.embedded", "--port", str(port), "--poll-seconds", "0.5",
              "--dashboards-port", str(free_port()),
@@ -114,7 +114,7 @@ def test_a_full_run_logs_no_secret(tmp_path: Path):
     assert "DEBUG" in logs and sent.json()["signal_id"] in logs  # the scan reads real, verbose output
     secrets = {"bot token": BOT_TOKEN, "Kite api_secret": kite.api_secret, "Kite request_token": kite.request_token,
                "rotated passphrase": passphrase, "wrong passphrase": WRONG_PASSPHRASE, "developer key": developer_key,
-               "invalid key": WRONG_KEY, "admin key": DEMO_API_KEYS["admin", "admin"],
+               "invalid key": WRONG_KEY, "admin key": DEMO_API_KEYS["admin", "admin"], "broker token key": TOKEN_KEY,
                **{f"Kite access token {i}": token for i, token in enumerate(access_tokens)}}
     leaked = {name for name, value in secrets.items() if value in logs or value.split(".")[-1] in logs}
     assert not leaked, f"secrets in the logs: {sorted(leaked)}"

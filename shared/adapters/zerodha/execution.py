@@ -26,6 +26,7 @@ from .config import ZerodhaConfig
 from .instruments import InstrumentBook, KiteInstrument, specs_from_book
 from .parsing import account_snapshot, order_update, parse_quote
 from .session import ZerodhaSessionExpired, ZerodhaSessions
+from .tokens import TokenCipher
 
 OPEN_ORDERS = "zerodha_open_orders"  # orders still working, for take_updates
 CONTRACTS = "zerodha_contracts"  # Kite's EXCHANGE:TRADINGSYMBOL -> the instrument key and lot size we traded
@@ -41,10 +42,11 @@ class ZerodhaBroker(BrokerClient):
     max_tag_length: ClassVar[int] = 20
 
     def __init__(self, store: Store, config: ZerodhaConfig, instruments: Callable[[KiteConnect], InstrumentBook],
-                 clock: Callable[[], datetime]):
-        """``instruments`` loads the instrument book with a logged-in client (cache it: the CSV is large)."""
+                 clock: Callable[[], datetime], cipher: TokenCipher | None = None):
+        """``instruments`` loads the instrument book with a logged-in client (cache it: the CSV is large);
+        ``cipher`` seals the session tokens (None: its keys come from the environment)."""
         self._store = store
-        self._sessions = ZerodhaSessions(store, config, clock)
+        self._sessions = ZerodhaSessions(store, config, clock, cipher)
         self._load_instruments = instruments
         self._book: InstrumentBook | None = None
         self._recorded_contracts: set[tuple[str, str]] = set()

@@ -1,8 +1,12 @@
-"""Kite's daily access token: obtained by login, kept in the store, expired each morning.
+"""Kite's daily access token: obtained by login, kept sealed in the store, expired each morning.
 
 Kite access tokens expire around 06:00 IST the next day and an expired one is
 answered with 403 TokenException. That is an operator problem (someone must log in
 again), so it becomes ``ZerodhaSessionExpired``, which the notifier turns into an alert.
+
+The token never reaches the store in clear: ``tokens.TokenCipher`` seals it (AES-GCM, the
+``BROKER_TOKEN_KEY`` setting). A document still holding a clear token (written before
+sealing existed) is sealed on its first read.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from shared.ports.broker import BrokerError
 from shared.ports.store import Store
 
 from .config import ZerodhaAccountConfig, ZerodhaConfig
+from .tokens import TokenCipher
 
 SESSIONS = "broker_sessions"
 
@@ -33,11 +38,20 @@ class ZerodhaSessionExpired(BrokerError):
 class ZerodhaSessions:
     """One KiteConnect client per account, built from the token kept in the store."""
 
-    def __init__(self, store: Store, config: ZerodhaConfig, clock: Callable[[], datetime]):
+    def __init__(self, store: Store, config: ZerodhaConfig, clock: Callable[[], datetime],
+                 cipher: TokenCipher | None = None):
+        """``cipher`` None: the keys come from the environment, read when a token is first sealed or opened."""
         self._store = store
         self._config = config
         self._clock = clock
+        self._cipher = cipher
         self._clients: dict[str, tuple[str, KiteConnect]] = {}
+
+    @property
+    def cipher(self) -> TokenCipher:
+        if self._cipher is None:
+            self._cipher = TokenCipher.from_env()
+        return self._cipher
 
     def account(self, account_id: str) -> ZerodhaAccountConfig:
         if account_id not in self._config.accounts:
@@ -45,10 +59,11 @@ class ZerodhaSessions:
         return self._config.accounts[account_id]
 
     def client(self, account_id: str) -> KiteConnect:
-        document = self._store.get(SESSIONS, f"zerodha:{account_id}")
+        document_id = f"zerodha:{account_id}"
+        document = self._store.get(SESSIONS, document_id)
         if not document or document.get("expired"):
             raise ZerodhaSessionExpired(account_id)
-        token = document["access_token"]
+        token = self._token(document_id, document)
         cached = self._clients.get(account_id)
         if cached is None or cached[0] != token:
             kite = self._new_client(account_id)
@@ -60,11 +75,14 @@ class ZerodhaSessions:
     def login(self, account_id: str, request_token: str) -> None:
         """Exchange the login redirect's request token for the day's access token."""
         account = self.account(account_id)
+        cipher = self.cipher
+        cipher.require_key()  # before Kite spends the one-time request token
         session = self._new_client(account_id).generate_session(request_token, account.api_secret.get_secret_value())
-        self._store.put(SESSIONS, f"zerodha:{account_id}", {
-            "account_id": account_id, "access_token": session["access_token"], "user_id": session.get("user_id", ""),
-            "login_time": str(session.get("login_time", "")), "stored_at": self._clock().isoformat(),
-            "expired": False,
+        document_id = f"zerodha:{account_id}"
+        self._store.put(SESSIONS, document_id, {
+            "account_id": account_id, "sealed_token": cipher.seal(session["access_token"], document_id),
+            "user_id": session.get("user_id", ""), "login_time": str(session.get("login_time", "")),
+            "stored_at": self._clock().isoformat(), "expired": False,
         })
 
     def logged_in(self) -> list[str]:
@@ -74,6 +92,22 @@ class ZerodhaSessions:
     def mark_expired(self, account_id: str) -> None:
         self._store.update(SESSIONS, f"zerodha:{account_id}", {"expired": True})
         self._clients.pop(account_id, None)
+
+    def _token(self, document_id: str, document: dict) -> str:
+        """The clear token; one sealed with the previous key, or stored in clear, is sealed anew
+        (compare-and-set: a login racing with this read wins)."""
+        legacy = "access_token" in document  # written before tokens were sealed
+        if legacy:
+            token = str(document["access_token"])
+        else:
+            token = self.cipher.open(document["sealed_token"], document_id)
+            if self.cipher.is_current(document["sealed_token"]):
+                return token
+        resealed = {k: v for k, v in document.items() if k != "access_token"}
+        resealed["sealed_token"] = self.cipher.seal(token, document_id)
+        expected = {"access_token": token} if legacy else {"sealed_token": document["sealed_token"]}
+        self._store.replace_if(SESSIONS, document_id, expected, resealed)
+        return token
 
     def _new_client(self, account_id: str) -> KiteConnect:
         account = self.account(account_id)

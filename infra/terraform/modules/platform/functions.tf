@@ -3,15 +3,18 @@
 # each entry point under functions/ is here, and nothing here is absent there; `publishes` is
 # exactly what the code can publish (tests/infra/code_routes.py reads it from the AST), and
 # `secret_env` names the settings read from Secret Manager (secret id: the name in kebab case).
+# Every function that opens a Kite session (ZERODHA_ACCOUNTS) also mounts BROKER_TOKEN_KEY, which
+# encrypts the session tokens in Firestore, and BROKER_TOKEN_KEY_PREVIOUS, set only during a key
+# rotation (docs/deploy.md); each is mounted once it has a version and is in configured_secrets.
 locals {
   functions = {
     webhook = {
       entry_point       = "webhook"
-      publishes         = ["standardized-signals"]
+      publishes         = ["standardized-signals", "notifications"] # signals; the passphrase-guessing alert
       trigger_topics    = []
       public            = true # TradingView calls it from the internet
       min_instances     = var.latency_critical_min_instances
-      secret_env        = ["ZERODHA_ACCOUNTS"] # the price collar asks Kite for Zerodha instruments' quotes
+      secret_env        = ["ZERODHA_ACCOUNTS", "BROKER_TOKEN_KEY", "BROKER_TOKEN_KEY_PREVIOUS"] # the price collar asks Kite for quotes
       firestore_trigger = null
     }
     cerebro = {
@@ -21,7 +24,7 @@ locals {
       trigger_topics    = ["standardized-signals"]
       public            = false
       min_instances     = var.latency_critical_min_instances
-      secret_env        = ["ZERODHA_ACCOUNTS"] # Kite quotes size Zerodha accounts
+      secret_env        = ["ZERODHA_ACCOUNTS", "BROKER_TOKEN_KEY", "BROKER_TOKEN_KEY_PREVIOUS"] # Kite quotes size Zerodha accounts
       firestore_trigger = null
     }
     execution = {
@@ -30,7 +33,7 @@ locals {
       trigger_topics    = ["trading-orders"]
       public            = false
       min_instances     = var.latency_critical_min_instances
-      secret_env        = ["ZERODHA_ACCOUNTS"]
+      secret_env        = ["ZERODHA_ACCOUNTS", "BROKER_TOKEN_KEY", "BROKER_TOKEN_KEY_PREVIOUS"]
       firestore_trigger = null
     }
     confirmations = {
@@ -63,7 +66,7 @@ locals {
       trigger_topics    = []
       public            = false
       min_instances     = 0
-      secret_env        = ["ZERODHA_ACCOUNTS"]
+      secret_env        = ["ZERODHA_ACCOUNTS", "BROKER_TOKEN_KEY", "BROKER_TOKEN_KEY_PREVIOUS"]
       firestore_trigger = null
     }
     dashboard_creator = {
@@ -92,7 +95,7 @@ locals {
       trigger_topics    = []
       public            = true # developers and admins call it with API keys, checked by the function
       min_instances     = 0
-      secret_env        = ["ZERODHA_ACCOUNTS"]
+      secret_env        = ["ZERODHA_ACCOUNTS", "BROKER_TOKEN_KEY", "BROKER_TOKEN_KEY_PREVIOUS"]
       firestore_trigger = null
     }
   }
@@ -131,6 +134,7 @@ locals {
     MOCK_COMMISSION_PER_UNIT            = "0.005"
     TELEGRAM_CHAT_ID                    = var.telegram_chat_id
     WEBHOOK_IP_ALLOWLIST                = var.webhook_ip_allowlist
+    TRUSTED_PROXY_HOPS                  = "1" # Google's front end appends the client's address
   }
 }
 

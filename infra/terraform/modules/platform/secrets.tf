@@ -1,7 +1,9 @@
 # Secret Manager secrets. Terraform creates them empty and never holds their values: the
 # runbook (docs/deploy.md) adds each value with `gcloud secrets versions add` after the first
 # apply, then lists the secret in configured_secrets so the functions mount it (a function
-# whose `latest` version does not exist fails to deploy).
+# whose `latest` version does not exist fails to deploy). They come from the functions'
+# secret_env (functions.tf): telegram-bot-token, zerodha-accounts, broker-token-key (encrypts
+# Kite session tokens in Firestore) and broker-token-key-previous (only during a key rotation).
 locals {
   secrets = toset(values(local.secret_ids))
 }
