@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import flask
+from flask.typing import ResponseReturnValue
 from waitress import serve
 
 from devstack.processes import start_dashboards
@@ -37,7 +38,7 @@ def create_app(services: Services, poller_alive: Callable[[], bool] = lambda: Tr
     register_api(app, services)
 
     @app.post("/webhook")
-    def webhook() -> tuple[dict, int]:
+    def webhook() -> ResponseReturnValue:
         return handle_webhook(flask.request, services)
 
     @app.get("/healthz")

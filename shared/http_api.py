@@ -30,7 +30,17 @@ def _error(status: int, code: str, field: str, reason: str) -> JsonReply:
     return {"error": code, "field": field, "reason": reason}, status
 
 
-def handle_webhook(request: flask.Request, services: Services) -> WebhookReply:
+def handle_webhook(request: flask.Request, services: Services) -> WebhookReply | flask.Response:
+    """A refusal is answered as a streamed response: functions-framework reads the whole request
+    after any other answer (its read_request hook), so a huge body would be read in full before
+    its 413 left; streamed, the body stays unread, as on the embedded server."""
+    body, status, headers = _webhook_answer(request, services)
+    if status >= 400:
+        return flask.Response(iter([json.dumps(body)]), status=status, headers=headers, mimetype="application/json")
+    return body, status, headers
+
+
+def _webhook_answer(request: flask.Request, services: Services) -> WebhookReply:
     if request.method != "POST":
         return (*_error(405, "method_not_allowed", "method", "send signals with POST"), {})
     source_ip = client_address(request, services.settings.trusted_proxy_hops)

@@ -2,11 +2,12 @@
 
 import flask
 import functions_framework
+from flask.typing import ResponseReturnValue
 
 from shared.http_api import handle_webhook
 from shared.runtime import services
 
 
 @functions_framework.http
-def webhook(request: flask.Request) -> tuple[dict, int]:
+def webhook(request: flask.Request) -> ResponseReturnValue:
     return handle_webhook(request, services())

@@ -1,22 +1,26 @@
-"""A huge body is refused before it is read by the embedded stack's server (waitress, started
-by the operator's CLI), chunked or not. The client streams 300 MiB in chunks and stops as soon
-as an answer arrives: the proof is how little it had sent by then, not a timing.
-
-Not covered here: the webhook function. Run locally under functions-framework, its server
-took the whole 300 MiB before the function's 413 reached the client (the function itself
-reads at most 16 KiB). In the cloud, Google's front end refuses request bodies over 32 MiB
-before the function runs."""
+"""A huge body is refused before it is read, chunked or not, by the embedded stack's server
+(waitress, started by the operator's CLI) and by the webhook function under
+functions-framework (whose own hook reads the whole request after any answer that is not
+streamed: the webhook streams its refusals). The client streams 300 MiB in chunks and stops
+as soon as an answer arrives: the proof is how little it had sent by then, not a timing."""
 
 from __future__ import annotations
 
+import os
 import select
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from devstack.embedded import MAX_REQUEST_BYTES
-from devstack.processes import free_port
+from devstack.processes import REPO_ROOT, free_port
+from shared.domain.signal_parsing import MAX_BODY_BYTES
 from tests.devstack_cli import cli, stack_env
 
 HUGE = 300 * 1024 * 1024
@@ -65,3 +69,35 @@ def test_the_embedded_server_refuses_a_huge_body_before_reading_it(embedded_port
     status, sent = stream_until_answered(embedded_port, "/webhook", chunked)
     assert status == 413
     assert sent <= MAX_REQUEST_BYTES + 8 * 1024 * 1024, f"{sent / 2**20:.0f} MiB sent before the answer"
+
+
+@pytest.fixture(scope="module")
+def function_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """The webhook function under functions-framework (as deployed), on the embedded settings."""
+    root = tmp_path_factory.mktemp("body_limits_function")
+    port = free_port()
+    env = {**stack_env(root), "MT_STORE": "sqlite", "MT_BUS": "inprocess", "PYTHONPATH": str(REPO_ROOT)}
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "functions-framework"), "--target=webhook",
+         "--source=functions/webhook/main.py", f"--port={port}", "--host=127.0.0.1"],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "functions-framework did not start"
+                time.sleep(0.2)
+        yield port
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+@pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content-length"])
+def test_the_webhook_function_refuses_a_huge_body_before_reading_it(function_port: int, chunked: bool):
+    status, sent = stream_until_answered(function_port, "/", chunked)
+    assert status == 413
+    assert sent <= MAX_BODY_BYTES + 8 * 1024 * 1024, f"{sent / 2**20:.0f} MiB sent before the answer"
