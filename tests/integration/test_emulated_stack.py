@@ -53,8 +53,8 @@ def test_webhook_to_fill_through_push_subscriptions(stack, services):
     log = (stack.log_dir / "signal_processing.log").read_text()
     assert f"[EXECUTION] | {signal_id}: DEMO-CLIENT-A buy 40 AAPL: filled" in log
     # The dashboard creator function refreshed both documents from the confirmations.
-    assert eventually(lambda: {f["signal_id"] for f in (services.store.get(
-        Collections.DASHBOARDS, "strategy:momentum_us") or {"fills": []})["fills"]} >= {signal_id})
+    assert eventually(lambda: {e["signal_id"] for e in (services.store.get(
+        Collections.DASHBOARDS, "strategy:momentum_us") or {}).get("executions", [])} >= {signal_id})
     client_doc = eventually(lambda: services.store.get(Collections.DASHBOARDS, "client:client_a"))
     assert [a["account_id"] for a in client_doc["accounts"]] == ["DEMO-CLIENT-A"]
 
