@@ -1,5 +1,5 @@
-"""Every dashboard page for every role, through streamlit's AppTest; reads from the store,
-writes through a real registry API server. Nobody sees what is not theirs."""
+"""Every dashboard page for every role, through streamlit's AppTest; reads and writes through
+a real API server with the viewer's key (conftest: served). Nobody sees what is not theirs."""
 
 from __future__ import annotations
 
