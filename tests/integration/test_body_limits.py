@@ -6,20 +6,16 @@ as soon as an answer arrives: the proof is how little it had sent by then, not a
 
 from __future__ import annotations
 
-import os
 import select
-import signal
 import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from devstack.embedded import MAX_REQUEST_BYTES
-from devstack.processes import REPO_ROOT, free_port
+from devstack.processes import REPO_ROOT, free_port, start_process, wait_for_port
 from shared.domain.signal_parsing import MAX_BODY_BYTES
 from tests.devstack_cli import cli, stack_env
 
@@ -77,23 +73,14 @@ def function_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     root = tmp_path_factory.mktemp("body_limits_function")
     port = free_port()
     env = {**stack_env(root), "MT_STORE": "sqlite", "MT_BUS": "inprocess", "PYTHONPATH": str(REPO_ROOT)}
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "functions-framework"), "--target=webhook",
-         "--source=functions/webhook/main.py", f"--port={port}", "--host=127.0.0.1"],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    function = start_process("webhook", [str(Path(sys.executable).parent / "functions-framework"), "--target=webhook",
+                                         "--source=functions/webhook/main.py", f"--port={port}", "--host=127.0.0.1"],
+                             root / "logs", port, env)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline, "functions-framework did not start"
-                time.sleep(0.2)
+        wait_for_port(function)
         yield port
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        function.stop()
 
 
 @pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content-length"])
