@@ -17,17 +17,10 @@ from shared.bootstrap import Services
 from shared.dashboards.fund_views import IN_FLIGHT, SignalFilter, positions_book, signal_list, working_orders
 from shared.domain.errors import RequestRejected
 from shared.domain.models import SIGNAL_STATUSES
-from shared.registry_api import authenticated_routes, require_admin
+from shared.registry_api import authenticated_routes, require_admin, whole_number
 
 JsonReply = tuple[Any, int]
 MAX_LISTED = 500
-
-
-def whole_number(name: str, default: int, highest: int) -> int:
-    raw = flask.request.args.get(name, str(default))
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not 1 <= int(raw) <= highest:
-        raise RequestRejected(name, f"must be a whole number from 1 to {highest}")
-    return int(raw)
 
 
 def moment(name: str) -> str | None:

@@ -87,6 +87,14 @@ def require_admin(who: Principal) -> None:
         raise RequestRejected("authorization", "only an admin may do this", 403, "forbidden")
 
 
+def whole_number(name: str, default: int, highest: int) -> int:
+    """A query-string count, 1..highest, or a 422 naming it."""
+    raw = flask.request.args.get(name, str(default))
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not 1 <= int(raw) <= highest:
+        raise RequestRejected(name, f"must be a whole number from 1 to {highest}")
+    return int(raw)
+
+
 def json_body() -> Any:
     if flask.request.content_length and flask.request.content_length > MAX_JSON_BYTES:
         raise RequestRejected("body", f"larger than {MAX_JSON_BYTES} bytes", 413, "too_large")

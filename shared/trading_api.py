@@ -19,7 +19,7 @@ from shared.domain.instruments import InstrumentSpec
 from shared.domain.models import TradingState
 from shared.domain.risk import MAX_PRICE
 from shared.ports.broker import BrokerError
-from shared.registry_api import authenticated_routes, json_body, require_admin
+from shared.registry_api import authenticated_routes, json_body, require_admin, whole_number
 from shared.services.refusals import REFUSALS_KEPT, recent_refusals
 from shared.services.strategy_registry import validated
 
@@ -108,10 +108,7 @@ def trading_blueprint(services: Services) -> flask.Blueprint:
         """Recent refused webhook and API deliveries, newest first: TradingView never shows its
         sender the answer, so this is where a misconfigured alert shows up."""
         require_admin(who)
-        raw = flask.request.args.get("limit", "50")
-        if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not 1 <= int(raw) <= REFUSALS_KEPT:
-            raise RequestRejected("limit", f"must be a whole number from 1 to {REFUSALS_KEPT}")
-        return {"refusals": recent_refusals(services.store, int(raw))}, 200
+        return {"refusals": recent_refusals(services.store, whole_number("limit", 50, REFUSALS_KEPT))}, 200
 
     @route("/api/signals/<signal_id>/cancel", ["POST"])
     def cancel_signal(who: Principal, signal_id: str) -> JsonReply:
