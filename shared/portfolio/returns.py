@@ -6,7 +6,10 @@ Documented handling of bad data:
 - calendars that differ are aligned on the dates every strategy has (inner join);
   the common history must still reach ``min_days``, else the error names the
   strategy whose history is shortest;
-- duplicate dates and returns of -100% or worse are errors.
+- duplicate dates and returns of -100% or worse are errors;
+- so are a series indexed by something other than dates, one in percent units, and one
+  that (nearly) never moves: cash or a stale export would get an absurd Sharpe ratio;
+- a portfolio needs at least two strategies.
 """
 
 from __future__ import annotations
@@ -20,13 +23,12 @@ TRADING_DAYS = 252
 
 
 PERCENT_LIKE = 0.2  # a median daily move of 20% is no strategy's: the file is in percent units
+NEAR_CONSTANT = 1e-4  # annualised volatility under 0.01%: nothing a strategy could trade
 
 
 def prepare_returns(series: dict[str, pd.Series] | pd.DataFrame, min_days: int = 60) -> pd.DataFrame:
-    columns = dict(series.items())
-    if not columns:
-        raise PortfolioDataError("returns", "no strategies given")
-    cleaned = {str(name): _validated(str(name), values) for name, values in columns.items()}
+    cleaned = {str(name): _validated(str(name), values) for name, values in series.items()}
+    _two_or_more(list(cleaned))
     aligned = pd.concat(cleaned, axis=1, join="inner").sort_index()
     if len(aligned) < min_days:
         shortest = min(cleaned, key=lambda name: len(cleaned[name]))
@@ -38,8 +40,7 @@ def prepare_returns(series: dict[str, pd.Series] | pd.DataFrame, min_days: int =
 def check_aligned(returns: pd.DataFrame, min_days: int = 60) -> None:
     """prepare_returns' checks on a frame built elsewhere, vectorised (the optimisers are public
     and fast: a NaN must be a clear refusal naming the strategy and date, not a LinAlgError)."""
-    if returns.shape[1] == 0:
-        raise PortfolioDataError("returns", "no strategies given")
+    _two_or_more(list(returns.columns))
     try:
         values = returns.to_numpy(dtype=float)
     except (TypeError, ValueError):
@@ -51,6 +52,19 @@ def check_aligned(returns: pd.DataFrame, min_days: int = 60) -> None:
             raise PortfolioDataError(str(returns.columns[column]), f"{problem} on row {row} ({returns.index[row]})")
     if len(returns) < min_days:
         raise PortfolioDataError("returns", f"only {len(returns)} days; at least {min_days} needed")
+    flat = values.std(axis=0, ddof=1) * np.sqrt(TRADING_DAYS) < NEAR_CONSTANT
+    if flat.any():
+        raise PortfolioDataError(str(returns.columns[int(flat.argmax())]), _FLAT)
+
+
+_FLAT = (f"(nearly) never moves, under {NEAR_CONSTANT:.2%} volatility a year: a series this flat has no risk "
+         "to weigh and would get an absurd Sharpe ratio")
+
+
+def _two_or_more(names: list) -> None:
+    if len(names) < 2:
+        given = f"only {names[0]}" if names else "none"
+        raise PortfolioDataError("strategy_ids", f"a portfolio needs at least two strategies; {given} given")
 
 
 def _validated(name: str, values: pd.Series) -> pd.Series:
@@ -82,8 +96,8 @@ def _validated(name: str, values: pd.Series) -> pd.Series:
     ruin = values.to_numpy() <= -1
     if ruin.any():
         raise PortfolioDataError(name, f"return of -100% or worse on {values.index[ruin.argmax()].date()}")
-    if len(values) > 1 and float(values.max()) == float(values.min()):
-        raise PortfolioDataError(name, "is constant: a series that never moves has no risk to weigh")
+    if len(values) > 1 and float(values.std()) * np.sqrt(TRADING_DAYS) < NEAR_CONSTANT:
+        raise PortfolioDataError(name, _FLAT)
     return values
 
 

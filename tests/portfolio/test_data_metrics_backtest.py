@@ -41,7 +41,8 @@ def test_misaligned_calendars_are_aligned_on_common_dates():
     ({"a": pd.Series(0.0, index=days(90).append(days(1)))}, "a", "appears twice"),
     ({"a": pd.Series([0.01, 0.02] * 45, index=days(90)), "short": pd.Series([0.01, 0.02] * 15, index=days(30))},
      "short", "only 30 days"),
-    ({}, "returns", "no strategies"),
+    ({}, "strategy_ids", "at least two strategies; none given"),
+    ({"a": pd.Series([0.01, 0.02] * 45, index=days(90))}, "strategy_ids", "at least two strategies; only a given"),
 ])
 def test_bad_data_is_an_error_naming_the_strategy(series, field, reason):
     with pytest.raises(PortfolioDataError) as refused:
@@ -110,7 +111,8 @@ def test_a_failing_walk_forward_window_is_named():
 
 @pytest.mark.parametrize(("spoil", "reason"), [
     (lambda s: pd.Series(s.to_numpy(), index=range(len(s))), "not by dates"),
-    (lambda s: s * 0 + 0.001, "is constant"),
+    (lambda s: s * 0 + 0.001, "never moves"),
+    (lambda s: s * 0 + 0.0001 + np.tile([1e-7, -1e-7], len(s) // 2), "never moves"),  # cash-like
     (lambda s: s * 100, "look like percentages"),
 ])
 def test_returns_that_cannot_be_what_they_claim_are_refused_naming_the_strategy(spoil, reason):

@@ -217,3 +217,14 @@ def test_optimise_called_directly_refuses_a_two_day_history():
     with pytest.raises(PortfolioDataError) as refused:
         optimise("min_variance", synthetic(3).iloc[:2], Constraints())
     assert refused.value.field == "returns" and "only 2 days" in refused.value.reason
+
+
+def test_optimise_called_directly_refuses_a_near_constant_series_and_a_single_strategy():
+    returns = synthetic(3)
+    returns["s1"] = 0.0001 + np.tile([1e-8, -1e-8], len(returns) // 2)  # cash-like: would get a Sharpe of ~1e4
+    with pytest.raises(PortfolioDataError) as flat:
+        optimise("max_sharpe", returns, FREE)
+    assert flat.value.field == "s1" and "never moves" in flat.value.reason
+    with pytest.raises(PortfolioDataError) as alone:
+        optimise("min_variance", synthetic(1), FREE)
+    assert alone.value.field == "strategy_ids" and "only s0 given" in alone.value.reason
