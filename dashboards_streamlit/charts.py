@@ -82,6 +82,39 @@ def growth(points: list[dict[str, Any]], x: str, y: str, title: str) -> alt.Char
     return line(shifted, x, "cumulative_return", title, percent=True)
 
 
+def growth_by_series(points: list[dict[str, Any]], x: str, y: str, series: str, title: str) -> alt.Chart:
+    """Growth-of-one curves side by side (before and after costs), as cumulative returns."""
+    frame = _frame([{x: p[x], "cumulative_return": p[y] - 1.0, series: p[series]} for p in points],
+                   x, "cumulative_return", series)
+    values = [float(v) for v in frame["cumulative_return"]]
+    return alt.Chart(frame, title=title, usermeta=SVG).mark_line().encode(
+        x=alt.X(f"{x}:T", axis=time_axis(list(frame[x]))),
+        y=alt.Y("cumulative_return:Q", axis=percent_axis(values), scale=alt.Scale(zero=False)),
+        color=alt.Color(f"{series}:N", title=None, legend=alt.Legend(orient="bottom")),
+        tooltip=[alt.Tooltip(f"{x}:T", title="Day", format="%Y-%m-%d"), alt.Tooltip(f"{series}:N", title=" "),
+                 alt.Tooltip("cumulative_return:Q", title="Cumulative return", format=".2%")])
+
+
+def frontier(points: list[dict[str, Any]], proposal: dict[str, Any]) -> alt.Chart:
+    """The efficient frontier (least volatility for each expected return) with the proposal on it,
+    or inside it for a method that does not optimise mean against variance."""
+    frame = _frame(points, "volatility", "expected_return", "sharpe")
+    chosen = _frame([{"volatility": proposal["annual_volatility"], "expected_return": proposal["annual_return"],
+                      "sharpe": proposal.get("sharpe")}], "volatility", "expected_return", "sharpe")
+    values = [*frame["volatility"], *chosen["volatility"]]
+    returns = [*frame["expected_return"], *chosen["expected_return"]]
+    tips = [alt.Tooltip("volatility:Q", title="Volatility", format=".2%"),
+            alt.Tooltip("expected_return:Q", title="Expected return", format=".2%"),
+            alt.Tooltip("sharpe:Q", title="Sharpe", format=".2f")]
+    axes = {"x": alt.X("volatility:Q", axis=percent_axis(values), scale=alt.Scale(zero=False), title="Volatility"),
+            "y": alt.Y("expected_return:Q", axis=percent_axis(returns), scale=alt.Scale(zero=False),
+                       title="Expected return")}
+    curve = alt.Chart(frame).mark_line(point=True).encode(**axes, tooltip=tips)
+    marker = alt.Chart(chosen).mark_point(shape="diamond", size=160, filled=True, color="#c62828").encode(
+        **axes, tooltip=tips)
+    return alt.layer(curve, marker, title="Efficient frontier (line) and this proposal (red)", usermeta=SVG)
+
+
 def day_axis(days: list[Any]) -> alt.Axis:
     """Labels for one point per UTC day: days (never hours, which would repeat a date), one tick
     a day over a short span, about six ticks over a longer one, months past ~13 months. Read on

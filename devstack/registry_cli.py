@@ -29,6 +29,7 @@ from typing import Any
 import requests
 
 from shared.config import load_env_file
+from shared.services.portfolio_requests import METHODS
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 Summary = Callable[[dict[str, Any], argparse.Namespace], list[str]]
@@ -104,6 +105,9 @@ def portfolio_test_summary(body: dict[str, Any], args: argparse.Namespace) -> li
     if "walk_forward" in body:
         walk = body["walk_forward"]
         lines.append(metrics_line("walk forward", walk.get("metrics")) + f"  ({len(walk.get('windows', []))} windows)")
+        if "gross_metrics" in walk:
+            trading = f"  turnover {num(walk.get('annual_turnover'))}/yr, costs {pct(walk.get('costs'))}"
+            lines.append(metrics_line("before costs", walk["gross_metrics"]) + trading)
     shown = top_weights(weights, top)
     lines.append(f"weights (top {len(shown)} of {len(weights)}):")
     width = max((len(name) for name, _ in shown), default=0)
@@ -195,9 +199,10 @@ def parser() -> argparse.ArgumentParser:
     returns.add_argument("strategy_id")
     returns.add_argument("csv", type=Path)
     optimise = command("optimise", "run and store a portfolio test")
-    optimise.add_argument("method")
+    optimise.add_argument("method", choices=METHODS)
     optimise.add_argument("strategy_ids", nargs="+")
-    optimise.add_argument("--max-volatility", type=float, default=0.15)
+    for option, kind, meaning in OPTIMISE_OPTIONS:
+        optimise.add_argument(option, type=kind, help=f"{meaning} (the API's default when omitted)")
     command("tests", "list recent portfolio tests")
     test = command("test", "show one portfolio test")
     test.add_argument("test_id")
@@ -207,6 +212,14 @@ def parser() -> argparse.ArgumentParser:
     approve.add_argument("--effective-from")
     command("allocation", "the allocation in effect and any pending one")
     return main_parser
+
+
+# Optional settings of a portfolio test, sent only when given: flag, type, meaning.
+OPTIMISE_OPTIONS = (("--covariance", str, "sample, ledoit_wolf or ledoit_wolf_constant_variance"),
+                    ("--max-volatility", float, "hybrid's annual volatility cap"),
+                    ("--risk-free", float, "max_sharpe's annual risk-free rate"),
+                    ("--cost-bp", float, "cost per unit of weight traded, in basis points"),
+                    ("--rebalancing", str, "daily, weekly, monthly, quarterly, threshold or none"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "optimise":
         return call(args, "POST", "/api/portfolio/tests", portfolio_test_summary,
                     json={"method": args.method, "strategy_ids": args.strategy_ids,
-                          "max_volatility": args.max_volatility})
+                          **{field: value for option, _, _ in OPTIMISE_OPTIONS
+                             if (value := getattr(args, field := option[2:].replace("-", "_"))) is not None}})
     if args.command == "tests":
         return call(args, "GET", "/api/portfolio/tests", portfolio_tests_summary)
     if args.command == "test":

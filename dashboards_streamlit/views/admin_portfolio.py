@@ -11,7 +11,7 @@ import streamlit as st
 from dashboards_streamlit import charts
 from dashboards_streamlit import formatting as fmt
 from dashboards_streamlit.session import api, fetch, require, show_error
-from shared.services.portfolio_requests import METHODS
+from shared.services.portfolio_requests import METHODS, OptimisationRequest
 
 NOTICE = "portfolio_notice"  # an approval's outcome, shown once after the page re-reads the allocation
 NEGLIGIBLE = 1e-9  # weights below this are not allocated (the approval drops them too)
@@ -19,7 +19,18 @@ NEGLIGIBLE = 1e-9  # weights below this are not allocated (the approval drops th
 
 STRATEGIES = {"strategy_id": fmt.TEXT, "name": fmt.TEXT, "owner": fmt.TEXT, "status": fmt.TEXT,
               "reference_capital": fmt.MONEY}
-PERIODS = {"In sample": "in_sample", "Walk-forward (out of sample)": "walk_forward"}
+# Column -> (period, which metrics): the walk-forward before and after its trading costs.
+PERIODS = {"In sample, after costs": ("in_sample", "metrics"),
+           "Walk-forward, before costs": ("walk_forward", "gross_metrics"),
+           "Walk-forward, after costs": ("walk_forward", "metrics")}
+METHOD_NAMES = {"max_sharpe": "Max Sharpe", "max_cagr": "Max CAGR (Kelly)",
+                "hybrid": "Hybrid: max CAGR under a volatility cap", "min_variance": "Minimum variance",
+                "risk_parity": "Risk parity", "hrp": "Hierarchical risk parity", "min_cvar": "Minimum CVaR",
+                "equal_weight": "Equal weight"}
+COVARIANCE_NAMES = {"ledoit_wolf": "Ledoit-Wolf, constant correlation", "sample": "Sample",
+                    "ledoit_wolf_constant_variance": "Ledoit-Wolf, constant variance"}
+REBALANCING_NAMES = {"daily": "daily", "weekly": "weekly", "monthly": "monthly", "quarterly": "quarterly",
+                     "threshold": "when a weight drifts past a band", "none": "only at each refit"}
 FRACTIONS = {"cagr", "volatility", "max_drawdown"}  # shown as percentages; the ratios as plain numbers
 
 
@@ -33,6 +44,16 @@ def metric(name: str, value: float | None) -> str:
     if name in FRACTIONS:
         return fmt.percent(value)
     return f"{value:,.0f}" if name == "days" else f"{value:.2f}"
+
+
+def trading_summary(request: dict[str, Any], walk: dict[str, Any]) -> str:
+    """What trading cost the walk-forward, in one sentence."""
+    policy = REBALANCING_NAMES.get(request.get("rebalancing", "daily"), request.get("rebalancing"))
+    if request.get("rebalancing") == "threshold":
+        policy += f" ({fmt.percent(request['rebalancing_band'])})"
+    return (f"Walk-forward trading: turnover {walk['annual_turnover']:.1f}x a year, costs "
+            f"{fmt.percent(walk['costs'])} of equity in all at {request.get('cost_bp', 0):g} bp per unit traded, "
+            f"rebalanced {policy}.")
 
 
 def allocation_table(weights: dict[str, dict[str, float]]) -> pd.DataFrame:
@@ -72,15 +93,35 @@ if current.get("pending"):
     st.info(f"Version {pending['version']} is approved and takes effect at {pending.get('effective_from')}.")
 
 st.subheader("Run an optimisation")
+DEFAULTS = OptimisationRequest(method="equal_weight", strategy_ids=["-"])  # the API's defaults, shown as such
+method = st.selectbox("Method", list(METHODS), format_func=lambda m: METHOD_NAMES.get(m, m))
+settings = METHODS[method]
 with st.form("optimise"):
-    method = st.selectbox("Method", METHODS)
     chosen = st.multiselect("Strategies", [s["strategy_id"] for s in strategies if s["status"] == "live"],
                             default=[s["strategy_id"] for s in strategies if s["status"] == "live"])
-    max_volatility = st.number_input("Hybrid: annual volatility cap", value=0.15, min_value=0.01, max_value=2.0)
+    body: dict[str, Any] = {"method": method, "strategy_ids": chosen}
+    if "covariance" in settings:
+        body["covariance"] = st.selectbox("Covariance estimate", list(COVARIANCE_NAMES),
+                                          format_func=COVARIANCE_NAMES.get)
+    if "max_volatility" in settings:
+        body["max_volatility"] = st.number_input("Annual volatility cap", value=DEFAULTS.max_volatility,
+                                                 min_value=0.01, max_value=2.0)
+    if "risk_free" in settings:
+        body["risk_free"] = st.number_input("Risk-free rate, annual", value=DEFAULTS.risk_free,
+                                            min_value=-0.5, max_value=0.5, format="%.4f")
+    if "cvar_beta" in settings:
+        body["cvar_beta"] = st.number_input("CVaR confidence", value=DEFAULTS.cvar_beta, min_value=0.5,
+                                            max_value=0.999, format="%.3f")
+    left, right = st.columns(2)
+    body["cost_bp"] = left.number_input("Trading cost, bp per unit of weight traded", value=DEFAULTS.cost_bp,
+                                        min_value=0.0, max_value=1000.0)
+    body["rebalancing"] = right.selectbox("Rebalance in the backtests", list(REBALANCING_NAMES),
+                                          format_func=REBALANCING_NAMES.get)
+    band = right.number_input("Band, for rebalancing past a band", value=DEFAULTS.rebalancing_band,
+                              min_value=0.001, max_value=1.0, format="%.3f")
+    if body["rebalancing"] == "threshold":
+        body["rebalancing_band"] = band
     if st.form_submit_button("Run"):
-        body = {"method": method, "strategy_ids": chosen}
-        if method == "hybrid":
-            body["max_volatility"] = max_volatility
         status, test = api("POST", "/api/portfolio/tests", json=body)
         if status == 201:
             st.session_state["portfolio_test"] = test
@@ -98,13 +139,23 @@ if test:
     left.altair_chart(charts.allocation([{"strategy": s, "weight": w} for s, w in test["weights"].items() if w > 0]),
                       width="stretch")
     right.altair_chart(charts.correlation_heatmap(test["correlation"]), width="stretch")
-    st.dataframe(pd.DataFrame([{"measure": fmt.label(name), **{period: metric(name, test[key]["metrics"].get(name))
-                                                              for period, key in PERIODS.items()}}
+    request = test["request"]
+    shrinkage = test.get("covariance") or {}
+    if "covariance" in METHODS.get(request["method"], ()):
+        st.caption(f"Covariance: {COVARIANCE_NAMES.get(shrinkage.get('estimator'), '—')}, shrinkage "
+                   f"{shrinkage.get('shrinkage', 0):.2f} toward the target.")
+    st.dataframe(pd.DataFrame([{"measure": fmt.label(name),
+                                **{column: metric(name, test[period][which].get(name))
+                                   for column, (period, which) in PERIODS.items()}}
                                for name in test["in_sample"]["metrics"]]), hide_index=True, width="stretch")
-    curve = [{"date": d, "equity": e} for d, e in zip(test["walk_forward"]["equity"]["dates"],
-                                                       test["walk_forward"]["equity"]["equity"], strict=True)]
-    st.altair_chart(charts.line(curve, "date", "equity", "Walk-forward equity (out of sample)"),
-                    width="stretch")
+    walk = test["walk_forward"]
+    st.caption(trading_summary(request, walk))
+    curve = [{"date": d, "equity": e, "series": series}
+             for series, key in (("before costs", "gross_equity"), ("after costs", "equity"))
+             for d, e in zip(walk[key]["dates"], walk[key]["equity"], strict=True)]
+    st.altair_chart(charts.growth_by_series(curve, "date", "equity", "series",
+                                            "Walk-forward growth (out of sample)"), width="stretch")
+    st.altair_chart(charts.frontier(test["frontier"], test["expected"]), width="stretch")
 
     st.subheader("Approve")
     accounts = [a["account_id"] for a in fetch("/api/accounts")["accounts"]]

@@ -129,7 +129,8 @@ def max_cagr(returns: pd.DataFrame, constraints: Constraints) -> OptimisationRes
 def hybrid(returns: pd.DataFrame, constraints: Constraints, max_volatility: float = 0.15,
            covariance: str = "sample") -> OptimisationResult:
     """Maximise expected log growth (as max_cagr) subject to annualised volatility <= max_volatility:
-    the fastest compounding the admin's risk budget allows."""
+    the fastest compounding the admin's risk budget allows. The cap holds to the conic solver's
+    tolerance (about 1e-8 relative)."""
     names = list(returns.columns)
     lower, upper = constraints.bounds(names)
     _, cov = moments(returns, covariance)
@@ -150,10 +151,11 @@ def risk_parity(returns: pd.DataFrame, constraints: Constraints, risk_budgets: d
     Spinu's convex form: min ½x'Σx - Σ b_i log x_i, then w = cap·x / Σx.
 
     Bounds are honoured, not refused. When the unbounded answer breaks one, they enter as the
-    homogeneous rows
-    lower_i·Σx <= cap·x_i <= upper_i·Σx, which keep the problem convex (the log-barrier form
-    Riskfolio-Lib uses). Where no bound binds, the contributions equal the budgets exactly;
-    a strategy held at a bound takes what the bound allows and the others share the rest.
+    homogeneous rows lower_i·Σx <= cap·x_i <= upper_i·Σx, which keep the problem convex (the
+    log-barrier form Riskfolio-Lib uses). Where no bound binds, the contributions equal the
+    budgets exactly. Once one binds, a strategy at its bound takes what the bound allows, and
+    each other strategy's share of the risk is b_i - c·w_i for one constant c (the bound's
+    price): close to its budget, not exactly equal to it.
     """
     names = list(returns.columns)
     lower, upper = constraints.bounds(names)
@@ -179,7 +181,8 @@ def risk_parity(returns: pd.DataFrame, constraints: Constraints, risk_budgets: d
 def _spinu_by_newton(cov: np.ndarray, budgets: np.ndarray) -> np.ndarray:
     """Unbounded risk budgeting to machine precision: Newton's method on the strictly convex
     ½x'Σx - Σ b_i log x_i, whose minimiser has x_i(Σx)_i = b_i exactly. The step is halved
-    until x stays positive and the objective falls, so it converges from any positive start."""
+    until x stays positive and the objective falls, so it converges from any positive start,
+    and stops where no step lowers the objective any more."""
     x = np.sqrt(budgets / np.diag(cov))
 
     def objective(point: np.ndarray) -> float:
@@ -192,10 +195,10 @@ def _spinu_by_newton(cov: np.ndarray, budgets: np.ndarray) -> np.ndarray:
         if gradient @ step <= 1e-24:
             return x
         size = 1.0
-        while size > 1e-12 and ((x - size * step <= 0).any() or objective(x - size * step) > value):
+        while size > 1e-12 and ((x - size * step <= 0).any() or objective(x - size * step) >= value):
             size /= 2
         if size <= 1e-12:
-            return x  # no representable progress left
+            return x  # at machine precision: no step lowers the objective any more
         x = x - size * step
         value = objective(x)
     raise PortfolioDataError("returns", "risk parity did not converge in 100 Newton steps")

@@ -21,10 +21,16 @@ from shared.domain.models import Account, Allocation, Collections, RiskLimits, S
 from shared.domain.returns_csv import ReturnSeries
 from shared.domain.risk import broker_allocation_breaches
 from shared.portfolio import (
+    Backtest,
     Constraints,
+    Costs,
     PortfolioDataError,
+    Rebalancing,
+    WalkForward,
     backtest,
     correlation,
+    covariance_estimate,
+    efficient_frontier,
     metrics_table,
     optimise,
     prepare_returns,
@@ -32,9 +38,11 @@ from shared.portfolio import (
 )
 from shared.ports.store import Store, Transaction
 from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
-from shared.services.portfolio_requests import Approval, OptimisationRequest
+from shared.services.portfolio_requests import METHODS, Approval, OptimisationRequest
 from shared.services.prices import PriceBook
 from shared.services.risk_context import FUND_CURRENCY, fund_limits
+
+FRONTIER_POINTS = 15
 
 
 def _tidy(metrics: Any) -> dict[str, Any]:
@@ -54,14 +62,17 @@ class PortfolioService:
         returns = self._returns(request.strategy_ids)
         constraints = Constraints(min_weight=request.min_weight, max_weight=request.max_weight,
                                   default_max_weight=request.default_max_weight, leverage_cap=request.leverage_cap)
-        params: dict[str, Any] = {"risk_free": request.risk_free} if request.method == "max_sharpe" else {}
-        if request.method == "hybrid":
-            params["max_volatility"] = request.max_volatility
+        params = _method_parameters(request)
         try:
+            trading = {"rebalancing": Rebalancing(request.rebalancing, request.rebalancing_band),
+                       "costs": Costs(request.cost_bp, request.cost_bp_per_strategy)}
             result = optimise(request.method, returns, constraints, **params)
-            in_sample = backtest(returns, result.weights)
+            in_sample = backtest(returns, result.weights, **trading)
             out_of_sample = walk_forward(returns, request.method, constraints, train_days=request.train_days,
-                                         test_days=request.test_days, **params)
+                                         test_days=request.test_days, **trading, **params)
+            estimate = covariance_estimate(returns, request.covariance)
+            frontier = efficient_frontier(returns, constraints, FRONTIER_POINTS, request.covariance,
+                                          request.risk_free)
         except PortfolioDataError as error:
             raise RequestRejected(error.field, error.reason) from None
         test_id = f"pt_{self._clock():%Y%m%d%H%M%S}_{secrets.token_hex(3)}"
@@ -71,14 +82,18 @@ class PortfolioService:
             "weights": result.weights,
             "expected": {"annual_return": result.expected_return, "annual_volatility": result.volatility,
                          "sharpe": result.sharpe},
+            "covariance": {"estimator": estimate.estimator, "shrinkage": round(estimate.shrinkage, 10)},
             "strategy_metrics": {s: _tidy(m) for s, m in metrics_table(returns).items()},
             "correlation": correlation(returns).round(6).to_dict(),
-            "in_sample": {"metrics": _tidy(in_sample.metrics), "equity": _curve(in_sample.equity)},
+            "frontier": [{"expected_return": p.expected_return, "volatility": p.volatility, "sharpe": p.sharpe}
+                         for p in frontier],
+            "in_sample": _performance(in_sample),
             "walk_forward": {
-                "metrics": _tidy(out_of_sample.metrics), "equity": _curve(out_of_sample.equity),
+                **_performance(out_of_sample),
                 "windows": [{"train": [str(w.train_start), str(w.train_end)],
                              "test": [str(w.test_start), str(w.test_end)], "weights": w.weights,
-                             "in_sample": _tidy(w.in_sample), "out_of_sample": _tidy(w.out_of_sample)}
+                             "in_sample": _tidy(w.in_sample), "out_of_sample": _tidy(w.out_of_sample),
+                             "turnover": w.turnover, "costs": w.costs}
                             for w in out_of_sample.windows],
             },
         }
@@ -204,6 +219,23 @@ class PortfolioService:
                 if not strategy.eligible_for(account):
                     raise RequestRejected("account_ids", f"strategy {strategy_id!r} may not trade in account "
                                                          f"{account.account_id!r}", 409, "conflict")
+
+
+def _method_parameters(request: OptimisationRequest) -> dict[str, Any]:
+    """The request's settings the chosen method takes; one it does not take, set on purpose,
+    is refused rather than silently ignored."""
+    taken = METHODS[request.method]
+    every = {setting for settings in METHODS.values() for setting in settings}
+    for name in sorted(request.model_fields_set & every - set(taken)):
+        raise RequestRejected(name, f"{request.method} does not use {name}; it takes {', '.join(taken) or 'none'}")
+    return {name: getattr(request, name) for name in taken}
+
+
+def _performance(run: Backtest | WalkForward) -> dict[str, Any]:
+    """Net of costs beside gross, with the trading that separates them."""
+    return {"metrics": _tidy(run.metrics), "gross_metrics": _tidy(run.gross_metrics),
+            "equity": _curve(run.equity), "gross_equity": _curve(run.gross_equity),
+            "turnover": run.turnover, "annual_turnover": run.annual_turnover, "costs": run.costs}
 
 
 def _curve(equity: pd.Series) -> dict[str, list]:

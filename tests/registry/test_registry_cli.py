@@ -54,6 +54,7 @@ def test_an_optimisation_is_a_short_summary_and_json_gives_all_of_it(server_url:
     assert lines[1].startswith("expected") and "sharpe " in lines[1]
     assert lines[2].startswith("in sample") and "cagr " in lines[2] and "max drawdown" in lines[2]
     assert lines[3].startswith("walk forward") and "windows)" in lines[3]
+    assert lines[4].startswith("before costs") and "turnover " in lines[4] and "/yr, costs " in lines[4]
     assert "weights (top 2 of 2):" in lines
     weights = {line.split()[0]: line.split()[1] for line in lines if line.startswith("  ")}
     assert set(weights) == {"momentum_us", "fx_carry"} and all(w.endswith("%") for w in weights.values())
