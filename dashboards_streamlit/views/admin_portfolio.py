@@ -130,7 +130,8 @@ with st.form("optimise"):
 
 test = st.session_state.get("portfolio_test")
 if test:
-    st.subheader(f"Proposal {test['test_id']} ({test['request']['method']})")
+    chosen_method = test["request"]["method"]
+    st.subheader(f"Proposal {test['test_id']} ({METHOD_NAMES.get(chosen_method, chosen_method)})")
     rows = [{"strategy": s, "proposed": percent(w),
              **{f"now in {a}": percent(current_weights[a].get(s, 0.0)) for a in sorted(current_weights)}}
             for s, w in test["weights"].items()]

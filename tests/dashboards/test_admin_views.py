@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboards_streamlit import formatting as fmt
 from shared.bootstrap import Services
 from shared.domain.models import KILL_SWITCH_DOC, Collections
 from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
@@ -100,6 +101,12 @@ def test_an_approval_changes_only_the_chosen_account_after_showing_its_diff(fund
     app.selectbox[0].select("min_variance")
     click(app, "Run")
     test = app.session_state["portfolio_test"]
+    performance = next(t.value for t in app.dataframe if "Walk-forward, after costs" in t.value.columns)
+    cagr = performance.set_index("measure").loc["CAGR"]
+    assert cagr["Walk-forward, after costs"] == fmt.percent(test["walk_forward"]["metrics"]["cagr"])
+    assert cagr["Walk-forward, before costs"] == fmt.percent(test["walk_forward"]["gross_metrics"]["cagr"])
+    trading = next(c.value for c in app.caption if c.value.startswith("Walk-forward trading"))
+    assert f"turnover {test['walk_forward']['annual_turnover']:.1f}x a year" in trading and "at 10 bp" in trading
     accounts = next(m for m in app.multiselect if m.label == "Accounts to apply this allocation to")
     assert accounts.value == [] and accounts.options == ["DEMO-CLIENT-A", "DEMO-CLIENT-B"]
 

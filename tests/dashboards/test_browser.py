@@ -98,6 +98,9 @@ def run_an_optimisation(driver) -> None:
     assert wait(lambda: "Proposal pt_" in driver.page_source, 60)
     assert wait(lambda: driver.find_elements(By.XPATH, "//button[.//p[text()='Approve as the next allocation']]"))
     time.sleep(2)  # the heatmap and curve draw
+    # The charts are SVG: their titles and legends are text the admin reads.
+    assert wait(lambda: "Efficient frontier (line) and this proposal (red)" in driver.page_source)
+    assert "after costs" in driver.page_source and "before costs" in driver.page_source
     driver.save_screenshot(str(SCREENSHOTS / "admin_portfolio_proposal.png"))
 
 
