@@ -84,6 +84,7 @@ class Problem:
     mu_frame: pd.Series  # PyPortfolioOpt's inputs
     cov_frame: pd.DataFrame
     max_volatility: float  # hybrid's cap
+    names: list[str]
 
     @property
     def n(self) -> int:
@@ -101,7 +102,8 @@ def problem(returns: pd.DataFrame, bounded: bool, max_volatility: float = MAX_VO
     names = returns.columns
     lower, upper = constraints.bounds(list(names))
     return Problem(returns, returns.to_numpy(), mu, cov, lower, upper, constraints, bounded,
-                   pd.Series(mu, index=names), pd.DataFrame(cov, names, names), max_volatility)
+                   pd.Series(mu, index=names), pd.DataFrame(cov, names, names), max_volatility,
+                   list(names))
 
 
 # --- the references --------------------------------------------------------------------------------------------
@@ -135,7 +137,7 @@ def pypfopt_min_cvar(p: Problem) -> np.ndarray:
 def pypfopt_hrp(p: Problem) -> np.ndarray:
     from pypfopt import HRPOpt
     weights = HRPOpt(returns=p.returns).optimize()
-    return np.array([weights[name] for name in p.returns.columns], dtype=float)
+    return np.array([weights[name] for name in p.names], dtype=float)
 
 
 def _solve(problem_: object, what: str) -> None:
@@ -300,7 +302,7 @@ def ours(method: str, p: Problem) -> Callable[[], np.ndarray]:
     def call() -> np.ndarray:
         params = {"max_volatility": p.max_volatility} if method == "hybrid" else PARAMS.get(method, {})
         result = optimise(method, p.returns, p.constraints, **params)
-        return np.array([result.weights[name] for name in p.returns.columns])
+        return np.array([result.weights[name] for name in p.names])
     return call
 
 
@@ -327,6 +329,13 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores"
 
 
+def load() -> str:
+    try:
+        return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def warm_up() -> None:
     """Imports, cvxpy's and Clarabel's first-call costs: paid once here, outside any timing."""
     for bounded in (True, False):
@@ -344,7 +353,7 @@ def main() -> None:
     print(f"{DAYS} days; bounded = every weight <= 2.5/n, five floored at 0.5/n, sum 1; unbounded = long-only, "
           f"sum 1; hybrid max_volatility {MAX_VOLATILITY:.0%}; min_cvar beta {CVAR_BETA}; max_sharpe risk_free 0.")
     print(f"Median of {REPEATS[200]} runs at 200, {REPEATS[500]} at 500 (calls over {SLOW:.0f} s: once), "
-          "alternating order.\n")
+          f"alternating order. Load average at the start: {load()}.\n")
     warm_up()
 
     header = (f"{'method':<13}| {'strategies':>10} | {'bounded':>7} | {'ours s':>8} | "
@@ -389,7 +398,8 @@ def main() -> None:
                                for flag in flags)
     print("\nEvery reference (ours: the table's runs):")
     print("\n".join(details))
-    print(f"\nTotal bench time {time.perf_counter() - started:.0f} s.")
+    print(f"\nTotal bench time {time.perf_counter() - started:.0f} s; load average at the end: {load()} "
+          f"(above {os.cpu_count()}, other work shared the cores and the seconds are noisier).")
 
 
 if __name__ == "__main__":

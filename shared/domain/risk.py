@@ -9,7 +9,8 @@ in an old one.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from .models import AssetClass, Check, Instrument, Order, RiskLimits
 
@@ -57,63 +58,87 @@ def round_quantity(quantity: float, instrument: Instrument) -> float:
     return float(math.trunc(lots + math.copysign(1e-9, lots))) * instrument.lot_size
 
 
+@dataclass(frozen=True)
+class Adding:
+    """The order as each cap sees it: ``size`` is what the caps before it left."""
+
+    instrument: Instrument
+    sign: float  # +1 buys, -1 sells
+    size: float  # magnitude so far
+    floor: float  # the reducing part, which no cap cuts
+    exposure: Exposure
+    limits: RiskLimits
+
+
+Room = tuple[float, str]  # how large the order may be (a magnitude, in units), and why, for the Check
+Cap = Callable[[Adding], Room | None]  # None: the cap does not apply to this order
+
+
+def max_order_notional(order: Adding) -> Room:
+    unit, limit = order.exposure.unit_value, order.limits.max_order_notional
+    return (order.floor + limit / unit,
+            f"order notional {(order.size - order.floor) * unit:,.0f} for the adding part, cap {limit:,.0f}")
+
+
+def max_position_size(order: Adding) -> Room:
+    exposure, limits, symbol = order.exposure, order.limits, order.instrument.symbol
+    held = exposure.account_position
+    cap_quantity = limits.max_position_size_pct / 100 * exposure.equity / exposure.unit_value
+    moving_away = held == 0 or (held > 0) == (order.sign > 0)
+    # Toward zero the order may go through flat to the cap on the other side.
+    room = max(cap_quantity - abs(held), 0.0) if moving_away else abs(held) + cap_quantity
+    after = held + order.sign * order.size
+    capped = round_quantity(cap_quantity, order.instrument)
+    return room, (f"account position would be {abs(after) * exposure.unit_value / exposure.equity:.1%} of equity "
+                  f"({after:+g} {symbol}; holds {held:+g} with working orders, every strategy), "
+                  f"cap {limits.max_position_size_pct:g}% = {capped:g} {symbol}")
+
+
+def max_broker_allocation(order: Adding) -> Room | None:
+    exposure, cap_pct = order.exposure, order.limits.max_broker_allocation_pct
+    if exposure.broker_exposure is None or not exposure.fund_equity:
+        return None
+    unit_fund = exposure.unit_value * exposure.to_fund_currency
+    room = order.floor + (cap_pct / 100 * exposure.fund_equity - exposure.broker_exposure) / unit_fund
+    share = (exposure.broker_exposure + (order.size - order.floor) * unit_fund) / exposure.fund_equity
+    return room, f"broker exposure would be {share:.1%} of fund equity, cap {cap_pct:g}%"
+
+
+def margin(order: Adding) -> Room:
+    exposure = order.exposure
+    rate = order.limits.margin_rates.get(order.instrument.asset_class, 1.0)
+    return (order.floor + exposure.margin_available / (exposure.unit_value * rate),
+            f"needs {(order.size - order.floor) * exposure.unit_value * rate:,.0f} margin, "
+            f"available {exposure.margin_available:,.0f} at {rate:g} of notional")
+
+
+# The caps, in the order they bind; each records a Check named after its function.
+CAPS: tuple[Cap, ...] = (max_order_notional, max_position_size, max_broker_allocation, margin)
+
+
 def apply_caps(instrument: Instrument, delta: float, exposure: Exposure, limits: RiskLimits,
                checks: list[Check]) -> Sized:
-    """Shrink the order until every cap holds; ``delta`` is signed, the caps bind its adding part."""
-    symbol = instrument.symbol
+    """Shrink the order until every cap holds; ``delta`` is signed, the caps bind its adding part.
+    Each cap's room is rounded to whole lots and never below the reducing part; a cap that
+    leaves nothing to add refuses the rest (the reducing part still goes)."""
     sign = 1.0 if delta > 0 else -1.0
-    floor = reducing_part(exposure.strategy_position, delta)
-    size = abs(delta)
-    unit = exposure.unit_value
-
-    def cap(name: str, room: float, why: str) -> bool:
-        """Bind ``size`` to ``room`` (in quantity, at least the reducing floor); False if nothing adds."""
-        nonlocal size
-        room = max(round_quantity(max(room, 0.0), instrument), floor)
-        if size <= room:
-            checks.append(Check(name=name, outcome="pass", detail=f"{size:g} {symbol}: {why}"))
-            return True
-        if room <= floor:
+    order = Adding(instrument, sign, abs(delta), reducing_part(exposure.strategy_position, delta), exposure, limits)
+    for cap in CAPS:
+        room_and_why = cap(order)
+        if room_and_why is None:
+            continue
+        room, why = max(round_quantity(max(room_and_why[0], 0.0), instrument), order.floor), room_and_why[1]
+        name, symbol = cap.__name__, instrument.symbol
+        if order.size <= room:
+            checks.append(Check(name=name, outcome="pass", detail=f"{order.size:g} {symbol}: {why}"))
+        elif room <= order.floor:
             checks.append(Check(name=name, outcome="fail", detail=f"{name}: no room to add to {symbol}: {why}"))
-            size = floor
-            return False
-        checks.append(Check(name=name, outcome="capped", detail=f"{name}: {size:g} cut to {room:g} {symbol}: {why}"))
-        size = room
-        return True
-
-    adds = size - floor
-    notional_room = floor + limits.max_order_notional / unit
-    if not cap("max_order_notional", notional_room,
-               f"order notional {adds * unit:,.0f} for the adding part, cap {limits.max_order_notional:,.0f}"):
-        return Sized(sign * size, "max_order_notional")
-
-    held = exposure.account_position
-    cap_quantity = limits.max_position_size_pct / 100 * exposure.equity / unit
-    moving_away = held == 0 or (held > 0) == (sign > 0)
-    # Toward zero the order may go through flat to the cap on the other side.
-    position_room = max(cap_quantity - abs(held), 0.0) if moving_away else abs(held) + cap_quantity
-    after = held + sign * size
-    if not cap("max_position_size", position_room,
-               f"account position would be {abs(after) * unit / exposure.equity:.1%} of equity "
-               f"({after:+g} {symbol}; holds {held:+g} with working orders, every strategy), "
-               f"cap {limits.max_position_size_pct:g}% = {round_quantity(cap_quantity, instrument):g} {symbol}"):
-        return Sized(sign * size, "max_position_size")
-
-    if exposure.broker_exposure is not None and exposure.fund_equity:
-        limit_value = limits.max_broker_allocation_pct / 100 * exposure.fund_equity
-        unit_fund = unit * exposure.to_fund_currency
-        room = floor + (limit_value - exposure.broker_exposure) / unit_fund
-        share = (exposure.broker_exposure + (size - floor) * unit_fund) / exposure.fund_equity
-        if not cap("max_broker_allocation", room,
-                   f"broker exposure would be {share:.1%} of fund equity, cap {limits.max_broker_allocation_pct:g}%"):
-            return Sized(sign * size, "max_broker_allocation")
-
-    rate = limits.margin_rates.get(instrument.asset_class, 1.0)
-    margin_room = floor + exposure.margin_available / (unit * rate)
-    if not cap("margin", margin_room, f"needs {(size - floor) * unit * rate:,.0f} margin, "
-                                      f"available {exposure.margin_available:,.0f} at {rate:g} of notional"):
-        return Sized(sign * size, "margin")
-    return Sized(sign * size)
+            return Sized(sign * order.floor, name)
+        else:
+            checks.append(Check(name=name, outcome="capped", detail=f"{name}: {order.size:g} cut to {room:g} "
+                                                                     f"{symbol}: {why}"))
+            order = replace(order, size=room)
+    return Sized(sign * order.size)
 
 
 def broker_allocation_breaches(placed: dict[str, float], fund_equity: float, cap_pct: float) -> list[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Each method and the request settings it takes beyond the strategies, bounds and trading.
 METHODS: dict[str, tuple[str, ...]] = {
@@ -30,7 +30,9 @@ BasisPoints = Annotated[float, Field(ge=0, le=1000)]
 class OptimisationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    method: Annotated[str, Field(pattern="^(" + "|".join(METHODS) + ")$")]
+    # Checked against METHODS when a request arrives (and listed in the schema when it is
+    # generated), so a method registered after import is offered like the others.
+    method: Annotated[str, Field(json_schema_extra=lambda schema: schema.update(enum=list(METHODS)))]
     strategy_ids: Annotated[list[str], Field(min_length=1, max_length=500)]
     min_weight: dict[str, Weight] = Field(default_factory=dict)
     max_weight: dict[str, Weight] = Field(default_factory=dict)
@@ -51,6 +53,14 @@ class OptimisationRequest(BaseModel):
     cost_bp_per_strategy: dict[str, BasisPoints] = Field(default_factory=dict)
     rebalancing: REBALANCING = "daily"
     rebalancing_band: Annotated[float, Field(gt=0, le=1)] = 0.05  # threshold only
+
+
+    @field_validator("method")
+    @classmethod
+    def _known(cls, method: str) -> str:
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+        return method
 
 
 class Approval(BaseModel):
