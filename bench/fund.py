@@ -83,3 +83,43 @@ def peak_rss_mib(pgid: int) -> float:
             if line.startswith("VmHWM:"):
                 peaks.append(int(line.split()[1]) / 1024)
     return max(peaks)
+
+
+# --- A bar close: many strategies, every account allocating to each (bench/bar_close.py) ---------
+
+def bench_strategy_id(index: int) -> str:
+    return f"bench_strategy_{index:03d}"
+
+
+def seed_bench_strategies(store: Store, broker: MockBroker, strategies: int, accounts: int) -> list[str]:
+    """A fund of ``strategies`` strategies and ``accounts`` accounts at the Mock, each account
+    allocating an equal share of its equity to every strategy; returns the strategy ids."""
+    digest, salt = hash_passphrase(PASSPHRASE)
+    strategy_ids = [bench_strategy_id(i) for i in range(strategies)]
+    for strategy_id in strategy_ids:
+        strategy = Strategy(strategy_id=strategy_id, reference_capital=100_000, passphrase_hash=digest,
+                            passphrase_salt=salt, session_policy=SessionPolicy.ANY_TIME)
+        store.put(Collections.STRATEGIES, strategy_id, strategy.model_dump(mode="json"))
+    account_ids = [f"BENCH-{i:03d}" for i in range(accounts)]
+    for account_id in account_ids:
+        broker.open_account(account_id, 10_000_000.0)
+        store.put(Collections.ACCOUNTS, account_id, Account(account_id=account_id, broker=Broker.MOCK).model_dump(
+            mode="json"))
+    for symbol in SYMBOLS:
+        broker.list_instrument(bench_instrument(symbol), 100.0)
+    InstrumentCatalog(store, lambda: datetime.now(UTC)).put_all(broker.instrument_specs())
+    store.put(Collections.SETTINGS, RISK_LIMITS_DOC, BENCH_FUND_LIMITS)
+    weight = round(1.0 / strategies, 6)
+    allocation = Allocation(weights={a: dict.fromkeys(strategy_ids, weight) for a in account_ids},
+                            approved_at=datetime.now(UTC))
+    store.put(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC, allocation.model_dump(mode="json"))
+    return strategy_ids
+
+
+def strategy_signal(strategy_index: int, signal_id: str, buy: bool) -> bytes:
+    """One strategy's alert at a bar close (its own symbol of SYMBOLS, so books spread over them)."""
+    return json.dumps({
+        "strategy_id": bench_strategy_id(strategy_index), "passphrase": PASSPHRASE, "signal_id": signal_id,
+        "ticker": SYMBOLS[strategy_index % len(SYMBOLS)], "action": "buy" if buy else "sell",
+        "quantity": 10, "price": 100.0,
+    }).encode()

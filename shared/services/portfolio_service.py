@@ -64,12 +64,12 @@ class PortfolioService:
                                   default_max_weight=request.default_max_weight, leverage_cap=request.leverage_cap)
         params = _method_parameters(request)
         try:
-            trading = {"rebalancing": Rebalancing(request.rebalancing, request.rebalancing_band),
-                       "costs": Costs(request.cost_bp, request.cost_bp_per_strategy)}
+            rebalancing = Rebalancing(request.rebalancing, request.rebalancing_band)
+            costs = Costs(request.cost_bp, request.cost_bp_per_strategy)
             result = optimise(request.method, returns, constraints, **params)
-            in_sample = backtest(returns, result.weights, **trading)
+            in_sample = backtest(returns, result.weights, rebalancing, costs)
             out_of_sample = walk_forward(returns, request.method, constraints, train_days=request.train_days,
-                                         test_days=request.test_days, **trading, **params)
+                                         test_days=request.test_days, rebalancing=rebalancing, costs=costs, **params)
             estimate = covariance_estimate(returns, request.covariance)
             frontier = efficient_frontier(returns, constraints, FRONTIER_POINTS, request.covariance,
                                           request.risk_free)
@@ -238,7 +238,7 @@ def _performance(run: Backtest | WalkForward) -> dict[str, Any]:
             "turnover": run.turnover, "annual_turnover": run.annual_turnover, "costs": run.costs}
 
 
-def _curve(equity: pd.Series) -> dict[str, list]:
+def _curve(equity: pd.Series) -> dict[str, list[Any]]:
     return {"dates": [d.date().isoformat() for d in equity.index], "equity": [round(float(v), 8) for v in equity]}
 
 
