@@ -10,10 +10,10 @@ that bind (every weight capped at 2.5/n, five strategies, the lowest-mean ones, 
 each weight in [0, 1]).
 
 Ours is the whole public call, ``optimise(method, returns, constraints, **params)``: input
-checks, moments, solve and the reported result. The references get the annualised mean and
-covariance precomputed (outside their time), which favours them; PyPortfolioOpt's object
-construction and cvxpy's problem construction and compilation are inside theirs, being
-part of their call:
+checks, moments, solve and the reported result. Every reference starts from the same daily
+returns too: it computes the annualised mean and sample covariance inside its time (as
+``risk_models.sample_cov`` would), and PyPortfolioOpt's object construction and cvxpy's
+problem construction and compilation are inside it, being part of the call:
 
 - PyPortfolioOpt: ``EfficientFrontier.max_sharpe`` / ``min_volatility``,
   ``EfficientCVaR.min_cvar`` (expected returns = the daily mean; it does not enter
@@ -33,6 +33,7 @@ vector is also checked against the budget, bounds and volatility cap.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gc
 import math
@@ -104,6 +105,13 @@ def problem(returns: pd.DataFrame, bounded: bool, max_volatility: float = MAX_VO
     return Problem(returns, returns.to_numpy(), mu, cov, lower, upper, constraints, bounded,
                    pd.Series(mu, index=names), pd.DataFrame(cov, names, names), max_volatility,
                    list(names))
+
+
+def from_returns(p: Problem) -> Problem:
+    """The problem with its moments computed now: a reference's call starts from the returns."""
+    mu, cov = annualised_moments(p.returns)
+    return dataclasses.replace(p, mu=mu, cov=cov, mu_frame=pd.Series(mu, index=p.names),
+                               cov_frame=pd.DataFrame(cov, p.names, p.names))
 
 
 # --- the references --------------------------------------------------------------------------------------------
@@ -308,7 +316,7 @@ def ours(method: str, p: Problem) -> Callable[[], np.ndarray]:
 
 def race(method: str, p: Problem, repeats: int) -> tuple[Timed, list[Timed]]:
     mine = Timed("ours", ours(method, p), [])
-    theirs = [Timed(name, lambda f=f: f(p), []) for name, f in references(method, p.bounded)]
+    theirs = [Timed(name, lambda f=f: f(from_returns(p)), []) for name, f in references(method, p.bounded)]
     for repeat in range(repeats):
         order = [mine, *theirs] if repeat % 2 == 0 else [*theirs, mine]
         for entry in order:
@@ -398,8 +406,9 @@ def main() -> None:
                                for flag in flags)
     print("\nEvery reference (ours: the table's runs):")
     print("\n".join(details))
-    print(f"\nTotal bench time {time.perf_counter() - started:.0f} s; load average at the end: {load()} "
-          f"(above {os.cpu_count()}, other work shared the cores and the seconds are noisier).")
+    busy = os.getloadavg()[0] > (os.cpu_count() or 1) if hasattr(os, "getloadavg") else False
+    print(f"\nTotal bench time {time.perf_counter() - started:.0f} s; load average at the end: {load()}"
+          + (" (above the core count: other work shared the cores, so the seconds are noisier)." if busy else "."))
 
 
 if __name__ == "__main__":

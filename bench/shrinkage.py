@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.shrinkage
 
 Synthetic daily returns (fixed seeds, three factors plus each strategy's own noise, as in
-bench.portfolio_max_sharpe) for 20 and 50 strategies x 1,260 days. On each 504-day train
+bench.portfolio) for 20 and 50 strategies x 1,260 days. On each 504-day train
 window, long-only min variance weights summing to 1 are fitted with each estimator's
 covariance (a small SLSQP solve here, independent of optimisers.py), then held for the next
 126 days; the windows roll by 126 days. Printed: the annualised volatility of the chained

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InfeasibleConstraints, PortfolioDataError
-from .returns import annualised_moments
+from .returns import annualised_mean, annualised_moments
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,8 @@ class OptimisationResult:
 def portfolio_result(method: str, names: list[str], weights: np.ndarray, objective: float, returns: pd.DataFrame,
             risk_free: float = 0.0, cov: np.ndarray | None = None) -> OptimisationResult:
     """The figures a method reports, on the covariance it optimised (the sample's by default)."""
-    mu, sample = annualised_moments(returns)
-    cov = sample if cov is None else cov
+    mu = annualised_mean(returns)
+    cov = annualised_moments(returns)[1] if cov is None else cov
     weights = np.where(np.abs(weights) < 1e-10, 0.0, weights)
     expected = float(weights @ mu)
     volatility = math.sqrt(max(float(weights @ cov @ weights), 0.0))

@@ -107,7 +107,11 @@ def returns_from_equity(equity: pd.Series) -> pd.Series:
     return equity.pct_change().iloc[1:]
 
 
+def annualised_mean(returns: pd.DataFrame) -> np.ndarray:
+    return returns.to_numpy().mean(axis=0) * TRADING_DAYS
+
+
 def annualised_moments(returns: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance scaled to a year, the inputs every mean-variance method shares."""
     values = returns.to_numpy()
-    return values.mean(axis=0) * TRADING_DAYS, np.atleast_2d(np.cov(values, rowvar=False)) * TRADING_DAYS
+    return annualised_mean(returns), np.atleast_2d(np.cov(values, rowvar=False)) * TRADING_DAYS
