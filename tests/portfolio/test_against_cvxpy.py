@@ -43,7 +43,7 @@ def _frame(values: np.ndarray, start: str = "2021-01-04") -> pd.DataFrame:
 
 
 def factor_set(n: int, days: int = 1260, seed: int = 2026) -> pd.DataFrame:
-    """Three correlated factors plus own noise, as ``bench.portfolio_max_sharpe``."""
+    """Three correlated factors plus own noise, as ``bench.portfolio``."""
     rng = np.random.default_rng(seed)
     factors = rng.normal(0, 0.006, size=(days, 3))
     loadings = rng.uniform(-0.6, 0.9, size=(3, n))
