@@ -37,14 +37,15 @@ from shared.domain.models import (
 )
 from shared.domain.positions import apply_fill
 from shared.domain.protection import protective_orders
+from shared.domain.schema import Collections
 from shared.ports.broker import BrokerClient, BrokerError
 from shared.ports.store import Store, Transaction
 
-ACCOUNTS = "mock_broker_accounts"
-ORDERS = "mock_broker_orders"
-PRICES = "mock_broker_prices"  # by canonical instrument key: {"price", "as_of", "spec"}
-FX_RATES = "mock_broker_fx"  # pairs it does not list, e.g. USDINR: {"rate"}
-OUTBOX = "mock_broker_outbox"
+ACCOUNTS = Collections.MOCK_BROKER_ACCOUNTS
+ORDERS = Collections.MOCK_BROKER_ORDERS
+PRICES = Collections.MOCK_BROKER_PRICES  # by canonical instrument key: {"price", "as_of", "spec"}
+FX_RATES = Collections.MOCK_BROKER_FX  # pairs it does not list, e.g. USDINR: {"rate"}
+OUTBOX = Collections.MOCK_BROKER_OUTBOX
 
 DEFAULT_MARGIN_RATES = {
     AssetClass.EQUITY: 0.5,

@@ -31,6 +31,7 @@ from shared.domain.models import (
     book_key,
 )
 from shared.domain.risk import reducing_part
+from shared.domain.schema import CURRENT_ALLOCATION_DOC
 from shared.domain.sessions import SessionStatus, session_status
 from shared.journey import Journey
 from shared.ports.broker import BrokerClient
@@ -52,7 +53,6 @@ from shared.services.order_claims import decided_order
 from shared.services.prices import PriceBook
 from shared.services.risk_context import FundView, RiskContextReader, fund_limits
 
-CURRENT_ALLOCATION_DOC = "current"
 NUDGE_SECONDS = 5.0  # how long an order a book waits on may sit untouched before it is published again
 
 

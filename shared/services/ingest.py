@@ -60,7 +60,7 @@ from shared.services.refusals import RefusalLog
 # A paused or retired strategy's signals still arrive: cerebro lets through only what reduces risk.
 TRADEABLE_STATUSES = ("live", "paused", "retired")
 # Each strategy's current target per instrument ({target, signal_id, at}), by book key.
-STRATEGY_TARGETS = "strategy_targets"
+STRATEGY_TARGETS = Collections.STRATEGY_TARGETS
 # A claimed signal still unpublished after this long is published by the next delivery: its claimer died.
 PUBLISH_GRACE_SECONDS = 2.0
 

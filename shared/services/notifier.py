@@ -24,9 +24,9 @@ from shared.notify.auth_alerts import KINDS as AUTH_ALERT_KINDS
 from shared.notify.auth_alerts import auth_alert_text
 from shared.ports.store import Store, Transaction
 
-RATE_COLLECTION = "notifier_rate"
-SENT_COLLECTION = "notifications_sent"
-RISK_DIGEST_COLLECTION = "risk_refusal_digest"  # one document per chat: the open window and unsent summaries
+RATE_COLLECTION = Collections.NOTIFIER_RATE
+SENT_COLLECTION = Collections.NOTIFICATIONS_SENT
+RISK_DIGEST_COLLECTION = Collections.RISK_REFUSAL_DIGEST
 RISK_DIGEST_SECONDS = 60
 RISK_DIGEST_LEASE_SECONDS = 30  # a digest another instance is sending is left to it this long
 RISK_DIGEST_EXAMPLES = 3
