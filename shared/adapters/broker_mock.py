@@ -29,6 +29,7 @@ from shared.domain.models import (
     Fill,
     Instrument,
     Order,
+    OrderStatus,
     OrderType,
     OrderUpdate,
     PositionLot,
@@ -133,9 +134,9 @@ class MockBroker(BrokerClient):
             if record is None:
                 raise BrokerError(f"no order {client_order_id} in account {account_id}")
             update = OrderUpdate.model_validate(record["update"])
-            if update.status != "working":
+            if update.status != OrderStatus.WORKING:
                 return update  # filled, rejected or already cancelled: nothing to do
-            cancelled = update.model_copy(update={"status": "cancelled", "reason": "cancelled by request"})
+            cancelled = update.model_copy(update={"status": OrderStatus.CANCELLED, "reason": "cancelled by request"})
             self._save(tx, Order.model_validate(record["order"]), order_key, cancelled)
             return cancelled
 
@@ -165,7 +166,7 @@ class MockBroker(BrokerClient):
         """
         if not price > 0:
             raise BrokerError(f"a mark must be a positive price, not {price}")
-        working = self._store.query(ORDERS, where={"instrument_key": instrument_key, "status": "working"})
+        working = self._store.query(ORDERS, where={"instrument_key": instrument_key, "status": OrderStatus.WORKING})
 
         def mark(tx: Transaction) -> list[OrderUpdate]:
             listing = tx.get(PRICES, _doc_id(instrument_key))
@@ -177,7 +178,7 @@ class MockBroker(BrokerClient):
             updates: list[OrderUpdate] = []
             done: set[str] = set()
             for record in records:
-                if record is None or record["status"] != "working" or record["order_key"] in done:
+                if record is None or record["status"] != OrderStatus.WORKING or record["order_key"] in done:
                     continue
                 order = Order.model_validate(record["order"])
                 fill_price = self._fill_price(order, price)
@@ -187,9 +188,10 @@ class MockBroker(BrokerClient):
                     tx, order, record["order_key"], accounts[order.account_id], fill_price, price)
                 updates.append(update)
                 for sibling in (r for r in records if r and r.get("oca_group") and r["order_key"] != record[
-                        "order_key"] and r["oca_group"] == record.get("oca_group") and r["status"] == "working"):
+                        "order_key"] and r["oca_group"] == record.get("oca_group")
+                        and r["status"] == OrderStatus.WORKING):
                     cancelled = OrderUpdate.model_validate(sibling["update"]).model_copy(
-                        update={"status": "cancelled", "reason": "its protective sibling filled (OCA)"})
+                        update={"status": OrderStatus.CANCELLED, "reason": "its protective sibling filled (OCA)"})
                     self._save(tx, Order.model_validate(sibling["order"]), sibling["order_key"], cancelled)
                     done.add(sibling["order_key"])
                     updates.append(cancelled)

@@ -13,6 +13,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 
+from shared.domain.states import SIGNAL_STATUSES as SIGNAL_STATUSES
+from shared.domain.states import DecisionStatus, OrderStatus, StrategyStatus
+from shared.domain.states import SignalStatus as SignalStatus
+
 # Moved to shared.domain.schema, the store's one schema module; still importable from here.
 _IN_SCHEMA = ("Collections", "KILL_SWITCH_DOC", "RISK_LIMITS_DOC")
 
@@ -24,50 +28,6 @@ def __getattr__(name: str) -> object:
 
         return getattr(schema, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-class SignalStatus(StrEnum):
-    """A signal record's life: ingest writes the first two, cerebro the others."""
-
-    RECEIVED = "received"
-    PUBLISHED = "published"
-    HELD = "held"
-    DECIDED = "decided"
-
-
-SIGNAL_STATUSES = tuple(status.value for status in SignalStatus)
-
-
-class OrderStatus(StrEnum):
-    """What a broker reports about an order (OrderUpdate.status)."""
-
-    SUBMITTED = "submitted"
-    WORKING = "working"
-    PARTIALLY_FILLED = "partially_filled"
-    FILLED = "filled"
-    REJECTED = "rejected"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_final(self) -> bool:
-        return self in (OrderStatus.FILLED, OrderStatus.REJECTED, OrderStatus.CANCELLED)
-
-
-class DecisionStatus(StrEnum):
-    """Cerebro's answer for one account: an order to place, a refusal, or nothing to trade."""
-
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    SKIPPED = "skipped"
-
-
-class StrategyStatus(StrEnum):
-    """A strategy's lifecycle in the registry; retired is final."""
-
-    CANDIDATE = "candidate"
-    LIVE = "live"
-    PAUSED = "paused"
-    RETIRED = "retired"
 
 
 class Topics(StrEnum):
@@ -430,7 +390,7 @@ class OrderUpdate(_Model):
 
     @property
     def is_final(self) -> bool:
-        return self.status.is_final
+        return self.status in (OrderStatus.FILLED, OrderStatus.REJECTED, OrderStatus.CANCELLED)
 
 
 def client_order_id(signal_id: str, account_id: str, instrument_key: str) -> str:
