@@ -29,6 +29,7 @@ from shared.domain.models import (
     Fill,
     Instrument,
     Order,
+    OrderStatus,
     OrderType,
     OrderUpdate,
     PositionLot,
@@ -37,14 +38,15 @@ from shared.domain.models import (
 )
 from shared.domain.positions import apply_fill
 from shared.domain.protection import protective_orders
+from shared.domain.schema import Collections
 from shared.ports.broker import BrokerClient, BrokerError
 from shared.ports.store import Store, Transaction
 
-ACCOUNTS = "mock_broker_accounts"
-ORDERS = "mock_broker_orders"
-PRICES = "mock_broker_prices"  # by canonical instrument key: {"price", "as_of", "spec"}
-FX_RATES = "mock_broker_fx"  # pairs it does not list, e.g. USDINR: {"rate"}
-OUTBOX = "mock_broker_outbox"
+ACCOUNTS = Collections.MOCK_BROKER_ACCOUNTS
+ORDERS = Collections.MOCK_BROKER_ORDERS
+PRICES = Collections.MOCK_BROKER_PRICES  # by canonical instrument key: {"price", "as_of", "spec"}
+FX_RATES = Collections.MOCK_BROKER_FX  # pairs it does not list, e.g. USDINR: {"rate"}
+OUTBOX = Collections.MOCK_BROKER_OUTBOX
 
 DEFAULT_MARGIN_RATES = {
     AssetClass.EQUITY: 0.5,
@@ -132,9 +134,9 @@ class MockBroker(BrokerClient):
             if record is None:
                 raise BrokerError(f"no order {client_order_id} in account {account_id}")
             update = OrderUpdate.model_validate(record["update"])
-            if update.status != "working":
+            if update.status != OrderStatus.WORKING:
                 return update  # filled, rejected or already cancelled: nothing to do
-            cancelled = update.model_copy(update={"status": "cancelled", "reason": "cancelled by request"})
+            cancelled = update.model_copy(update={"status": OrderStatus.CANCELLED, "reason": "cancelled by request"})
             self._save(tx, Order.model_validate(record["order"]), order_key, cancelled)
             return cancelled
 
@@ -164,7 +166,7 @@ class MockBroker(BrokerClient):
         """
         if not price > 0:
             raise BrokerError(f"a mark must be a positive price, not {price}")
-        working = self._store.query(ORDERS, where={"instrument_key": instrument_key, "status": "working"})
+        working = self._store.query(ORDERS, where={"instrument_key": instrument_key, "status": OrderStatus.WORKING})
 
         def mark(tx: Transaction) -> list[OrderUpdate]:
             listing = tx.get(PRICES, _doc_id(instrument_key))
@@ -176,7 +178,7 @@ class MockBroker(BrokerClient):
             updates: list[OrderUpdate] = []
             done: set[str] = set()
             for record in records:
-                if record is None or record["status"] != "working" or record["order_key"] in done:
+                if record is None or record["status"] != OrderStatus.WORKING or record["order_key"] in done:
                     continue
                 order = Order.model_validate(record["order"])
                 fill_price = self._fill_price(order, price)
@@ -186,9 +188,10 @@ class MockBroker(BrokerClient):
                     tx, order, record["order_key"], accounts[order.account_id], fill_price, price)
                 updates.append(update)
                 for sibling in (r for r in records if r and r.get("oca_group") and r["order_key"] != record[
-                        "order_key"] and r["oca_group"] == record.get("oca_group") and r["status"] == "working"):
+                        "order_key"] and r["oca_group"] == record.get("oca_group")
+                        and r["status"] == OrderStatus.WORKING):
                     cancelled = OrderUpdate.model_validate(sibling["update"]).model_copy(
-                        update={"status": "cancelled", "reason": "its protective sibling filled (OCA)"})
+                        update={"status": OrderStatus.CANCELLED, "reason": "its protective sibling filled (OCA)"})
                     self._save(tx, Order.model_validate(sibling["order"]), sibling["order_key"], cancelled)
                     done.add(sibling["order_key"])
                     updates.append(cancelled)

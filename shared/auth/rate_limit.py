@@ -6,9 +6,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 from shared.domain.errors import RequestRejected
+from shared.domain.schema import Collections
 from shared.ports.store import Store, Transaction
 
-RATE_COUNTERS = "rate_counters"
+RATE_COUNTERS = Collections.RATE_COUNTERS
 
 
 class RateLimiter:

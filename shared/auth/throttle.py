@@ -41,12 +41,13 @@ from typing import Any
 from shared.config import TRADINGVIEW_IPS
 from shared.domain.errors import RequestRejected
 from shared.domain.models import Topics
+from shared.domain.schema import Collections
 from shared.ports.bus import Bus
 from shared.ports.store import Document, Store, Transaction
 
 log = logging.getLogger(__name__)
 
-AUTH_FAILURES = "auth_failures"
+AUTH_FAILURES = Collections.AUTH_FAILURES
 FREE_FAILURES = 5
 BASE_DELAY_SECONDS = 1.0
 MAX_DELAY_SECONDS = 900.0

@@ -18,6 +18,7 @@ from shared.domain.models import KILL_SWITCH_DOC, Allocation, Collections, Instr
 from shared.ports.store import Store
 from shared.services.account_poller import RECONCILIATION_BREAKS
 from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
+from shared.services.order_claims import ClaimState
 from shared.services.prices import market_price_doc_id
 
 RECENT = 100  # signals and fills shown
@@ -217,7 +218,8 @@ def admin_health(store: Store, now: datetime) -> dict[str, Any]:
                         "idle_seconds": (now - datetime.fromisoformat(at)).total_seconds() if at else None}
                        for name, at in stages],
         "in_flight": {"unsettled_signals": len(store.query(Collections.OPEN_SIGNALS)),
-                      "orders_submitting": len(store.query(Collections.ORDERS, where={"status": "submitting"}))},
+                      "orders_submitting": len(store.query(Collections.ORDERS,
+                                                           where={"status": ClaimState.SUBMITTING}))},
         "dead_letters": by_topic,
         "open_breaks": store.query(RECONCILIATION_BREAKS, where={"open": True}),
         "kill_switch": store.get(Collections.SETTINGS, KILL_SWITCH_DOC) or {"enabled": False},

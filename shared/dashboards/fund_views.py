@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.dashboards.documents import valued_lot
-from shared.domain.models import SIGNAL_STATUSES, Collections
+from shared.domain.models import SIGNAL_STATUSES, Collections, DecisionStatus
 from shared.ports.store import Store
 
 SIGNALS_SCANNED = 2000  # newest signals read before filtering: a dashboard looks back days, not years
@@ -39,8 +39,8 @@ def reason_counts(decisions: list[dict[str, Any]]) -> list[tuple[str, int]]:
     for decision in decisions:
         flagged = {f"{c['name']} check {'failed' if c['outcome'] == 'fail' else c['outcome']}"
                    for c in decision.get("checks") or [] if c.get("outcome") in ("fail", "capped")}
-        if not flagged and decision["status"] != "approved":
-            flagged = {"nothing to trade" if decision["status"] == "skipped" else "could not be sized"}
+        if not flagged and decision["status"] != DecisionStatus.APPROVED:
+            flagged = {"nothing to trade" if decision["status"] == DecisionStatus.SKIPPED else "could not be sized"}
         reasons.update(flagged)
     return sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
 
@@ -52,13 +52,13 @@ def signal_row(record: dict[str, Any], for_developer: bool) -> dict[str, Any]:
     signal = record.get("signal") or {}
     decisions = record.get("decisions") or []
     reasons = ([f"{reason} ({count})" for reason, count in reason_counts(decisions)] if for_developer else
-               sorted({d["reason"] for d in decisions if d["status"] != "approved" and d.get("reason")}))
+               sorted({d["reason"] for d in decisions if d["status"] != DecisionStatus.APPROVED and d.get("reason")}))
     return {"signal_id": record["signal_id"], "received_at": record.get("received_at"),
             "strategy_id": record["strategy_id"], "action": signal.get("action"),
             "symbol": (signal.get("instrument") or {}).get("symbol"), "price": signal.get("price"),
             "status": record.get("status"),
-            "accounts_approved": sum(d["status"] == "approved" for d in decisions),
-            "accounts_rejected": sum(d["status"] == "rejected" for d in decisions), "reasons": reasons}
+            "accounts_approved": sum(d["status"] == DecisionStatus.APPROVED for d in decisions),
+            "accounts_rejected": sum(d["status"] == DecisionStatus.REJECTED for d in decisions), "reasons": reasons}
 
 
 def signal_list(store: Store, wanted: SignalFilter) -> dict[str, Any]:

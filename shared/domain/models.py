@@ -13,41 +13,21 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 
+from shared.domain.states import SIGNAL_STATUSES as SIGNAL_STATUSES
+from shared.domain.states import DecisionStatus, OrderStatus, StrategyStatus
+from shared.domain.states import SignalStatus as SignalStatus
 
-class Collections(StrEnum):
-    """Collection names, kept as the operators' existing data names them, so it stays readable."""
-
-    RAW_SIGNALS = "trading_signals_raw"
-    SIGNALS = "signal_store"
-    ACCOUNTS = "trading_accounts"
-    POSITIONS = "positions"
-    STRATEGIES = "strategies"
-    ALLOCATION = "current_allocation"
-    CONFIRMATIONS = "execution_confirmations"
-    PORTFOLIO_TESTS = "portfolio_tests"
-    ORDERS = "orders"
-    SIGNAL_DEDUPE = "signal_dedupe"
-    SETTINGS = "system_settings"
-    ALLOCATION_HISTORY = "allocation_history"
-    STRATEGY_RETURNS = "strategy_returns"
-    API_KEYS = "api_keys"
-    ACCOUNT_HISTORY = "account_history"  # one equity point per account per quarter hour, from the poller
-    DEAD_LETTERS = "dead_letters"  # one per dead-lettered message, recorded by the notifier
-    DASHBOARDS = "dashboards"  # precomputed documents per client and per strategy
-    OPEN_SIGNALS = "open_signals"  # signals with work in flight (small docs): what a restart resumes
-    INSTRUMENTS = "instruments"  # the instrument master: one document per canonical instrument
-    INSTRUMENT_ALIASES = "instrument_aliases"  # every spelling an alert may use -> the canonical key
-    MARKET_PRICES = "market_prices"  # quotes published by brokers that live elsewhere (the IBKR bridge)
-    TRADING_STATES = "trading_states"  # admin-set ACTIVE / REDUCING / HALTED per account or strategy
-    RISK_COUNTERS = "risk_counters"  # order-rate throttle buckets, one per scope per minute
-    BOOK_WAITERS = "book_waiters"  # a signal parked on what its book waits for, until that moves
-    REFUSED_DELIVERIES = "refused_deliveries"  # 4xx webhook/API deliveries, passphrases removed (services/refusals)
+# Moved to shared.domain.schema, the store's one schema module; still importable from here.
+_IN_SCHEMA = ("Collections", "KILL_SWITCH_DOC", "RISK_LIMITS_DOC")
 
 
-# A signal record's life: ingest writes the first two, cerebro the others.
-SIGNAL_STATUSES = ("received", "published", "held", "decided")
-KILL_SWITCH_DOC = "kill_switch"  # in system_settings: {"enabled": bool, "reason", "changed_by", "changed_at"}
-RISK_LIMITS_DOC = "risk_limits"  # in system_settings: the fund's limits where they differ from the environment's
+def __getattr__(name: str) -> object:
+    """Resolve the names that moved to the schema lazily: the schema imports these models."""
+    if name in _IN_SCHEMA:
+        from shared.domain import schema
+
+        return getattr(schema, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Topics(StrEnum):
@@ -207,7 +187,7 @@ class Strategy(_Model):
     strategy_id: str
     name: str = ""
     owner: str = ""
-    status: Literal["candidate", "live", "paused", "retired"] = "live"
+    status: StrategyStatus = StrategyStatus.LIVE
     session_policy: SessionPolicy = SessionPolicy.HOLD
     reference_capital: PositiveFloat = 100_000.0
     passphrase_hash: str = ""
@@ -373,7 +353,7 @@ class Decision(_Model):
     signal_id: str
     account_id: str
     strategy_id: str
-    status: Literal["approved", "rejected", "skipped"]
+    status: DecisionStatus
     reason: str
     inputs: DecisionInputs
     checks: list[Check]
@@ -403,14 +383,14 @@ class OrderUpdate(_Model):
 
     client_order_id: str
     broker_order_id: str | None = None
-    status: Literal["submitted", "working", "partially_filled", "filled", "rejected", "cancelled"]
+    status: OrderStatus
     reason: str = ""
     filled_quantity: float = 0.0
     fills: list[Fill] = Field(default_factory=list)
 
     @property
     def is_final(self) -> bool:
-        return self.status in ("filled", "rejected", "cancelled")
+        return self.status in (OrderStatus.FILLED, OrderStatus.REJECTED, OrderStatus.CANCELLED)
 
 
 def client_order_id(signal_id: str, account_id: str, instrument_key: str) -> str:

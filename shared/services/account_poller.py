@@ -19,7 +19,7 @@ from shared.services.execution_service import BRIDGED
 from shared.services.risk_context import fund_limits, loss_limit_breached
 
 log = logging.getLogger(__name__)
-RECONCILIATION_BREAKS = "reconciliation_breaks"
+RECONCILIATION_BREAKS = Collections.RECONCILIATION_BREAKS
 
 
 class AccountPoller:

@@ -20,12 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.domain.models import Collections, Instrument, Topics, book_key
+from shared.domain.models import Collections, Instrument, OrderStatus, Topics, book_key
 from shared.ports.bus import Bus
 from shared.ports.store import Document, Store, Transaction
+from shared.services.order_claims import ClaimState
 
-RESTING = ("submitted", "working", "partially_filled")  # at the broker, waiting for the market
-UNACKNOWLEDGED = ("decided", "submitting")  # orders no broker has answered for yet
+# At the broker, waiting for the market.
+RESTING = (OrderStatus.SUBMITTED, OrderStatus.WORKING, OrderStatus.PARTIALLY_FILLED)
+UNACKNOWLEDGED = (ClaimState.DECIDED, ClaimState.SUBMITTING)  # orders no broker has answered for yet
 
 
 @dataclass(frozen=True)

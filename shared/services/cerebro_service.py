@@ -20,17 +20,20 @@ from shared.domain.models import (
     Allocation,
     Collections,
     Decision,
+    DecisionStatus,
     Instrument,
     Order,
     RiskLimits,
     SessionPolicy,
     SignalSource,
+    SignalStatus,
     StandardizedSignal,
     Strategy,
     Topics,
     book_key,
 )
 from shared.domain.risk import reducing_part
+from shared.domain.schema import CURRENT_ALLOCATION_DOC
 from shared.domain.sessions import SessionStatus, session_status
 from shared.journey import Journey
 from shared.ports.broker import BrokerClient
@@ -48,11 +51,10 @@ from shared.services.book_waits import (
     wake,
 )
 from shared.services.instruments import InstrumentCatalog
-from shared.services.order_claims import decided_order
+from shared.services.order_claims import ClaimState, decided_order
 from shared.services.prices import PriceBook
 from shared.services.risk_context import FundView, RiskContextReader, fund_limits
 
-CURRENT_ALLOCATION_DOC = "current"
 NUDGE_SECONDS = 5.0  # how long an order a book waits on may sit untouched before it is published again
 
 
@@ -154,7 +156,7 @@ class CerebroService:
         now = self._clock()
         for order in orders:
             stamp = order.get("nudged_at") or order.get("decided_at") or order.get("claimed_at")
-            if order["status"] == "submitting" or (
+            if order["status"] == ClaimState.SUBMITTING or (
                     stamp and (now - datetime.fromisoformat(stamp)).total_seconds() < NUDGE_SECONDS):
                 continue
             self._store.update(Collections.ORDERS, order["client_order_id"], {"nudged_at": now.isoformat()})
@@ -200,7 +202,7 @@ class CerebroService:
             return False
         assert session.next_open is not None
         self._store.update(Collections.SIGNALS, signal.signal_id, {
-            "status": "held", "hold_until": session.next_open.isoformat()})
+            "status": SignalStatus.HELD, "hold_until": session.next_open.isoformat()})
         self._journey.step(signal.signal_id, f"held: {spec.key} is outside its {spec.calendar} session; "
                                              f"decided at the next open {session.next_open:%Y-%m-%d %H:%M} UTC")
         return True
@@ -237,9 +239,9 @@ class CerebroService:
             market = quotes.get(account.broker.value + account.base_currency) or self._market(account, signal)
             quotes[account.broker.value + account.base_currency] = market
             decision = decide(signal, strategy, context, market, limits, now)
-            if refusal and decision.status != "skipped":
-                decision = decision.model_copy(update={"status": "rejected", "reason": refusal, "orders": [],
-                                                       "cancels": []})
+            if refusal and decision.status != DecisionStatus.SKIPPED:
+                decision = decision.model_copy(update={"status": DecisionStatus.REJECTED, "reason": refusal,
+                                                       "orders": [], "cancels": []})
             decisions.append(decision)
             self._use_broker_room(view, account, context, market, decision)
         return decisions
@@ -302,9 +304,9 @@ class CerebroService:
             in_flight = tx.get(Collections.OPEN_SIGNALS, signal.signal_id) or {"signal_id": signal.signal_id}
             if adding:
                 self._risk.count_orders(tx, signal.strategy_id, adding, now)
-            approved = sum(1 for d in decisions if d.status == "approved")
+            approved = sum(1 for d in decisions if d.status == DecisionStatus.APPROVED)
             tx.set(Collections.SIGNALS, signal.signal_id, {
-                **record, "decisions": dumped, "status": "decided",
+                **record, "decisions": dumped, "status": SignalStatus.DECIDED,
                 "decided_at": now.isoformat(), "approved_accounts": approved,
             })
             for order in orders:  # booked now, so the book's next signal sees them before execution does
@@ -327,11 +329,12 @@ class CerebroService:
         return recorded
 
     def _announce_refusals(self, signal: StandardizedSignal, decisions: list[Decision]) -> None:
-        refusals = [{"account_id": d.account_id, "status": "rejected" if d.status == "rejected" else "capped",
+        refusals = [{"account_id": d.account_id,
+                     "status": "rejected" if d.status == DecisionStatus.REJECTED else "capped",
                      "reason": d.reason}
                     for d in decisions
-                    if d.status == "rejected"
-                    or (d.status == "approved" and any(c.outcome in ("capped", "fail") for c in d.checks))]
+                    if d.status == DecisionStatus.REJECTED
+                    or (d.status == DecisionStatus.APPROVED and any(c.outcome in ("capped", "fail") for c in d.checks))]
         if refusals:
             self._bus.publish(Topics.NOTIFICATIONS, {
                 "kind": "risk_refusal", "signal_id": signal.signal_id, "strategy_id": signal.strategy_id,

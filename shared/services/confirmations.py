@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from shared.domain.models import Collections, Fill, Order, OrderUpdate, PositionLot
+from shared.domain.models import Collections, Fill, Order, OrderStatus, OrderUpdate, PositionLot
 from shared.domain.positions import apply_fill
 from shared.domain.protection import protective_orders
 from shared.journey import Journey
@@ -17,11 +17,12 @@ from shared.ports.bus import Bus
 from shared.ports.store import Store, Transaction
 from shared.services.book_waits import wake
 from shared.services.cerebro_service import position_doc_id
-from shared.services.order_claims import order_fields
+from shared.services.order_claims import ClaimState, order_fields
 
-FINAL = ("filled", "rejected", "cancelled")
-_STATUS_RANK = {"submitting": 0, "submitted": 1, "working": 2, "partially_filled": 3,
-                "filled": 4, "rejected": 4, "cancelled": 4}
+FINAL = (OrderStatus.FILLED, OrderStatus.REJECTED, OrderStatus.CANCELLED)
+_STATUS_RANK = {ClaimState.SUBMITTING: 0, OrderStatus.SUBMITTED: 1, OrderStatus.WORKING: 2,
+                OrderStatus.PARTIALLY_FILLED: 3, OrderStatus.FILLED: 4, OrderStatus.REJECTED: 4,
+                OrderStatus.CANCELLED: 4}
 
 
 class ConfirmationService:
@@ -107,7 +108,7 @@ class ConfirmationService:
 
 def _protection(order: dict | None, update: OrderUpdate) -> list[Order]:
     """The protective orders a filled entry now has resting at the broker."""
-    if order is None or update.status != "filled" or not order.get("order"):
+    if order is None or update.status != OrderStatus.FILLED or not order.get("order"):
         return []
     return protective_orders(Order.model_validate(order["order"]), update.filled_quantity)
 
@@ -115,5 +116,5 @@ def _protection(order: dict | None, update: OrderUpdate) -> list[Order]:
 def _working_leg(leg: Order, now: datetime) -> dict:
     """A protective leg booked as a working order of the entry's signal: the blotter shows it,
     an exit cancels it, and its fill (or OCA cancel) arrives as a normal update."""
-    return {**order_fields(leg), "status": "working", "open": True, "parent_order_id": leg.parent_order_id,
+    return {**order_fields(leg), "status": OrderStatus.WORKING, "open": True, "parent_order_id": leg.parent_order_id,
             "claimed_at": now.isoformat(), "attempts": 1}

@@ -28,7 +28,7 @@ from shared.journey import Journey
 from shared.ports.broker import BrokerClient, BrokerError
 from shared.ports.bus import Bus, RetryLater
 from shared.ports.store import Store
-from shared.services.order_claims import OrderClaims, OrderInFlight
+from shared.services.order_claims import Claim, ClaimState, OrderClaims, OrderInFlight
 
 __all__ = ["BRIDGED", "ExecutionService", "OrderInFlight"]
 
@@ -54,7 +54,7 @@ class ExecutionService:
             self._journey.step(order.signal_id, f"{order.client_order_id} routed to the {order.broker.value} bridge")
             return None
         claim = self.claims.claim(order)
-        if claim == "done":
+        if claim == Claim.DONE:
             record = self._store.get(Collections.ORDERS, order.client_order_id) or {}
             if record.get("last_update"):
                 # Republish: the confirmation may have been lost with the first delivery.
@@ -76,9 +76,9 @@ class ExecutionService:
             self._publish(later, None)
         return result
 
-    def _place(self, broker: BrokerClient, order: Order, claim: str) -> OrderUpdate:
+    def _place(self, broker: BrokerClient, order: Order, claim: Claim) -> OrderUpdate:
         """The broker's answer (found after a crash, or placed now), or our refusal."""
-        found = broker.find_order(order.account_id, order.client_order_id) if claim == "recover" else None
+        found = broker.find_order(order.account_id, order.client_order_id) if claim == Claim.RECOVER else None
         if found is not None:
             self._journey.step(order.signal_id, f"{order.client_order_id} found at the broker after a restart")
             return found
@@ -123,7 +123,7 @@ class ExecutionService:
         broker = self._brokers.get(cancel.broker.value)
         if record is None or broker is None or not record.get("open"):
             return None
-        if record["status"] == "submitting":  # being placed right now: cancel what the broker then has
+        if record["status"] == ClaimState.SUBMITTING:  # being placed right now: cancel what the broker then has
             raise RetryLater(f"order {cancel.client_order_id} is being placed", after_seconds=0.5)
         update = broker.cancel_order(cancel.account_id, cancel.client_order_id)
         self._journey.step(cancel.signal_id, f"cancel {cancel.client_order_id} ({cancel.reason}): {update.status}")

@@ -43,9 +43,11 @@ from shared.domain.models import (
     OrderType,
     RiskLimits,
     SignalSource,
+    SignalStatus,
     SizingKind,
     StandardizedSignal,
     Strategy,
+    StrategyStatus,
     Topics,
     book_key,
 )
@@ -58,9 +60,9 @@ from shared.services.prices import PriceBook
 from shared.services.refusals import RefusalLog
 
 # A paused or retired strategy's signals still arrive: cerebro lets through only what reduces risk.
-TRADEABLE_STATUSES = ("live", "paused", "retired")
+TRADEABLE_STATUSES = (StrategyStatus.LIVE, StrategyStatus.PAUSED, StrategyStatus.RETIRED)
 # Each strategy's current target per instrument ({target, signal_id, at}), by book key.
-STRATEGY_TARGETS = "strategy_targets"
+STRATEGY_TARGETS = Collections.STRATEGY_TARGETS
 # A claimed signal still unpublished after this long is published by the next delivery: its claimer died.
 PUBLISH_GRACE_SECONDS = 2.0
 
@@ -196,15 +198,15 @@ class IngestService:
             self._bus.publish(Topics.SIGNALS, {"signal": record["signal"]}, {"signal_id": signal_id},
                               ordering_key=book_key(parsed.strategy_id, instrument.key))
         except Exception as error:  # noqa: BLE001 - any bus failure: the sender must retry
-            self._store.replace_if(Collections.SIGNALS, signal_id, {"status": "received"},
+            self._store.replace_if(Collections.SIGNALS, signal_id, {"status": SignalStatus.RECEIVED},
                                    {**record, "publish_failed_at": now.isoformat()})
             self._journey.step(signal_id, f"stored but not yet published ({type(error).__name__}); awaiting resend")
             return IngestResult(503, {"error": "bus_unavailable", "field": "body",
                                       "reason": "signal stored; publishing failed, please retry",
                                       "signal_id": signal_id})
         # Conditional: cerebro may already have decided it, and its status must not go back.
-        self._store.replace_if(Collections.SIGNALS, signal_id, {"status": "received"},
-                               {**record, "status": "published"})
+        self._store.replace_if(Collections.SIGNALS, signal_id, {"status": SignalStatus.RECEIVED},
+                               {**record, "status": SignalStatus.PUBLISHED})
         self._journey.step(signal_id, f"accepted from {parsed.source.value}: {parsed.action.value} "
                                       f"{instrument.key} for {parsed.strategy_id}")
         return IngestResult(202, {"status": "accepted", "signal_id": signal_id})
@@ -213,7 +215,7 @@ class IngestService:
     def _unpublished(record: Document, stored: _Stored, now: datetime) -> bool:
         """Whether a resend must publish the stored signal itself: its publishing failed, or its
         claimer has had the grace period and still not published it (it died)."""
-        if record["status"] != "received":
+        if record["status"] != SignalStatus.RECEIVED:
             return False
         waited = (now - stored.claimed_at).total_seconds() if stored.claimed_at else PUBLISH_GRACE_SECONDS
         return "publish_failed_at" in record or waited >= PUBLISH_GRACE_SECONDS
@@ -308,11 +310,12 @@ class IngestService:
             "signal_id": signal_id, "strategy_id": parsed.strategy_id, "received_at": stamp,
             "source": parsed.source.value, "source_ip": source_ip, "content": parsed.canonical,
         })
-        record: Document | None = {"signal_id": signal_id, "strategy_id": parsed.strategy_id, "status": "received",
+        record: Document | None = {"signal_id": signal_id, "strategy_id": parsed.strategy_id,
+                                   "status": SignalStatus.RECEIVED,
                                    "received_at": stamp, "signal": signal.model_dump(mode="json")}
         if not self._store.create(Collections.SIGNALS, signal_id, record):
             record = self._store.get(Collections.SIGNALS, signal_id)
-        if record is None or record["status"] != "received":
+        if record is None or record["status"] != SignalStatus.RECEIVED:
             return  # published already: the entry is cerebro's now
         received_at = record["received_at"]
         # arrival_ns: the wall clock's nanoseconds order alerts stamped with the same time (cerebro's tiebreak).

@@ -19,14 +19,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from shared.domain.models import Collections, Environment, OrderUpdate
+from shared.domain.models import Collections, DecisionStatus, Environment, OrderStatus, OrderUpdate
 from shared.notify.auth_alerts import KINDS as AUTH_ALERT_KINDS
 from shared.notify.auth_alerts import auth_alert_text
 from shared.ports.store import Store, Transaction
 
-RATE_COLLECTION = "notifier_rate"
-SENT_COLLECTION = "notifications_sent"
-RISK_DIGEST_COLLECTION = "risk_refusal_digest"  # one document per chat: the open window and unsent summaries
+RATE_COLLECTION = Collections.NOTIFIER_RATE
+SENT_COLLECTION = Collections.NOTIFICATIONS_SENT
+RISK_DIGEST_COLLECTION = Collections.RISK_REFUSAL_DIGEST
 RISK_DIGEST_SECONDS = 60
 RISK_DIGEST_LEASE_SECONDS = 30  # a digest another instance is sending is left to it this long
 RISK_DIGEST_EXAMPLES = 3
@@ -241,7 +241,7 @@ class NotifierService:
         return None
 
     def _order_update(self, update: OrderUpdate) -> str | None:
-        if update.status == "rejected":
+        if update.status == OrderStatus.REJECTED:
             order = self._store.get(Collections.ORDERS, update.client_order_id) or {}
             where = f" {order.get('account_id', '')} {order.get('order', {}).get('instrument', {}).get('symbol', '')}"
             return f"❌ Order rejected{where.rstrip()}: {update.reason}"
@@ -256,7 +256,7 @@ class NotifierService:
         since = (self._clock() - timedelta(days=1)).isoformat()
         signals = [s for s in self._store.query(Collections.SIGNALS) if s.get("received_at", "") >= since]
         fills = [f for f in self._store.query(Collections.CONFIRMATIONS) if f.get("recorded_at", "") >= since]
-        rejected = sum(1 for s in signals for d in s.get("decisions", []) if d["status"] == "rejected")
+        rejected = sum(1 for s in signals for d in s.get("decisions", []) if d["status"] == DecisionStatus.REJECTED)
         notional = sum(f["quantity"] * f["price"] * f["instrument"]["multiplier"] for f in fills)
         return (f"📊 Last 24h: {len(signals)} signals, {len(fills)} fills ({notional:,.0f} notional), "
                 f"{rejected} account decisions rejected")

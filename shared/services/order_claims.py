@@ -15,14 +15,30 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
-from shared.domain.models import CancelRequest, Collections, Order, OrderUpdate
+from shared.domain.models import CancelRequest, Collections, Order, OrderStatus, OrderUpdate
 from shared.ports.bus import RetryLater
 from shared.ports.store import Store, Transaction
 
-Claim = Literal["new", "recover", "done"]
-UNPLACED = ("decided",)  # booked by cerebro, not yet claimed: nothing reached a broker
+
+class Claim(StrEnum):
+    """What a delivery's claim found it must do with the order."""
+
+    NEW = "new"  # place it
+    RECOVER = "recover"  # look it up at the broker by its client order id first, then place it
+    DONE = "done"  # someone placed or concluded it already
+
+
+class ClaimState(StrEnum):
+    """An order document's status before a broker answers for it (then it holds an OrderStatus)."""
+
+    DECIDED = "decided"  # booked by cerebro, not yet claimed
+    SUBMITTING = "submitting"  # claimed: its owner is placing it under a lease
+
+
+UNPLACED = (ClaimState.DECIDED,)  # booked by cerebro, not yet claimed: nothing reached a broker
 
 
 class OrderInFlight(RetryLater):
@@ -40,7 +56,8 @@ def order_fields(order: Order) -> dict[str, Any]:
 def decided_order(order: Order, now: datetime) -> dict[str, Any]:
     """The document cerebro books for an order it decided (in the transaction that records the
     decision), so the next signal of the same book sees it before any execution claims it."""
-    return {**order_fields(order), "status": "decided", "open": True, "decided_at": now.isoformat(), "attempts": 0}
+    return {**order_fields(order), "status": ClaimState.DECIDED, "open": True, "decided_at": now.isoformat(),
+            "attempts": 0}
 
 
 class OrderClaims:
@@ -51,7 +68,7 @@ class OrderClaims:
         self.owner = uuid.uuid4().hex[:12]  # this process: a claim of another owner is never ours
 
     def claim(self, order: Order) -> Claim:
-        """'new' (place it), 'recover' (look it up at the broker first, then place) or 'done'."""
+        """Whether to place the order, recover it, or leave it (see ``Claim``)."""
         now = self._clock()
 
         def work(tx: Transaction) -> Claim:
@@ -59,11 +76,11 @@ class OrderClaims:
             if record is None or record["status"] in UNPLACED:
                 attempts = (record or {}).get("attempts", 0) + 1
                 tx.set(Collections.ORDERS, order.client_order_id, {
-                    **(record or order_fields(order)), "status": "submitting", "open": True,
+                    **(record or order_fields(order)), "status": ClaimState.SUBMITTING, "open": True,
                     "owner": self.owner, "claimed_at": now.isoformat(), "attempts": attempts})
-                return "new"
-            if record["status"] != "submitting":
-                return "done"
+                return Claim.NEW
+            if record["status"] != ClaimState.SUBMITTING:
+                return Claim.DONE
             age = (now - datetime.fromisoformat(record["claimed_at"])).total_seconds()
             if age < self._lease and not record.get("released"):
                 raise OrderInFlight(f"order {order.client_order_id} is being placed by another delivery",
@@ -71,7 +88,7 @@ class OrderClaims:
             tx.set(Collections.ORDERS, order.client_order_id, {
                 **record, "owner": self.owner, "claimed_at": now.isoformat(), "attempts": record["attempts"] + 1,
                 "released": False})
-            return "recover"
+            return Claim.RECOVER
 
         return self._store.transaction(work)
 
@@ -96,7 +113,7 @@ class OrderClaims:
     def _renew(self, order: Order) -> None:
         def work(tx: Transaction) -> None:
             record = tx.get(Collections.ORDERS, order.client_order_id)
-            if record and record["status"] == "submitting" and record.get("owner") == self.owner:
+            if record and record["status"] == ClaimState.SUBMITTING and record.get("owner") == self.owner:
                 tx.set(Collections.ORDERS, order.client_order_id, {**record, "claimed_at": self._clock().isoformat()})
 
         self._store.transaction(work)
@@ -108,7 +125,7 @@ class OrderClaims:
     def release_orphans(self) -> list[str]:
         """On the start of the embedded stack every earlier owner is dead: release their claims
         so the resumed deliveries recover them now instead of waiting out the lease."""
-        orphans = [r for r in self._store.query(Collections.ORDERS, where={"status": "submitting"})
+        orphans = [r for r in self._store.query(Collections.ORDERS, where={"status": ClaimState.SUBMITTING})
                    if r.get("owner") != self.owner]
         for record in orphans:
             self._store.update(Collections.ORDERS, record["client_order_id"], {"released": True})
@@ -117,7 +134,7 @@ class OrderClaims:
     def cancel_unplaced(self, cancel: CancelRequest) -> OrderUpdate | None:
         """Cancel an order no broker has seen yet (its later deliveries then find it done);
         None when it was no longer unplaced."""
-        update = OrderUpdate(client_order_id=cancel.client_order_id, status="cancelled",
+        update = OrderUpdate(client_order_id=cancel.client_order_id, status=OrderStatus.CANCELLED,
                              reason=f"cancelled before it was placed: {cancel.reason}")
 
         def work(tx: Transaction) -> OrderUpdate | None:
@@ -125,7 +142,7 @@ class OrderClaims:
             if record is None or record["status"] not in UNPLACED:
                 return None
             tx.set(Collections.ORDERS, cancel.client_order_id, {
-                **record, "status": "cancelled", "open": False, "reason": update.reason,
+                **record, "status": OrderStatus.CANCELLED, "open": False, "reason": update.reason,
                 "last_update": update.model_dump(mode="json"), "updated_at": self._clock().isoformat()})
             return update
 

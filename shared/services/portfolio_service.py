@@ -17,7 +17,7 @@ import pandas as pd
 
 from shared.auth.api_keys import Principal
 from shared.domain.errors import RequestRejected
-from shared.domain.models import Account, Allocation, Collections, RiskLimits, Strategy
+from shared.domain.models import Account, Allocation, Collections, RiskLimits, Strategy, StrategyStatus
 from shared.domain.returns_csv import ReturnSeries
 from shared.domain.risk import broker_allocation_breaches
 from shared.portfolio import (
@@ -213,7 +213,7 @@ class PortfolioService:
             if document is None:
                 raise RequestRejected("weights", f"strategy {strategy_id!r} no longer exists", 409, "conflict")
             strategy = Strategy.model_validate(document)
-            if strategy.status == "retired":
+            if strategy.status == StrategyStatus.RETIRED:
                 raise RequestRejected("weights", f"strategy {strategy_id!r} is retired", 409, "conflict")
             for account in accounts:
                 if not strategy.eligible_for(account):

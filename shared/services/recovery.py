@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from shared.domain.models import Collections
+from shared.domain.models import Collections, SignalStatus
 from shared.journey import Journey
 from shared.ports.bus import Bus
 from shared.ports.store import Store, Transaction
@@ -43,8 +43,8 @@ class PipelineRecovery:
             if record is None:
                 continue
             publish_signal(self._bus, record)
-            if record["status"] == "received":  # stored, then the process died before publishing
-                self._store.update(Collections.SIGNALS, signal_id, {"status": "published"})
+            if record["status"] == SignalStatus.RECEIVED:  # stored, then the process died before publishing
+                self._store.update(Collections.SIGNALS, signal_id, {"status": SignalStatus.PUBLISHED})
             self._journey.step(signal_id, f"resumed after a restart (was {record['status']})")
             resumed.append(signal_id)
         return resumed
@@ -69,7 +69,8 @@ class PipelineRecovery:
                 if any(_age(now, entry.get(stamp)) < older_than_seconds for stamp in ("swept_at", "received_at")):
                     continue
                 record = self._store.get(Collections.SIGNALS, entry["signal_id"])
-                if record is None or record["status"] == "held" or not self._stamp_swept(entry["signal_id"], now):
+                if (record is None or record["status"] == SignalStatus.HELD
+                        or not self._stamp_swept(entry["signal_id"], now)):
                     continue  # held for its session, or settled meanwhile
                 publish_signal(self._bus, record)
                 self._journey.step(record["signal_id"], f"swept: still {record['status']} after "
@@ -97,10 +98,10 @@ class PipelineRecovery:
         """Republish the signals held outside their session whose market has opened."""
         now = self._clock()
         released = []
-        for record in self._store.query(Collections.SIGNALS, where={"status": "held"}):
+        for record in self._store.query(Collections.SIGNALS, where={"status": SignalStatus.HELD}):
             if datetime.fromisoformat(record["hold_until"]) > now:
                 continue
-            self._store.update(Collections.SIGNALS, record["signal_id"], {"status": "published"})
+            self._store.update(Collections.SIGNALS, record["signal_id"], {"status": SignalStatus.PUBLISHED})
             publish_signal(self._bus, record)
             self._journey.step(record["signal_id"], "released at the open: deciding now")
             released.append(record["signal_id"])

@@ -17,15 +17,19 @@ from shared.domain.models import (
     Account,
     Collections,
     Instrument,
+    OrderStatus,
     RiskLimits,
     Strategy,
+    StrategyStatus,
     TradingState,
 )
 from shared.ports.store import Store, Transaction
+from shared.services.order_claims import ClaimState
 from shared.services.prices import PriceBook
 
 FUND_CURRENCY = "USD"
-WORKING_STATUSES = ("decided", "submitting", "submitted", "working", "partially_filled")
+WORKING_STATUSES = (ClaimState.DECIDED, ClaimState.SUBMITTING, OrderStatus.SUBMITTED, OrderStatus.WORKING,
+                    OrderStatus.PARTIALLY_FILLED)
 
 
 def trading_state_doc_id(scope: str, scope_id: str = "") -> str:
@@ -88,8 +92,8 @@ class RiskContextReader:
         fund = _strictest(
             (TradingState.HALTED, f"kill switch: {kill.get('reason') or 'on'}") if kill.get("enabled")
             else (TradingState.ACTIVE, ""), _admin_state(states.get("fund"), "fund"))
-        by_status = {"paused": (TradingState.REDUCING, "strategy paused"),
-                     "retired": (TradingState.HALTED, "strategy retired")}
+        by_status = {StrategyStatus.PAUSED: (TradingState.REDUCING, "strategy paused"),
+                     StrategyStatus.RETIRED: (TradingState.HALTED, "strategy retired")}
         strategy_state = _strictest(by_status.get(strategy.status, (TradingState.ACTIVE, "")),
                                     _admin_state(states.get(f"strategy:{strategy.strategy_id}"), "strategy"))
         account_states = {}

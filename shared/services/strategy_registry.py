@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationErro
 
 from shared.auth.api_keys import Principal
 from shared.domain.errors import RequestRejected
-from shared.domain.models import Broker, Collections, SessionPolicy, Strategy
+from shared.domain.models import Broker, Collections, SessionPolicy, Strategy, StrategyStatus
 from shared.domain.returns_csv import ReturnsCsvError, parse_returns_csv
 from shared.ports.store import Store
 from shared.services.ingest import hash_passphrase
@@ -98,7 +98,7 @@ class StrategyRegistry:
                                   "forbidden")
         passphrase = secrets.token_urlsafe(24)
         digest, salt = hash_passphrase(passphrase)
-        strategy = Strategy(**spec.model_dump(exclude={"owner"}), owner=owner, status="candidate",
+        strategy = Strategy(**spec.model_dump(exclude={"owner"}), owner=owner, status=StrategyStatus.CANDIDATE,
                             passphrase_hash=digest, passphrase_salt=salt)
         if not self._store.create(Collections.STRATEGIES, strategy.strategy_id, strategy.model_dump(mode="json")):
             raise RequestRejected("strategy_id", f"{spec.strategy_id!r} already exists", 409, "conflict")
@@ -131,8 +131,10 @@ class StrategyRegistry:
         if caller.role == "developer" and set(fields) - {"status", "name", "instruments"}:
             field = sorted(set(fields) - {"status", "name", "instruments"})[0]
             raise RequestRejected(field, "only an admin changes capital and eligibility", 403, "forbidden")
-        if strategy.status == "retired" and fields:
+        if strategy.status == StrategyStatus.RETIRED and fields:
             raise RequestRejected("status", "the strategy is retired", 409, "conflict")
+        if "status" in fields:  # model_copy does not validate: keep the field a StrategyStatus
+            fields["status"] = StrategyStatus(fields["status"])
         updated = strategy.model_copy(update=fields)
         self._store.put(Collections.STRATEGIES, strategy_id, updated.model_dump(mode="json"))
         return updated

@@ -1,6 +1,7 @@
-"""Every Firestore query the code makes that needs a composite index has one in Terraform, and
-Terraform declares no index nothing uses. The emulator does not enforce indexes, so a
-missing one (strategies(owner, strategy_id) once) shows only in production, as an error.
+"""The composite indexes the schema lists (shared/domain/schema.py INDEXES) are exactly the ones
+Terraform declares, and exactly the ones the code's queries need: no query lacks one, and no
+index is kept that nothing uses. The emulator does not enforce indexes, so a missing one
+(strategies(owner, strategy_id) once) shows only in production, as an error.
 
 Firestore serves equality filters alone, or one ordering alone, from its automatic
 single-field indexes; equality filters plus an ordering on another field need a composite
@@ -9,28 +10,17 @@ index: the equality fields, then the ordered field in the query's direction."""
 from __future__ import annotations
 
 import ast
-import importlib
+import dataclasses
+import functools
+
+import pytest
 
 from devstack.processes import REPO_ROOT
+from shared.domain import schema
+from tests.infra.store_calls import constant
 from tests.infra.terraform_model import platform_locals, unquote
 
-
-def _constant(module: str, node: ast.AST | None, imports: dict[str, str]) -> object:
-    """A literal, Collections.X, or a module-level constant; None when it is not one."""
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-        owner = _constant(module, node.value, imports)
-        value = getattr(owner, node.attr, None)
-        return getattr(value, "value", value)
-    if isinstance(node, ast.Name):
-        source = imports.get(node.id, f"{module}.{node.id}")
-        owner, _, name = source.rpartition(".")
-        try:
-            return getattr(importlib.import_module(owner), name)
-        except (ImportError, AttributeError):
-            return None
-    return None
+IndexShape = tuple[str, frozenset[str], str, str]  # collection, equality fields, ordered field, direction
 
 
 def _where_variants(func: ast.AST, node: ast.AST | None) -> list[frozenset[str]] | None:
@@ -64,6 +54,7 @@ def _where_variants(func: ast.AST, node: ast.AST | None) -> list[frozenset[str]]
     return None
 
 
+@functools.cache
 def code_queries() -> tuple[set[tuple[str, frozenset[str], str, str]], list[str]]:
     """(collection, equality fields, ordered field, direction) of each query needing a composite
     index, and the queries whose shape cannot be read (reported, never guessed)."""
@@ -83,9 +74,9 @@ def code_queries() -> tuple[set[tuple[str, frozenset[str], str, str]], list[str]
                 keywords = {k.arg: k.value for k in call.keywords}
                 where = keywords.get("where", call.args[1] if len(call.args) > 1 else None)
                 order = keywords.get("order_by", call.args[2] if len(call.args) > 2 else None)
-                descending = _constant(module, keywords.get("descending"), imports) or False
+                descending = constant(module, keywords.get("descending"), imports) or False
                 variants = _where_variants(func, where)
-                order_by = _constant(module, order, imports) if order is not None else None
+                order_by = constant(module, order, imports) if order is not None else None
                 place = f"{path.relative_to(REPO_ROOT)}:{call.lineno}"
                 if variants is None or (order is not None and not isinstance(order_by, str)):
                     if order is not None and where is not None:
@@ -93,7 +84,7 @@ def code_queries() -> tuple[set[tuple[str, frozenset[str], str, str]], list[str]
                     continue
                 if order_by is None:
                     continue
-                collection = _constant(module, call.args[0], imports)
+                collection = constant(module, call.args[0], imports)
                 for fields in variants:
                     if fields and order_by not in fields:
                         if not isinstance(collection, str):
@@ -103,14 +94,34 @@ def code_queries() -> tuple[set[tuple[str, frozenset[str], str, str]], list[str]
     return needed, unreadable
 
 
-def declared_indexes() -> set[tuple[str, frozenset[str], str, str]]:
-    declared = set()
-    for spec in platform_locals()["composite_indexes"].values():
+def declared_indexes() -> dict[str, IndexShape]:
+    """Terraform's local.composite_indexes (firestore.tf), by key."""
+    declared = {}
+    for name, spec in platform_locals()["composite_indexes"].items():
         fields = [(unquote(f), unquote(o)) for f, o in spec["fields"]]
         *equalities, (ordered, direction) = fields
         assert all(o == "ASCENDING" for _f, o in equalities)
-        declared.add((unquote(spec["collection"]), frozenset(f for f, _o in equalities), ordered, direction))
+        collection = unquote(spec["collection"])
+        declared[unquote(name)] = (collection, frozenset(f for f, _o in equalities), ordered, direction)
     return declared
+
+
+def schema_indexes(indexes: tuple[schema.CompositeIndex, ...] | None = None) -> dict[str, IndexShape]:
+    """The schema's INDEXES, by name, in the shape the other two sources give."""
+    return {i.name: (i.collection.value, frozenset(i.equalities), i.ordered, i.direction)
+            for i in (schema.INDEXES if indexes is None else indexes)}
+
+
+def index_mismatches(indexes: tuple[schema.CompositeIndex, ...] | None = None) -> list[str]:
+    """Where the schema's indexes differ from Terraform's and from what the queries need."""
+    listed, declared, (needed, _) = schema_indexes(indexes), declared_indexes(), code_queries()
+    problems = [f"{name}: schema {listed.get(name)} != terraform {declared.get(name)}"
+                for name in sorted(set(listed) | set(declared)) if listed.get(name) != declared.get(name)]
+    problems += [f"a query needs {shape}, the schema lists none"
+                 for shape in sorted(needed - set(listed.values()), key=str)]
+    problems += [f"the schema lists {name}, no query needs it" for name, shape in sorted(listed.items())
+                 if shape not in needed]
+    return problems
 
 
 def test_every_query_shape_is_readable():
@@ -120,4 +131,17 @@ def test_every_query_shape_is_readable():
 def test_every_query_that_needs_a_composite_index_has_one_and_no_other_is_declared():
     needed, _ = code_queries()
     assert ("strategies", frozenset({"owner"}), "strategy_id", "ASCENDING") in needed
-    assert needed == declared_indexes()
+    assert set(declared_indexes().values()) == needed
+
+
+def test_the_schema_lists_exactly_terraforms_indexes_and_the_queries_needs():
+    assert index_mismatches() == []
+
+
+@pytest.mark.parametrize("index", schema.INDEXES, ids=lambda i: i.name)
+def test_the_check_reads_the_schema(index: schema.CompositeIndex):
+    """Dropping or changing an index in the schema alone is caught: the check reads the schema."""
+    without = tuple(i for i in schema.INDEXES if i is not index)
+    assert any(index.name in problem for problem in index_mismatches(without))
+    flipped = dataclasses.replace(index, direction="ASCENDING" if index.direction == "DESCENDING" else "DESCENDING")
+    assert index_mismatches((*without, flipped))

@@ -22,6 +22,7 @@ from ib_async import IB, Contract, Trade
 
 from shared.domain.instruments import InstrumentSpec
 from shared.domain.models import AccountSnapshot, Instrument, Order, OrderType, OrderUpdate, Quote
+from shared.domain.schema import Collections
 from shared.ports.broker import BrokerClient, BrokerError
 from shared.ports.store import Store
 
@@ -31,8 +32,8 @@ from .market_data import LAST_FILL_SOURCE, SNAPSHOT_SOURCE, fx_snapshot, last_ex
 from .parsing import account_snapshot, has_bracket, order_update, position_key, to_bracket, to_contract, to_ib_order
 
 log = logging.getLogger(__name__)
-OPEN_ORDERS = "ibkr_orders"  # every order we sent, by client order id (for lookups and take_updates)
-CONTRACTS = "ibkr_contracts"  # conId -> the instrument key we traded it as (for reconciliation)
+OPEN_ORDERS = Collections.IBKR_ORDERS  # every order we sent, by client order id (for lookups and take_updates)
+CONTRACTS = Collections.IBKR_CONTRACTS  # conId -> the instrument key we traded it as (for reconciliation)
 _VALUE_TAGS = ("NetLiquidation", "TotalCashValue", "MaintMarginReq", "AvailableFunds", "GrossPositionValue")
 _PENDING = ("PendingSubmit", "ApiPending")
 _SNAPSHOTS_AT_ONCE = 10  # IB paces requests; a few concurrent snapshots keep a poll short

@@ -30,13 +30,14 @@ from shared.domain.models import (
     Side,
 )
 from shared.domain.protection import ProtectiveLeg, protective_orders
+from shared.domain.schema import Collections
 from shared.ports.broker import BrokerError
 from shared.ports.store import Document, Store, Transaction
 
 from .instruments import KiteInstrument
 from .parsing import order_update
 
-ZERODHA_GTTS = "zerodha_gtts"  # one document per protective leg, keyed by the leg's client order id
+ZERODHA_GTTS = Collections.ZERODHA_GTTS  # one document per protective leg, keyed by the leg's client order id
 RETRY_PLACING_AFTER = timedelta(seconds=60)  # far longer than a Kite call may take
 KITE_FAILURES = (kite_errors.KiteException, requests.RequestException)
 _REFUSED = (kite_errors.InputException, kite_errors.OrderException)  # asking again gets the same answer

@@ -18,6 +18,7 @@ from kiteconnect import exceptions as kite_errors
 
 from shared.domain.instruments import InstrumentSpec
 from shared.domain.models import AccountSnapshot, Instrument, Order, OrderType, OrderUpdate, Quote
+from shared.domain.schema import Collections
 from shared.ports.broker import BrokerClient, BrokerError
 from shared.ports.store import Store
 
@@ -28,8 +29,8 @@ from .parsing import account_snapshot, order_update, parse_quote
 from .session import ZerodhaSessionExpired, ZerodhaSessions
 from .tokens import TokenCipher
 
-OPEN_ORDERS = "zerodha_open_orders"  # orders still working, for take_updates
-CONTRACTS = "zerodha_contracts"  # Kite's EXCHANGE:TRADINGSYMBOL -> the instrument key and lot size we traded
+OPEN_ORDERS = Collections.ZERODHA_OPEN_ORDERS  # orders still working, for take_updates
+CONTRACTS = Collections.ZERODHA_CONTRACTS  # Kite's EXCHANGE:TRADINGSYMBOL -> the instrument key and lot size we traded
 _ORDER_TYPES = {OrderType.MARKET: "MARKET", OrderType.LIMIT: "LIMIT", OrderType.STOP: "SL-M"}
 _TRANSIENT = (requests.Timeout, requests.ConnectionError, kite_errors.NetworkException,
               kite_errors.GeneralException, kite_errors.DataException)

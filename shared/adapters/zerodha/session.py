@@ -16,13 +16,14 @@ from datetime import datetime
 
 from kiteconnect import KiteConnect
 
+from shared.domain.schema import Collections
 from shared.ports.broker import BrokerError
 from shared.ports.store import Store
 
 from .config import ZerodhaAccountConfig, ZerodhaConfig
 from .tokens import TokenCipher
 
-SESSIONS = "broker_sessions"
+SESSIONS = Collections.BROKER_SESSIONS
 
 
 class ZerodhaSessionExpired(BrokerError):

@@ -11,8 +11,9 @@ resource "google_firestore_database" "main" {
 }
 
 # Queries that filter on fields by equality and order by another need a composite index
-# (equality fields ascending, then the order field). tests/infra/test_firestore_indexes.py
-# reads every store.query(...) in the code and checks this map holds exactly the ones it needs.
+# (equality fields ascending, then the order field). shared/domain/schema.py lists them (INDEXES);
+# tests/infra/test_firestore_indexes.py checks this map equals that list and that the list holds
+# exactly what every store.query(...) in the code needs.
 locals {
   composite_indexes = {
     strategies_by_owner        = { collection = "strategies", fields = [["owner", "ASCENDING"], ["strategy_id", "ASCENDING"]] }
