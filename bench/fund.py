@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shared.adapters.broker_mock import MockBroker
+from shared.adapters.brokers.mock import MockBroker
 from shared.demo_instruments import paper_equity
 from shared.domain.instruments import InstrumentSpec
 from shared.domain.models import (

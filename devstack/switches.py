@@ -6,7 +6,7 @@ the stack starts, so the switch is enforced where orders are placed, not only by
 
 from __future__ import annotations
 
-from shared.adapters.broker_mock import ACCOUNTS as MOCK_ACCOUNTS
+from shared.adapters.brokers.mock import ACCOUNTS as MOCK_ACCOUNTS
 from shared.bootstrap import Services
 from shared.config import Settings
 from shared.domain.models import Account, Broker, Collections

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, timedelta
 
-from shared.adapters.broker_mock import MockBroker
+from shared.adapters.brokers.mock import MockBroker
 from shared.auth.api_keys import ApiKeys
 from shared.demo_instruments import DEMO_FX_RATES, DEMO_INSTRUMENTS
 from shared.domain.models import (

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from shared.adapters.brokers.registry import bridge_topics
 from shared.domain.models import (
     KILL_SWITCH_DOC,
     CancelRequest,
@@ -32,7 +33,9 @@ from shared.services.order_claims import OrderClaims, OrderInFlight
 
 __all__ = ["BRIDGED", "ExecutionService", "OrderInFlight"]
 
-BRIDGED = {"ibkr": Topics.IBKR_ORDERS}
+# Remote broker -> the topic its bridge takes orders and cancels from (a declared property of
+# each broker in the registry: IBKR's connection lives on the gateway VM).
+BRIDGED: dict[str, str] = bridge_topics()
 
 
 class ExecutionService:

@@ -13,9 +13,9 @@ import pytest
 from ib_async import Contract, ContractDetails, Forex, Future, Stock
 
 from gateway_vm.bridge import IbkrBridge
+from shared.adapters.brokers.ibkr import ContractImportError, IbkrBroker, IbkrConfig, IbkrConnection, spec_from_details
+from shared.adapters.brokers.ibkr.parsing import to_contract
 from shared.adapters.bus_inprocess import InProcessBus
-from shared.adapters.ibkr import ContractImportError, IbkrBroker, IbkrConfig, IbkrConnection, spec_from_details
-from shared.adapters.ibkr.parsing import to_contract
 from shared.adapters.store_sqlite import SqliteStore
 from shared.domain.instruments import InstrumentSpec
 from shared.domain.models import (

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.adapters.ibkr import IbkrBroker
+from shared.adapters.brokers.ibkr import IbkrBroker
 from shared.adapters.store_sqlite import SqliteStore
 from shared.domain.models import (
     Broker,
@@ -61,7 +61,7 @@ def updates_until(broker: IbkrBroker, *final: str, timeout: float = 10.0) -> dic
 
 
 def test_a_bracket_goes_to_ib_as_parent_take_profit_and_stop_loss_in_one_oca_group(broker, tws):
-    assert IbkrBroker.supports_brackets
+    assert IbkrBroker.capabilities.brackets
     update = broker.place_order(entry("mt-br-1"))
     assert (update.client_order_id, update.status, update.filled_quantity) == ("mt-br-1", "filled", 10)
     parent, take_profit, stop_loss = tws.placed

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.adapters.ibkr import IbkrBroker, IbkrConfig
+from shared.adapters.brokers.ibkr import IbkrBroker, IbkrConfig
 from shared.adapters.store_sqlite import SqliteStore
 from shared.domain.models import AssetClass, Broker, Instrument, Order, Side
 from tests.brokers.conftest import ibkr_connection

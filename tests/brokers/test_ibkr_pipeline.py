@@ -11,8 +11,8 @@ import requests
 
 from devstack.embedded import create_app
 from gateway_vm.bridge import IbkrBridge
+from shared.adapters.brokers.ibkr import IbkrBroker, IbkrConfig, IbkrConnection
 from shared.adapters.bus_inprocess import InProcessBus
-from shared.adapters.ibkr import IbkrBroker, IbkrConfig, IbkrConnection
 from shared.adapters.store_sqlite import SqliteStore
 from shared.bootstrap import Services, build_services
 from shared.config import Settings

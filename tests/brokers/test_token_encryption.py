@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 
 from devstack.embedded import create_app
-from shared.adapters.bus_inprocess import InProcessBus
-from shared.adapters.store_sqlite import SqliteStore
-from shared.adapters.zerodha import (
+from shared.adapters.brokers.zerodha import (
     TokenCipher,
     TokenKeyError,
     ZerodhaAccountConfig,
@@ -22,8 +20,10 @@ from shared.adapters.zerodha import (
     ZerodhaConfig,
     load_instruments,
 )
-from shared.adapters.zerodha.session import SESSIONS
-from shared.adapters.zerodha.tokens import key_id
+from shared.adapters.brokers.zerodha.session import SESSIONS
+from shared.adapters.brokers.zerodha.tokens import key_id
+from shared.adapters.bus_inprocess import InProcessBus
+from shared.adapters.store_sqlite import SqliteStore
 from shared.bootstrap import build_services
 from shared.config import Settings
 from shared.demo import DEMO_API_KEYS, seed_demo_fund

@@ -8,8 +8,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from shared.adapters.store_sqlite import SqliteStore
-from shared.adapters.zerodha import (
+from shared.adapters.brokers.zerodha import (
     InstrumentBook,
     ZerodhaAccountConfig,
     ZerodhaBroker,
@@ -18,6 +17,7 @@ from shared.adapters.zerodha import (
     load_instruments,
     specs_from_dump,
 )
+from shared.adapters.store_sqlite import SqliteStore
 from shared.domain.instruments import InstrumentMaster
 from shared.domain.models import AssetClass, Broker, Instrument, Order, OrderType, Side, client_order_id
 from shared.ports.broker import BrokerError

@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from shared.adapters.brokers.zerodha import (
+    ZERODHA_GTTS,
+    ZerodhaAccountConfig,
+    ZerodhaBroker,
+    ZerodhaConfig,
+    load_instruments,
+)
 from shared.adapters.store_sqlite import SqliteStore
-from shared.adapters.zerodha import ZERODHA_GTTS, ZerodhaAccountConfig, ZerodhaBroker, ZerodhaConfig, load_instruments
 from shared.domain.models import (
     Broker,
     OrderType,
@@ -55,7 +61,7 @@ def by_id(updates: list[OrderUpdate]) -> dict[str, OrderUpdate]:
 
 def test_a_filled_entry_gets_one_oco_gtt_in_units_at_its_levels(broker, kite, tmp_path, clock):
     fake, _ = kite
-    assert ZerodhaBroker.supports_brackets
+    assert ZerodhaBroker.capabilities.brackets
     entry = order(stop_loss=1250.0, take_profit=1400.0)
     assert broker.place_order(entry).status == "filled"
     (gtt,) = fake.gtts.values()

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import pytest
 
 from devstack.embedded import create_app
-from shared.adapters.broker_mock import ORDERS as MOCK_ORDERS
+from shared.adapters.brokers.mock import ORDERS as MOCK_ORDERS
 from shared.bootstrap import Services
 from shared.demo import DEMO_API_KEYS
 from shared.domain.models import (

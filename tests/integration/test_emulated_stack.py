@@ -126,8 +126,8 @@ def test_an_ibkr_order_goes_through_pub_sub_to_the_bridge_and_fills(stack, servi
     from datetime import UTC, datetime
 
     from gateway_vm.bridge import IbkrBridge
+    from shared.adapters.brokers.ibkr import IbkrBroker, IbkrConfig, IbkrConnection
     from shared.adapters.bus_pubsub import PubSubBus
-    from shared.adapters.ibkr import IbkrBroker, IbkrConfig, IbkrConnection
     from shared.domain.models import Account, Allocation, Broker
     from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
     from tests.brokers.fake_tws import FakeTws

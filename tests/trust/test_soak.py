@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from devstack.embedded import create_app
-from shared.adapters.broker_mock import ACCOUNTS as BROKER_ACCOUNTS
-from shared.adapters.broker_mock import ORDERS as BROKER_ORDERS
+from shared.adapters.brokers.mock import ACCOUNTS as BROKER_ACCOUNTS
+from shared.adapters.brokers.mock import ORDERS as BROKER_ORDERS
 from shared.adapters.bus_inprocess import InProcessBus
 from shared.adapters.store_sqlite import SqliteStore
 from shared.bootstrap import Services, build_services

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.adapters.broker_mock import MockBroker, MockBrokerConfig
+from shared.adapters.brokers.mock import MockBroker, MockBrokerConfig
 from shared.adapters.store_sqlite import SqliteStore
 from shared.domain.instruments import InstrumentSpec
 from shared.domain.models import (

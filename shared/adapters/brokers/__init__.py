@@ -1,0 +1,17 @@
+"""Every broker adapter, one package each in the same file set (config, execution, parsing,
+factory), and the registry that knows them and builds them."""
+
+from .registry import (
+    BROKERS,
+    BrokerContext,
+    BrokerEntry,
+    UnknownBroker,
+    bridge_topics,
+    broker_entry,
+    build_broker,
+    build_local_brokers,
+    known_brokers,
+)
+
+__all__ = ["BROKERS", "BrokerContext", "BrokerEntry", "UnknownBroker", "bridge_topics", "broker_entry",
+           "build_broker", "build_local_brokers", "known_brokers"]
