@@ -37,22 +37,22 @@ class AccountPoller:
         results = {}
         for document in self._store.query(Collections.ACCOUNTS):
             account = Account.model_validate(document)
-            if account.broker.value not in self._brokers and (self._only_configured or account.broker.value in BRIDGED):
+            if account.broker not in self._brokers and (self._only_configured or account.broker in BRIDGED):
                 continue  # polled where its connection lives (IBKR: the gateway VM's bridge)
             results[account.account_id] = self.poll(account)
         return results
 
     def poll(self, account: Account) -> str:
-        broker = self._brokers.get(account.broker.value)
+        broker = self._brokers.get(account.broker)
         if broker is None:
-            return f"no {account.broker.value} broker configured"
+            return f"no {account.broker} broker configured"
         try:
             snapshot = broker.account_snapshot(account.account_id)
         except BrokerSessionExpired as error:
             log.warning("snapshot of %s failed: %s", account.account_id, error)
             # Cerebro will refuse this account once its snapshot ages: tell a human now.
             self._bus.publish(Topics.NOTIFICATIONS, {"kind": "broker_session_expired",
-                                                     "broker": account.broker.value,
+                                                     "broker": account.broker,
                                                      "account_id": account.account_id})
             return str(error)
         except BrokerError as error:

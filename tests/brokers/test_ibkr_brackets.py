@@ -14,7 +14,6 @@ import pytest
 from shared.adapters.brokers.ibkr import IbkrBroker
 from shared.adapters.store_sqlite import SqliteStore
 from shared.domain.models import (
-    Broker,
     Instrument,
     Order,
     OrderType,
@@ -40,7 +39,7 @@ def broker(tws: FakeTws, tmp_path) -> Iterator[IbkrBroker]:
 def entry(client_order_id: str, **changes: object) -> Order:
     fields: dict[str, object] = {"stop_loss": 180.0, "take_profit": 205.0, **changes}
     return Order(client_order_id=client_order_id, signal_id="sig-bracket", strategy_id="momentum_us",
-                 account_id="DU111111", broker=Broker.IBKR, instrument=AAPL, side=Side.BUY, quantity=10,
+                 account_id="DU111111", broker="ibkr", instrument=AAPL, side=Side.BUY, quantity=10,
                  reference_price=190.0, **fields)
 
 

@@ -16,7 +16,6 @@ from shared.adapters.brokers.zerodha import (
 )
 from shared.adapters.store_sqlite import SqliteStore
 from shared.domain.models import (
-    Broker,
     OrderType,
     OrderUpdate,
     Side,
@@ -119,7 +118,7 @@ def test_the_stop_fills_once_and_the_target_is_cancelled(broker, kite):
         "filled", 10, kite_order_id)
     (fill,) = updates[stop].fills
     assert (fill.client_order_id, fill.signal_id, fill.strategy_id, fill.account_id, fill.broker) == (
-        stop, entry.signal_id, entry.strategy_id, "ZD-1", Broker.ZERODHA)
+        stop, entry.signal_id, entry.strategy_id, "ZD-1", "zerodha")
     assert (fill.side, fill.quantity, fill.price, fill.instrument) == (Side.SELL, 10, 1249.0, entry.instrument)
     assert updates[target].status == "cancelled" and "other leg" in updates[target].reason
     assert broker.take_updates() == []

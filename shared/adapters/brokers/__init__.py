@@ -5,13 +5,15 @@ from .registry import (
     BROKERS,
     BrokerContext,
     BrokerEntry,
+    KnownBroker,
     UnknownBroker,
     bridge_topics,
     broker_entry,
     build_broker,
     build_local_brokers,
     known_brokers,
+    require_known,
 )
 
-__all__ = ["BROKERS", "BrokerContext", "BrokerEntry", "UnknownBroker", "bridge_topics", "broker_entry",
-           "build_broker", "build_local_brokers", "known_brokers"]
+__all__ = ["BROKERS", "BrokerContext", "BrokerEntry", "KnownBroker", "UnknownBroker", "bridge_topics", "broker_entry",
+           "build_broker", "build_local_brokers", "known_brokers", "require_known"]

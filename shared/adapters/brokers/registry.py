@@ -12,9 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import import_module
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from shared.domain.models import Topics
+from pydantic import AfterValidator
+
+from shared.domain.models import BrokerName, Topics
 from shared.ports.broker import BrokerClient
 from shared.ports.store import Store
 
@@ -102,3 +104,13 @@ def build_local_brokers(context: BrokerContext) -> dict[str, BrokerClient]:
 def bridge_topics() -> dict[str, str]:
     """Remote broker -> the topic its bridge takes orders and cancels from."""
     return {name: entry.bridge_topic for name, entry in BROKERS.items() if entry.bridge_topic is not None}
+
+
+def require_known(name: str) -> str:
+    """A pydantic validator: the name of a broker the registry can build (UnknownBroker otherwise)."""
+    broker_entry(name)
+    return name
+
+
+# A broker name in a request: the domain's open BrokerName, checked against the registry.
+KnownBroker = Annotated[BrokerName, AfterValidator(require_known)]

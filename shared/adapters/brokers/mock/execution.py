@@ -24,7 +24,6 @@ from shared.domain.instruments import InstrumentSpec
 from shared.domain.models import (
     AccountSnapshot,
     AssetClass,
-    Broker,
     Fill,
     Instrument,
     Order,
@@ -226,7 +225,7 @@ class MockBroker(BrokerClient):
         tx.set(ACCOUNTS, order.account_id, new_account)
         fill = Fill(
             exec_id=f"{order_key}:1", client_order_id=order.client_order_id, signal_id=order.signal_id,
-            strategy_id=order.strategy_id, account_id=order.account_id, broker=Broker.MOCK,
+            strategy_id=order.strategy_id, account_id=order.account_id, broker=self.name,
             instrument=instrument, side=order.side, quantity=order.quantity, price=price,
             commission=commission, filled_at=self._clock(),
         )

@@ -9,7 +9,6 @@ from shared.adapters.store_sqlite import SqliteStore
 from shared.domain.instruments import InstrumentSpec
 from shared.domain.models import (
     AssetClass,
-    Broker,
     Instrument,
     Order,
     OrderType,
@@ -39,7 +38,7 @@ def broker(tmp_path) -> MockBroker:
 def order(instrument: Instrument = AAPL, side: Side = Side.BUY, quantity: float = 100, signal: str = "s1",
           **fields: object) -> Order:
     return Order(client_order_id=client_order_id(signal, "ACC", instrument.key), signal_id=signal,
-                 strategy_id="strat", account_id="ACC", broker=Broker.MOCK, instrument=instrument, side=side,
+                 strategy_id="strat", account_id="ACC", broker="mock", instrument=instrument, side=side,
                  quantity=quantity, **fields)
 
 
