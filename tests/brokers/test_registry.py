@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from devstack.processes import REPO_ROOT
 from shared.adapters.brokers import (
     BrokerContext,
     KnownBroker,
@@ -68,3 +71,14 @@ def test_each_broker_declares_its_capabilities():
 def test_an_expired_zerodha_session_is_the_ports_session_expired():
     error = ZerodhaSessionExpired("ZD-1")
     assert isinstance(error, BrokerSessionExpired) and isinstance(error, BrokerError) and not error.retryable
+
+
+def test_a_fund_without_zerodha_accounts_never_imports_kiteconnect(tmp_path):
+    """The registry asks whether a broker is configured before loading its factory (and SDK)."""
+    code = ("import sys; from shared.adapters.brokers import BrokerContext, build_local_brokers; "
+            "from shared.adapters.store_sqlite import SqliteStore; from shared.config import Settings; "
+            f"build_local_brokers(BrokerContext(SqliteStore({str(tmp_path / 's.sqlite')!r}), Settings(), None)); "
+            "print(sorted(m for m in ('kiteconnect', 'ib_async') if m in sys.modules))")
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           cwd=REPO_ROOT).stdout.strip()
+    assert found == "[]"

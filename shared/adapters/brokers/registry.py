@@ -40,6 +40,8 @@ class BrokerEntry:
     name: str
     load: Callable[[], BrokerFactory]  # imports the broker's factory module and returns its build
     bridge_topic: Topics | None = None  # set: remote, built only in its bridge, reached over this topic
+    # Asked before ``load``, so a fund that configures no account here never imports its SDK.
+    configured: Callable[[Settings], bool] = lambda settings: True
 
     @property
     def remote(self) -> bool:
@@ -62,6 +64,10 @@ def _zerodha() -> BrokerFactory:
     return factory.build
 
 
+def _zerodha_configured(settings: Settings) -> bool:
+    return bool(settings.zerodha_accounts)
+
+
 def _ibkr() -> BrokerFactory:
     # Imported by name, not statement: only the gateway VM's bridge builds it (with the whole
     # repository installed), and a visible import would put ib_async into every Cloud Function's
@@ -72,7 +78,7 @@ def _ibkr() -> BrokerFactory:
 BROKERS: dict[str, BrokerEntry] = {
     entry.name: entry for entry in (
         BrokerEntry("mock", _mock),
-        BrokerEntry("zerodha", _zerodha),
+        BrokerEntry("zerodha", _zerodha, configured=_zerodha_configured),
         BrokerEntry("ibkr", _ibkr, bridge_topic=Topics.IBKR_ORDERS),
     )
 }
@@ -97,7 +103,8 @@ def build_broker(name: str, context: BrokerContext) -> BrokerClient | None:
 
 def build_local_brokers(context: BrokerContext) -> dict[str, BrokerClient]:
     """Every configured broker this process talks to directly (remote ones live in their bridge)."""
-    built = {name: build_broker(name, context) for name, entry in BROKERS.items() if not entry.remote}
+    built = {name: build_broker(name, context) for name, entry in BROKERS.items()
+             if not entry.remote and entry.configured(context.settings)}
     return {name: broker for name, broker in built.items() if broker is not None}
 
 
