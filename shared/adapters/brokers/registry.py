@@ -14,7 +14,7 @@ from datetime import datetime
 from importlib import import_module
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, WithJsonSchema
 
 from shared.domain.models import BrokerName, Topics
 from shared.ports.broker import BrokerClient
@@ -119,5 +119,7 @@ def require_known(name: str) -> str:
     return name
 
 
-# A broker name in a request: the domain's open BrokerName, checked against the registry.
-KnownBroker = Annotated[BrokerName, AfterValidator(require_known)]
+# A broker name in a request: the domain's open BrokerName, checked against the registry (and
+# documented as the list of known brokers, as the API's schema listed them before).
+KnownBroker = Annotated[BrokerName, AfterValidator(require_known),
+                        WithJsonSchema({"enum": list(BROKERS), "title": "Broker", "type": "string"})]
