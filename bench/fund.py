@@ -6,14 +6,13 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shared.adapters.broker_mock import MockBroker
+from shared.adapters.brokers.mock import MockBroker
 from shared.demo_instruments import paper_equity
 from shared.domain.instruments import InstrumentSpec
 from shared.domain.models import (
     RISK_LIMITS_DOC,
     Account,
     Allocation,
-    Broker,
     Collections,
     SessionPolicy,
     Strategy,
@@ -43,7 +42,7 @@ def seed_bench_fund(store: Store, broker: MockBroker, accounts: int) -> list[str
     account_ids = [f"BENCH-{i:03d}" for i in range(accounts)]
     for account_id in account_ids:
         broker.open_account(account_id, 10_000_000.0)
-        store.put(Collections.ACCOUNTS, account_id, Account(account_id=account_id, broker=Broker.MOCK).model_dump(
+        store.put(Collections.ACCOUNTS, account_id, Account(account_id=account_id, broker="mock").model_dump(
             mode="json"))
     for symbol in SYMBOLS:
         broker.list_instrument(bench_instrument(symbol), 100.0)
@@ -103,7 +102,7 @@ def seed_bench_strategies(store: Store, broker: MockBroker, strategies: int, acc
     account_ids = [f"BENCH-{i:03d}" for i in range(accounts)]
     for account_id in account_ids:
         broker.open_account(account_id, 10_000_000.0)
-        store.put(Collections.ACCOUNTS, account_id, Account(account_id=account_id, broker=Broker.MOCK).model_dump(
+        store.put(Collections.ACCOUNTS, account_id, Account(account_id=account_id, broker="mock").model_dump(
             mode="json"))
     for symbol in SYMBOLS:
         broker.list_instrument(bench_instrument(symbol), 100.0)

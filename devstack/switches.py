@@ -6,10 +6,10 @@ the stack starts, so the switch is enforced where orders are placed, not only by
 
 from __future__ import annotations
 
-from shared.adapters.broker_mock import ACCOUNTS as MOCK_ACCOUNTS
+from shared.adapters.brokers.mock import ACCOUNTS as MOCK_ACCOUNTS
 from shared.bootstrap import Services
 from shared.config import Settings
-from shared.domain.models import Account, Broker, Collections
+from shared.domain.models import Account, Collections
 
 PAPER_CASH = 1_000_000.0  # a paper account's cash when its real account has never been polled
 
@@ -45,7 +45,7 @@ def open_paper_accounts(services: Services) -> list[str]:
     opened = []
     for document in services.store.query(Collections.ACCOUNTS):
         account = Account.model_validate(document)
-        if account.broker is Broker.MOCK or services.store.get(MOCK_ACCOUNTS, account.account_id) is not None:
+        if account.broker == "mock" or services.store.get(MOCK_ACCOUNTS, account.account_id) is not None:
             continue
         cash = account.snapshot.equity if account.snapshot else PAPER_CASH
         services.mock_broker.open_account(account.account_id, cash, account.base_currency)

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.adapters.broker_mock import MockBroker, MockBrokerConfig
+from shared.adapters.brokers import BrokerContext, build_broker, build_local_brokers, known_brokers
+from shared.adapters.brokers.mock import MockBroker
 from shared.auth.api_keys import ApiKeys
 from shared.auth.rate_limit import RateLimiter
 from shared.config import Settings
-from shared.domain.models import Broker, CancelRequest, Order, OrderUpdate, StandardizedSignal, Topics
+from shared.domain.models import CancelRequest, Order, OrderUpdate, StandardizedSignal, Topics
 from shared.journey import configure as configure_journey
 from shared.ports.broker import BrokerClient
 from shared.ports.bus import Bus, Message
@@ -171,14 +172,7 @@ def build_services(
     configure_journey(settings.log_dir, settings.structured_logs)
     store = store or build_store(settings)
     bus = bus or build_bus(settings)
-    brokers: dict[str, BrokerClient] = {
-        "mock": MockBroker(store, MockBrokerConfig(slippage_bps=settings.mock_slippage_bps,
-                                                   commission_per_unit=settings.mock_commission_per_unit), clock),
-    }
-    if settings.use_mock_broker:  # paper run: every account's orders go to the Mock, whatever its broker
-        brokers.update({broker.value: brokers["mock"] for broker in Broker})
-    elif (zerodha := _zerodha(settings, store, clock)) is not None:
-        brokers["zerodha"] = zerodha
+    brokers = build_brokers(settings, store, clock)
     instruments = InstrumentCatalog(store, clock)
     ingest = IngestService(store, bus, clock, settings.environment, settings.dedupe_window_seconds,
                            instruments, PriceBook(store, brokers, clock), settings.limits)
@@ -202,20 +196,15 @@ def build_services(
     )
 
 
-def _zerodha(settings: Settings, store: Store, clock: Callable[[], datetime]) -> BrokerClient | None:
-    """None when no Zerodha account is configured (the embedded demo fund trades only at the Mock)."""
-    if not settings.zerodha_accounts:
-        return None
-    if not settings.live_trading:
-        raise RuntimeError("ZERODHA_ACCOUNTS holds real-broker credentials but live trading is off "
-                           "(MT_LIVE_TRADING=0): start with `devstack up --live`, or --use-mock-broker")
-    import json
-
-    from shared.adapters.zerodha import ZerodhaAccountConfig, ZerodhaBroker, ZerodhaConfig, load_instruments
-
-    accounts = {account_id: ZerodhaAccountConfig(account_id=account_id, **fields)
-                for account_id, fields in json.loads(settings.zerodha_accounts).items()}
-    return ZerodhaBroker(store, ZerodhaConfig(accounts=accounts, root=settings.kite_api_url), load_instruments, clock)
+def build_brokers(settings: Settings, store: Store, clock: Callable[[], datetime]) -> dict[str, BrokerClient]:
+    """Every configured broker, through the registry (remote ones are reached over their bridge's
+    topic). A paper run sends every account's orders to the Mock, whatever its broker."""
+    context = BrokerContext(store, settings, clock)
+    if settings.use_mock_broker:
+        mock = build_broker("mock", context)
+        assert mock is not None
+        return {name: mock for name in known_brokers()}
+    return build_local_brokers(context)
 
 
 def _telegram(settings: Settings) -> TelegramSender | None:
@@ -227,4 +216,4 @@ def _telegram(settings: Settings) -> TelegramSender | None:
     return TelegramSender(settings.telegram_bot_token, settings.telegram_api_url)
 
 
-__all__ = ["Message", "Services", "build_bus", "build_services", "build_store"]
+__all__ = ["Message", "Services", "build_brokers", "build_bus", "build_services", "build_store"]

@@ -25,7 +25,7 @@ CLOUD_SETTINGS = (
 # TradingView's documented webhook source addresses; `WEBHOOK_IP_ALLOWLIST=tradingview` expands to them.
 TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
 # Read from Secret Manager in GCP (Terraform maps each to a secret). The broker token keys are
-# read by shared/adapters/zerodha/tokens.py, only when a Kite session token is sealed or opened.
+# read by shared/adapters/brokers/zerodha/tokens.py, only when a Kite session token is sealed or opened.
 SECRET_SETTINGS = ("TELEGRAM_BOT_TOKEN", "ZERODHA_ACCOUNTS", "BROKER_TOKEN_KEY", "BROKER_TOKEN_KEY_PREVIOUS")
 # Read on the gateway VM by the IBKR bridge (gateway_vm/setup.sh writes them).
 GATEWAY_SETTINGS = ("IBKR_GATEWAY", "IBKR_CLIENT_ID", "IBKR_PRICE_FALLBACK_LAST_FILL")

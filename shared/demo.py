@@ -10,14 +10,13 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, timedelta
 
-from shared.adapters.broker_mock import MockBroker
+from shared.adapters.brokers.mock import MockBroker
 from shared.auth.api_keys import ApiKeys
 from shared.demo_instruments import DEMO_FX_RATES, DEMO_INSTRUMENTS
 from shared.domain.models import (
     RISK_LIMITS_DOC,
     Account,
     Allocation,
-    Broker,
     Collections,
     SessionPolicy,
     Strategy,
@@ -80,7 +79,7 @@ def seed_demo_fund(store: Store, broker: MockBroker) -> bool:
         store.put(Collections.STRATEGIES, strategy_id, strategy.model_dump(mode="json"))
     for account_id, (client, name, cash) in DEMO_ACCOUNTS.items():
         broker.open_account(account_id, cash)
-        account = Account(account_id=account_id, broker=Broker.MOCK, client_id=client, name=name)
+        account = Account(account_id=account_id, broker="mock", client_id=client, name=name)
         store.put(Collections.ACCOUNTS, account_id, account.model_dump(mode="json"))
     for spec, price in DEMO_INSTRUMENTS:
         broker.list_instrument(spec, price)

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import flask
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from shared.adapters.zerodha.tokens import TokenKeyError
+from shared.adapters.brokers.zerodha.tokens import TokenKeyError
 from shared.auth.api_keys import TOKEN_PATTERN, Principal
 from shared.auth.throttle import AuthThrottle
 from shared.bootstrap import Services

@@ -3,7 +3,8 @@
     IBKR_GATEWAY=127.0.0.1:4002 MT_STORE=firestore MT_BUS=pubsub GOOGLE_CLOUD_PROJECT=... \\
         python -m gateway_vm.bridge
 
-IBKR_PRICE_FALLBACK_LAST_FILL=1 lets quotes fall back to our last fill (shared/adapters/ibkr/config.py).
+IBKR_PRICE_FALLBACK_LAST_FILL=1 lets quotes fall back to our last fill (shared/adapters/brokers/ibkr/config.py).
+The broker is built by the broker registry's IBKR factory, as bootstrap builds the others.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import signal
 import threading
 
 from gateway_vm.bridge.service import IbkrBridge
+from shared.adapters.brokers import BrokerContext, build_broker
+from shared.adapters.brokers.ibkr import IbkrBroker
 from shared.adapters.bus_pubsub import PubSubBus
-from shared.adapters.ibkr import IbkrBroker, IbkrConfig, IbkrConnection
 from shared.bootstrap import build_bus, build_store, utcnow
 from shared.config import Settings
 from shared.journey import configure as configure_journey
@@ -28,8 +30,8 @@ def main() -> None:
     configure_journey(settings.log_dir, settings.structured_logs)
     store = build_store(settings)
     bus = PubSubBus(settings.gcp_project, subscriber_name="bridge") if settings.bus == "pubsub" else build_bus(settings)
-    config = IbkrConfig.from_env()  # IBKR_GATEWAY, IBKR_CLIENT_ID, IBKR_PRICE_FALLBACK_LAST_FILL
-    broker = IbkrBroker(store, IbkrConnection(config), utcnow)
+    broker = build_broker("ibkr", BrokerContext(store, settings, utcnow))  # IBKR_GATEWAY, IBKR_CLIENT_ID, ...
+    assert isinstance(broker, IbkrBroker)
     bridge = IbkrBridge(store, bus, broker, utcnow, settings.order_claim_lease_seconds,
                         poll_seconds=float(os.environ.get("IBKR_POLL_SECONDS", "30")))
     stopped = threading.Event()

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.adapters.ibkr import IbkrBroker
+from shared.adapters.brokers.ibkr import IbkrBroker
 from shared.domain.instruments import InstrumentSpec
 from shared.domain.models import CancelRequest, Collections, Order, Quote, Topics
 from shared.ports.broker import BrokerError

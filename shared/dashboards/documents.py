@@ -13,7 +13,7 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
-from shared.adapters import broker_mock
+from shared.adapters.brokers import mock as broker_mock
 from shared.domain.models import KILL_SWITCH_DOC, Allocation, Collections, Instrument
 from shared.ports.store import Store
 from shared.services.account_poller import RECONCILIATION_BREAKS
@@ -167,7 +167,7 @@ def fx_to_base(store: Store, broker: str, currency: str, base: str) -> float | N
     if currency == base:
         return 1.0
     if broker == "mock":
-        return broker_mock._fx(store.get, currency, base)  # the paper market's own rates
+        return broker_mock.fx(store.get, currency, base)  # the paper market's own rates
     direct = broker_mark(store, broker, f"FX:{currency}{base}")
     if direct is not None:
         return direct

@@ -93,10 +93,9 @@ class SignalSource(StrEnum):
     ADMIN = "admin"  # the admin's flatten-all
 
 
-class Broker(StrEnum):
-    MOCK = "mock"
-    ZERODHA = "zerodha"
-    IBKR = "ibkr"
+# A broker's name, as accounts, orders and fills store it ("mock", "zerodha", "ibkr"). An open set:
+# the broker registry (shared/adapters/brokers) lists the brokers that can be built.
+BrokerName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,31}$")]
 
 
 class TradingState(StrEnum):
@@ -193,7 +192,7 @@ class Strategy(_Model):
     passphrase_hash: str = ""
     passphrase_salt: str = ""
     eligible_accounts: list[str] = Field(default_factory=list)  # empty: every account
-    eligible_brokers: list[Broker] = Field(default_factory=list)  # empty: every broker
+    eligible_brokers: list[BrokerName] = Field(default_factory=list)  # empty: every broker
     instruments: list[str] = Field(default_factory=list)  # informational: what it trades
 
     def eligible_for(self, account: Account) -> bool:
@@ -235,7 +234,7 @@ class DayStart(_Model):
 
 class Account(_Model):
     account_id: str
-    broker: Broker = Broker.MOCK
+    broker: BrokerName = "mock"
     client_id: str = ""
     name: str = ""
     base_currency: str = "USD"
@@ -325,7 +324,7 @@ class Order(_Model):
     signal_id: str
     strategy_id: str
     account_id: str
-    broker: Broker
+    broker: BrokerName
     instrument: Instrument
     side: Side
     quantity: PositiveFloat
@@ -345,7 +344,7 @@ class CancelRequest(_Model):
     client_order_id: str
     signal_id: str
     account_id: str
-    broker: Broker
+    broker: BrokerName
     reason: str
 
 
@@ -369,7 +368,7 @@ class Fill(_Model):
     signal_id: str
     strategy_id: str
     account_id: str
-    broker: Broker
+    broker: BrokerName
     instrument: Instrument
     side: Side
     quantity: PositiveFloat

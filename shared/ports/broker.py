@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import ClassVar
 
 from shared.domain.models import AccountSnapshot, Instrument, Order, OrderUpdate, Quote
@@ -16,14 +17,34 @@ class BrokerError(Exception):
         self.retryable = retryable
 
 
+class BrokerSessionExpired(BrokerError):
+    """The broker's login expired (Kite's daily token): only a human logging in again helps,
+    so the account poller alerts on it instead of retrying."""
+
+    def __init__(self, message: str):
+        super().__init__(message, retryable=False)
+
+
+@dataclass(frozen=True)
+class BrokerCapabilities:
+    """What a broker does at the venue, declared once per BrokerClient subclass so callers ask
+    the broker instead of branching on its name."""
+
+    # Places an entry's stop_loss / take_profit as protective orders at the venue, and
+    # cancels the survivor when one of them fills.
+    brackets: bool = False
+    oco_or_gtt: bool = False  # how: IB's OCA group, Kite's GTT OCO, the Mock's simulated OCA group
+    partial_fills: bool = False  # may report an order partially filled
+    market_data: bool = False  # quote() can answer with the venue's price
+    cancel: bool = True  # cancel_order() withdraws a working order
+    stop_orders: bool = True  # accepts stop (stop-market) orders
+
+
 class BrokerClient(ABC):
-    """One broker connection. Subclasses declare what they support."""
+    """One broker connection. Subclasses declare what they support in ``capabilities``."""
 
     name: ClassVar[str]
-    supports_stop_orders: ClassVar[bool] = True
-    # Places an entry's stop_loss / take_profit as protective orders at the venue, and
-    # cancels the survivor when one of them fills (IB: OCA group; Kite: GTT OCO; Mock: simulated).
-    supports_brackets: ClassVar[bool] = False
+    capabilities: ClassVar[BrokerCapabilities] = BrokerCapabilities()
 
     @abstractmethod
     def place_order(self, order: Order) -> OrderUpdate:

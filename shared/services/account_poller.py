@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from shared.domain.models import Account, AccountSnapshot, Collections, RiskLimits, Topics
 from shared.domain.reconciliation import find_breaks, our_net_positions
-from shared.ports.broker import BrokerClient, BrokerError
+from shared.ports.broker import BrokerClient, BrokerError, BrokerSessionExpired
 from shared.ports.bus import Bus
 from shared.ports.store import Store
 from shared.services.execution_service import BRIDGED
@@ -37,24 +37,26 @@ class AccountPoller:
         results = {}
         for document in self._store.query(Collections.ACCOUNTS):
             account = Account.model_validate(document)
-            if account.broker.value not in self._brokers and (self._only_configured or account.broker.value in BRIDGED):
+            if account.broker not in self._brokers and (self._only_configured or account.broker in BRIDGED):
                 continue  # polled where its connection lives (IBKR: the gateway VM's bridge)
             results[account.account_id] = self.poll(account)
         return results
 
     def poll(self, account: Account) -> str:
-        broker = self._brokers.get(account.broker.value)
+        broker = self._brokers.get(account.broker)
         if broker is None:
-            return f"no {account.broker.value} broker configured"
+            return f"no {account.broker} broker configured"
         try:
             snapshot = broker.account_snapshot(account.account_id)
+        except BrokerSessionExpired as error:
+            log.warning("snapshot of %s failed: %s", account.account_id, error)
+            # Cerebro will refuse this account once its snapshot ages: tell a human now.
+            self._bus.publish(Topics.NOTIFICATIONS, {"kind": "broker_session_expired",
+                                                     "broker": account.broker,
+                                                     "account_id": account.account_id})
+            return str(error)
         except BrokerError as error:
             log.warning("snapshot of %s failed: %s", account.account_id, error)
-            if getattr(error, "session_expired", False):
-                # Cerebro will refuse this account once its snapshot ages: tell a human now.
-                self._bus.publish(Topics.NOTIFICATIONS, {"kind": "broker_session_expired",
-                                                         "broker": account.broker.value,
-                                                         "account_id": account.account_id})
             return str(error)
         self._store.update(Collections.ACCOUNTS, account.account_id,
                            {"snapshot": snapshot.model_dump(mode="json"), **self._day_fields(account, snapshot)})

@@ -236,8 +236,8 @@ class CerebroService:
         quotes: dict[str, MarketContext] = {}
         for account in accounts:
             context = self._context(account, allocation, positions, instruments, view, signal.strategy_id)
-            market = quotes.get(account.broker.value + account.base_currency) or self._market(account, signal)
-            quotes[account.broker.value + account.base_currency] = market
+            market = quotes.get(account.broker + account.base_currency) or self._market(account, signal)
+            quotes[account.broker + account.base_currency] = market
             decision = decide(signal, strategy, context, market, limits, now)
             if refusal and decision.status != DecisionStatus.SKIPPED:
                 decision = decision.model_copy(update={"status": DecisionStatus.REJECTED, "reason": refusal,
@@ -262,7 +262,7 @@ class CerebroService:
             trading_state=worst[0],
             state_reason="; ".join(reason for state, reason in states if state is worst[0] and reason),
             recent_orders=view.order_counts.get(account_id, (0, 0)),
-            broker_exposure=view.broker_exposure.get(account.broker.value),
+            broker_exposure=view.broker_exposure.get(account.broker),
             fund_equity=view.fund_equity or None,
             to_fund_currency=view.to_fund_currency.get(account_id, 1.0),
         )
@@ -276,12 +276,12 @@ class CerebroService:
             adds = order.quantity - reducing_part(context.strategy_positions.get(order.instrument.key, 0.0),
                                                   order.quantity * order.side.sign)
             if adds > 0 and quote is not None and rate:
-                broker = account.broker.value
+                broker = account.broker
                 view.broker_exposure[broker] = view.broker_exposure.get(broker, 0.0) + (
                     adds * quote.price * order.instrument.multiplier * rate * context.to_fund_currency)
 
     def _market(self, account: Account, signal: StandardizedSignal) -> MarketContext:
-        broker = account.broker.value
+        broker = account.broker
         return MarketContext(quote=self._prices.quote(broker, signal.instrument),
                              fx_rate=self._prices.fx_rate(broker, signal.instrument.currency, account.base_currency))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from shared.adapters.brokers.registry import bridge_topics
 from shared.domain.models import (
     KILL_SWITCH_DOC,
     CancelRequest,
@@ -32,7 +33,9 @@ from shared.services.order_claims import Claim, ClaimState, OrderClaims, OrderIn
 
 __all__ = ["BRIDGED", "ExecutionService", "OrderInFlight"]
 
-BRIDGED = {"ibkr": Topics.IBKR_ORDERS}
+# Remote broker -> the topic its bridge takes orders and cancels from (a declared property of
+# each broker in the registry: IBKR's connection lives on the gateway VM).
+BRIDGED: dict[str, str] = bridge_topics()
 
 
 class ExecutionService:
@@ -46,12 +49,12 @@ class ExecutionService:
         self._journey = Journey("EXECUTION")
 
     def handle_order(self, order: Order) -> OrderUpdate | None:
-        if order.broker.value not in self._brokers and order.broker.value in BRIDGED:
+        if order.broker not in self._brokers and order.broker in BRIDGED:
             # The broker needs a stateful connection that lives elsewhere (IBKR: the gateway VM).
             # Forwarding is idempotent: the bridge claims the order by its client order id.
-            self._bus.publish(BRIDGED[order.broker.value], {"order": order.model_dump(mode="json")},
+            self._bus.publish(BRIDGED[order.broker], {"order": order.model_dump(mode="json")},
                               {"signal_id": order.signal_id, "client_order_id": order.client_order_id})
-            self._journey.step(order.signal_id, f"{order.client_order_id} routed to the {order.broker.value} bridge")
+            self._journey.step(order.signal_id, f"{order.client_order_id} routed to the {order.broker} bridge")
             return None
         claim = self.claims.claim(order)
         if claim == Claim.DONE:
@@ -60,10 +63,10 @@ class ExecutionService:
                 # Republish: the confirmation may have been lost with the first delivery.
                 self._publish(OrderUpdate.model_validate(record["last_update"]), order)
             return None
-        broker = self._brokers.get(order.broker.value)
+        broker = self._brokers.get(order.broker)
         if broker is None:
             return self._conclude(order, OrderUpdate(client_order_id=order.client_order_id, status="rejected",
-                                                     reason=f"no {order.broker.value} broker configured"))
+                                                     reason=f"no {order.broker} broker configured"))
         with self.claims.held(order):
             try:
                 update = self._place(broker, order, claim)
@@ -109,8 +112,8 @@ class ExecutionService:
 
     def handle_cancel(self, cancel: CancelRequest) -> OrderUpdate | None:
         """Cancel one working order; idempotent (a final order answers with its final state)."""
-        if cancel.broker.value not in self._brokers and cancel.broker.value in BRIDGED:
-            self._bus.publish(BRIDGED[cancel.broker.value], {"cancel": cancel.model_dump(mode="json")},
+        if cancel.broker not in self._brokers and cancel.broker in BRIDGED:
+            self._bus.publish(BRIDGED[cancel.broker], {"cancel": cancel.model_dump(mode="json")},
                               {"signal_id": cancel.signal_id, "client_order_id": cancel.client_order_id})
             return None
         unplaced = self.claims.cancel_unplaced(cancel)
@@ -120,7 +123,7 @@ class ExecutionService:
                                                  "before it reached the broker")
             self._publish(unplaced, Order.model_validate(record["order"]))
             return unplaced
-        broker = self._brokers.get(cancel.broker.value)
+        broker = self._brokers.get(cancel.broker)
         if record is None or broker is None or not record.get("open"):
             return None
         if record["status"] == ClaimState.SUBMITTING:  # being placed right now: cancel what the broker then has

@@ -48,7 +48,7 @@ class OrderInFlight(RetryLater):
 def order_fields(order: Order) -> dict[str, Any]:
     return {
         "client_order_id": order.client_order_id, "signal_id": order.signal_id,
-        "strategy_id": order.strategy_id, "account_id": order.account_id, "broker": order.broker.value,
+        "strategy_id": order.strategy_id, "account_id": order.account_id, "broker": order.broker,
         "instrument_key": order.instrument.key, "order": order.model_dump(mode="json"),
     }
 

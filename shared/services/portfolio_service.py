@@ -193,14 +193,14 @@ class PortfolioService:
         placed: dict[str, float] = {}
         fund_equity = 0.0
         for account in (Account.model_validate(d) for d in self._store.query(Collections.ACCOUNTS)):
-            rate = self._prices.fx_rate(account.broker.value, account.base_currency, FUND_CURRENCY)
+            rate = self._prices.fx_rate(account.broker, account.base_currency, FUND_CURRENCY)
             if account.snapshot is None or rate is None:
                 raise RequestRejected("account_ids", f"account {account.account_id} has no snapshot or "
                                                      f"{account.base_currency}/{FUND_CURRENCY} rate to check the "
                                                      "broker allocation limit against", 409, "conflict")
             equity = account.snapshot.equity * rate
             fund_equity += equity
-            placed[account.broker.value] = (placed.get(account.broker.value, 0.0)
+            placed[account.broker] = (placed.get(account.broker, 0.0)
                                             + equity * sum(weights.get(account.account_id, {}).values()))
         cap = fund_limits(self._store, self._limits).max_broker_allocation_pct
         if breaches := broker_allocation_breaches(placed, fund_equity, cap):

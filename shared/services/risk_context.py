@@ -140,12 +140,12 @@ class RiskContextReader:
             account = Account.model_validate(doc)
             if account.snapshot is None:
                 continue
-            rate = self._prices.fx_rate(account.broker.value, account.base_currency, FUND_CURRENCY)
+            rate = self._prices.fx_rate(account.broker, account.base_currency, FUND_CURRENCY)
             if rate is None:
                 continue
             view.to_fund_currency[account.account_id] = rate
             view.fund_equity += account.snapshot.equity * rate
-            view.broker_exposure[account.broker.value] = (view.broker_exposure.get(account.broker.value, 0.0)
+            view.broker_exposure[account.broker] = (view.broker_exposure.get(account.broker, 0.0)
                                                           + account.snapshot.gross_exposure * rate)
 
     def count_orders(self, tx: Transaction, strategy_id: str, account_ids: list[str], now: datetime) -> None:

@@ -15,9 +15,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
 
+from shared.adapters.brokers.registry import KnownBroker
 from shared.auth.api_keys import Principal
 from shared.domain.errors import RequestRejected
-from shared.domain.models import Broker, Collections, SessionPolicy, Strategy, StrategyStatus
+from shared.domain.models import Collections, SessionPolicy, Strategy, StrategyStatus
 from shared.domain.returns_csv import ReturnsCsvError, parse_returns_csv
 from shared.ports.store import Store
 from shared.services.ingest import hash_passphrase
@@ -42,7 +43,7 @@ class StrategySpec(BaseModel):
     owner: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = None
     reference_capital: PositiveFloat = 100_000.0
     eligible_accounts: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=200)
-    eligible_brokers: list[Broker] = Field(default_factory=list)
+    eligible_brokers: list[KnownBroker] = Field(default_factory=list)
     instruments: list[Annotated[str, Field(max_length=40)]] = Field(default_factory=list, max_length=500)
 
 
@@ -53,7 +54,7 @@ class StrategyChanges(BaseModel):
     status: Status | None = None
     reference_capital: PositiveFloat | None = None
     eligible_accounts: list[Annotated[str, Field(max_length=64)]] | None = None
-    eligible_brokers: list[Broker] | None = None
+    eligible_brokers: list[KnownBroker] | None = None
     instruments: list[Annotated[str, Field(max_length=40)]] | None = None
     session_policy: SessionPolicy | None = None  # admin only: hold, refuse or any_time outside sessions
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.adapters.ibkr import IbkrConfig, IbkrConnection
+from shared.adapters.brokers.ibkr import IbkrConfig, IbkrConnection
 from tests.brokers.fake_kite import TOKEN_KEY
 from tests.brokers.fake_tws import FakeTws
 

@@ -13,14 +13,13 @@ import pytest
 from ib_async import Contract, ContractDetails, Forex, Future, Stock
 
 from gateway_vm.bridge import IbkrBridge
+from shared.adapters.brokers.ibkr import ContractImportError, IbkrBroker, IbkrConfig, IbkrConnection, spec_from_details
+from shared.adapters.brokers.ibkr.parsing import to_contract
 from shared.adapters.bus_inprocess import InProcessBus
-from shared.adapters.ibkr import ContractImportError, IbkrBroker, IbkrConfig, IbkrConnection, spec_from_details
-from shared.adapters.ibkr.parsing import to_contract
 from shared.adapters.store_sqlite import SqliteStore
 from shared.domain.instruments import InstrumentSpec
 from shared.domain.models import (
     AssetClass,
-    Broker,
     CancelRequest,
     Collections,
     Instrument,
@@ -68,7 +67,7 @@ def broker(tws: FakeTws, store: SqliteStore) -> Iterator[IbkrBroker]:
 
 def an_order(client_order_id: str, quantity: float = 10, **changes: object) -> Order:
     return Order(client_order_id=client_order_id, signal_id="sig-ib", strategy_id="momentum_us",
-                 account_id="DU111111", broker=Broker.IBKR, instrument=AAPL, side=Side.BUY, quantity=quantity,
+                 account_id="DU111111", broker="ibkr", instrument=AAPL, side=Side.BUY, quantity=quantity,
                  reference_price=190.0, **changes)
 
 
@@ -76,7 +75,7 @@ def test_a_market_order_fills_with_its_commission_and_a_redelivery_places_nothin
     update = broker.place_order(an_order("mt-ib-fill"))
     assert (update.status, update.filled_quantity) == ("filled", 10)
     [fill] = update.fills
-    assert (fill.price, fill.commission, fill.broker) == (190.0, 1.0, Broker.IBKR)
+    assert (fill.price, fill.commission, fill.broker) == (190.0, 1.0, "ibkr")
     placed = tws.placed[-1]
     assert (placed.order_ref, placed.account, placed.action, placed.order_type) == ("mt-ib-fill", "DU111111", "BUY",
                                                                                     "MKT")
@@ -249,7 +248,7 @@ def test_the_bridge_cancels_a_working_order_when_execution_asks(broker, tws, sto
     assert bus.drain(timeout=30)
     assert store.get(Collections.ORDERS, "mt-ib-bridge-cancel")["status"] == "working"
     cancel = CancelRequest(client_order_id="mt-ib-bridge-cancel", signal_id="sig-ib", account_id="DU111111",
-                           broker=Broker.IBKR, reason="exit behind a resting entry")
+                           broker="ibkr", reason="exit behind a resting entry")
     bus.publish(Topics.IBKR_ORDERS, {"cancel": cancel.model_dump(mode="json")})
     assert bus.drain(timeout=30)
     assert tws.order("mt-ib-bridge-cancel").status == "Cancelled" and bridge.orders_handled == 2

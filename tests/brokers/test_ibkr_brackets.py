@@ -11,10 +11,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.adapters.ibkr import IbkrBroker
+from shared.adapters.brokers.ibkr import IbkrBroker
 from shared.adapters.store_sqlite import SqliteStore
 from shared.domain.models import (
-    Broker,
     Instrument,
     Order,
     OrderType,
@@ -40,7 +39,7 @@ def broker(tws: FakeTws, tmp_path) -> Iterator[IbkrBroker]:
 def entry(client_order_id: str, **changes: object) -> Order:
     fields: dict[str, object] = {"stop_loss": 180.0, "take_profit": 205.0, **changes}
     return Order(client_order_id=client_order_id, signal_id="sig-bracket", strategy_id="momentum_us",
-                 account_id="DU111111", broker=Broker.IBKR, instrument=AAPL, side=Side.BUY, quantity=10,
+                 account_id="DU111111", broker="ibkr", instrument=AAPL, side=Side.BUY, quantity=10,
                  reference_price=190.0, **fields)
 
 
@@ -61,7 +60,7 @@ def updates_until(broker: IbkrBroker, *final: str, timeout: float = 10.0) -> dic
 
 
 def test_a_bracket_goes_to_ib_as_parent_take_profit_and_stop_loss_in_one_oca_group(broker, tws):
-    assert IbkrBroker.supports_brackets
+    assert IbkrBroker.capabilities.brackets
     update = broker.place_order(entry("mt-br-1"))
     assert (update.client_order_id, update.status, update.filled_quantity) == ("mt-br-1", "filled", 10)
     parent, take_profit, stop_loss = tws.placed

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.adapters.ibkr import IbkrBroker, IbkrConfig
+from shared.adapters.brokers.ibkr import IbkrBroker, IbkrConfig
 from shared.adapters.store_sqlite import SqliteStore
-from shared.domain.models import AssetClass, Broker, Instrument, Order, Side
+from shared.domain.models import AssetClass, Instrument, Order, Side
 from tests.brokers.conftest import ibkr_connection
 from tests.brokers.fake_tws import ASK, BID, CLOSE, LAST, FakeTws
 
@@ -84,7 +84,7 @@ def test_the_fallback_quotes_our_last_fill_with_its_own_time(fallback_broker, tw
     tws.prices["AAPL"] = 188.5
     filled = fallback_broker.place_order(Order(
         client_order_id="mt-ib-md-fill", signal_id="sig-md", strategy_id="momentum_us", account_id="DU111111",
-        broker=Broker.IBKR, instrument=AAPL, side=Side.BUY, quantity=3))
+        broker="ibkr", instrument=AAPL, side=Side.BUY, quantity=3))
     quote = fallback_broker.quote(AAPL)
     assert (quote.price, quote.as_of, quote.source) == (188.5, filled.fills[0].filled_at, "ibkr last fill")
     assert fallback_broker.quote(MSFT).source == "ibkr snapshot"  # another instrument is unaffected
@@ -102,7 +102,7 @@ def test_the_fallback_quotes_our_last_fill_with_its_own_time(fallback_broker, tw
 
 def test_without_the_fallback_an_unsubscribed_instrument_has_no_quote_even_after_a_fill(broker, tws):
     broker.place_order(Order(client_order_id="mt-ib-md-nofb", signal_id="sig-md", strategy_id="momentum_us",
-                             account_id="DU111111", broker=Broker.IBKR, instrument=AAPL, side=Side.BUY, quantity=1))
+                             account_id="DU111111", broker="ibkr", instrument=AAPL, side=Side.BUY, quantity=1))
     tws.unsubscribed.add("AAPL")
     assert broker.quote(AAPL) is None
 

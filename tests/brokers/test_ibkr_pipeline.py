@@ -11,13 +11,13 @@ import requests
 
 from devstack.embedded import create_app
 from gateway_vm.bridge import IbkrBridge
+from shared.adapters.brokers.ibkr import IbkrBroker, IbkrConfig, IbkrConnection
 from shared.adapters.bus_inprocess import InProcessBus
-from shared.adapters.ibkr import IbkrBroker, IbkrConfig, IbkrConnection
 from shared.adapters.store_sqlite import SqliteStore
 from shared.bootstrap import Services, build_services
 from shared.config import Settings
 from shared.demo import DEMO_API_KEYS, seed_demo_fund
-from shared.domain.models import Account, Allocation, Broker, Collections, Topics
+from shared.domain.models import Account, Allocation, Collections, Topics
 from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
 from tests.brokers.fake_kite import FakeKite, running
 from tests.brokers.fake_tws import FakeTws
@@ -27,7 +27,7 @@ from tests.integration.stack_helpers import eventually
 ADMIN = {"Authorization": f"Bearer {DEMO_API_KEYS['admin', 'admin']}"}
 
 
-def add_account(services: Services, account_id: str, broker: Broker, weight: float, currency: str = "USD") -> None:
+def add_account(services: Services, account_id: str, broker: str, weight: float, currency: str = "USD") -> None:
     services.store.put(Collections.ACCOUNTS, account_id, Account(
         account_id=account_id, broker=broker, client_id=f"client_{account_id}", base_currency=currency,
     ).model_dump(mode="json"))
@@ -47,8 +47,8 @@ def test_ibkr_and_zerodha_accounts_trade_through_the_pipeline(tmp_path, clock, d
         store, bus = SqliteStore(settings.sqlite_path), InProcessBus(0.01)
         services = build_services(settings, store=store, bus=bus, clock=clock)
         seed_demo_fund(services.store, services.mock_broker)
-        add_account(services, "DU111111", Broker.IBKR, 0.5)
-        add_account(services, "ZD-1", Broker.ZERODHA, 0.5, currency="INR")
+        add_account(services, "DU111111", "ibkr", 0.5)
+        add_account(services, "ZD-1", "zerodha", 0.5, currency="INR")
         services.subscribe_pipeline()
         broker = IbkrBroker(store, IbkrConnection(IbkrConfig(port=tws_port, answer_timeout_seconds=2)),
                             lambda: datetime.now(UTC))

@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 
 from devstack.embedded import create_app
-from shared.adapters.bus_inprocess import InProcessBus
-from shared.adapters.store_sqlite import SqliteStore
-from shared.adapters.zerodha import (
+from shared.adapters.brokers.zerodha import (
     TokenCipher,
     TokenKeyError,
     ZerodhaAccountConfig,
@@ -22,12 +20,14 @@ from shared.adapters.zerodha import (
     ZerodhaConfig,
     load_instruments,
 )
-from shared.adapters.zerodha.session import SESSIONS
-from shared.adapters.zerodha.tokens import key_id
+from shared.adapters.brokers.zerodha.session import SESSIONS
+from shared.adapters.brokers.zerodha.tokens import key_id
+from shared.adapters.bus_inprocess import InProcessBus
+from shared.adapters.store_sqlite import SqliteStore
 from shared.bootstrap import build_services
 from shared.config import Settings
 from shared.demo import DEMO_API_KEYS, seed_demo_fund
-from shared.domain.models import Account, Allocation, Broker, Collections, Instrument, Order, Side, client_order_id
+from shared.domain.models import Account, Allocation, Collections, Instrument, Order, Side, client_order_id
 from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
 from tests.brokers.fake_kite import TOKEN_KEY, FakeKite, running
 from tests.conftest import FakeClock, signal_body
@@ -56,7 +56,7 @@ def zerodha_broker(url: str, fake: FakeKite, store: SqliteStore, cipher: TokenCi
 
 def buy(signal: str) -> Order:
     return Order(client_order_id=client_order_id(signal, "ZD-1", RELIANCE.key), signal_id=signal,
-                 strategy_id="india_momo", account_id="ZD-1", broker=Broker.ZERODHA, instrument=RELIANCE,
+                 strategy_id="india_momo", account_id="ZD-1", broker="zerodha", instrument=RELIANCE,
                  side=Side.BUY, quantity=1)
 
 
@@ -70,7 +70,7 @@ def test_a_login_through_the_api_stores_no_token_in_clear_and_the_account_still_
         services = build_services(settings, store=SqliteStore(settings.sqlite_path), bus=InProcessBus(0.01),
                                   clock=clock)
         seed_demo_fund(services.store, services.mock_broker)
-        account = Account(account_id="ZD-1", broker=Broker.ZERODHA, client_id="client_in", base_currency="INR")
+        account = Account(account_id="ZD-1", broker="zerodha", client_id="client_in", base_currency="INR")
         services.store.put(Collections.ACCOUNTS, "ZD-1", account.model_dump(mode="json"))
         allocation = Allocation.model_validate(services.store.get(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC))
         services.store.put(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC, allocation.model_copy(update={

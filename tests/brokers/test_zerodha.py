@@ -8,8 +8,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from shared.adapters.store_sqlite import SqliteStore
-from shared.adapters.zerodha import (
+from shared.adapters.brokers.zerodha import (
     InstrumentBook,
     ZerodhaAccountConfig,
     ZerodhaBroker,
@@ -18,8 +17,9 @@ from shared.adapters.zerodha import (
     load_instruments,
     specs_from_dump,
 )
+from shared.adapters.store_sqlite import SqliteStore
 from shared.domain.instruments import InstrumentMaster
-from shared.domain.models import AssetClass, Broker, Instrument, Order, OrderType, Side, client_order_id
+from shared.domain.models import AssetClass, Instrument, Order, OrderType, Side, client_order_id
 from shared.ports.broker import BrokerError
 from tests.brokers.fake_kite import INSTRUMENTS_CSV, FakeKite, running
 from tests.conftest import FakeClock
@@ -47,7 +47,7 @@ def broker(kite, tmp_path) -> ZerodhaBroker:
 
 def order(instrument: Instrument = RELIANCE, quantity: float = 10, signal: str = "s1", **fields: object) -> Order:
     return Order(client_order_id=client_order_id(signal, "ZD-1", instrument.key), signal_id=signal,
-                 strategy_id="india_momo", account_id="ZD-1", broker=Broker.ZERODHA, instrument=instrument,
+                 strategy_id="india_momo", account_id="ZD-1", broker="zerodha", instrument=instrument,
                  side=Side.BUY, quantity=quantity, **fields)
 
 
@@ -69,7 +69,7 @@ def test_market_order_fills_with_the_tag_product_and_fill_details(broker, kite):
     update = broker.place_order(placed)
     assert update.status == "filled" and update.filled_quantity == 10
     (fill,) = update.fills
-    assert (fill.price, fill.quantity, fill.broker) == (1300.0, 10, Broker.ZERODHA)
+    assert (fill.price, fill.quantity, fill.broker) == (1300.0, 10, "zerodha")
     assert fill.filled_at.isoformat() == "2026-11-25T09:15:01+05:30"
     (sent,) = fake.placements
     assert sent["tag"] == placed.client_order_id and len(sent["tag"]) <= 20

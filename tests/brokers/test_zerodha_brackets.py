@@ -7,10 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from shared.adapters.brokers.zerodha import (
+    ZERODHA_GTTS,
+    ZerodhaAccountConfig,
+    ZerodhaBroker,
+    ZerodhaConfig,
+    load_instruments,
+)
 from shared.adapters.store_sqlite import SqliteStore
-from shared.adapters.zerodha import ZERODHA_GTTS, ZerodhaAccountConfig, ZerodhaBroker, ZerodhaConfig, load_instruments
 from shared.domain.models import (
-    Broker,
     OrderType,
     OrderUpdate,
     Side,
@@ -55,7 +60,7 @@ def by_id(updates: list[OrderUpdate]) -> dict[str, OrderUpdate]:
 
 def test_a_filled_entry_gets_one_oco_gtt_in_units_at_its_levels(broker, kite, tmp_path, clock):
     fake, _ = kite
-    assert ZerodhaBroker.supports_brackets
+    assert ZerodhaBroker.capabilities.brackets
     entry = order(stop_loss=1250.0, take_profit=1400.0)
     assert broker.place_order(entry).status == "filled"
     (gtt,) = fake.gtts.values()
@@ -113,7 +118,7 @@ def test_the_stop_fills_once_and_the_target_is_cancelled(broker, kite):
         "filled", 10, kite_order_id)
     (fill,) = updates[stop].fills
     assert (fill.client_order_id, fill.signal_id, fill.strategy_id, fill.account_id, fill.broker) == (
-        stop, entry.signal_id, entry.strategy_id, "ZD-1", Broker.ZERODHA)
+        stop, entry.signal_id, entry.strategy_id, "ZD-1", "zerodha")
     assert (fill.side, fill.quantity, fill.price, fill.instrument) == (Side.SELL, 10, 1249.0, entry.instrument)
     assert updates[target].status == "cancelled" and "other leg" in updates[target].reason
     assert broker.take_updates() == []

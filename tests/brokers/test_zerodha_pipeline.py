@@ -10,7 +10,7 @@ from shared.adapters.store_sqlite import SqliteStore
 from shared.bootstrap import build_services
 from shared.config import Settings
 from shared.demo import DEMO_API_KEYS, seed_demo_fund
-from shared.domain.models import Account, Allocation, Broker, Collections, Topics
+from shared.domain.models import Account, Allocation, Collections, Topics
 from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
 from tests.brokers.fake_kite import FakeKite, running
 from tests.conftest import signal_body
@@ -27,7 +27,7 @@ def test_zerodha_account_trades_after_the_daily_login(tmp_path, clock):
         services = build_services(settings, store=SqliteStore(settings.sqlite_path), bus=InProcessBus(0.01),
                                   clock=clock)
         seed_demo_fund(services.store, services.mock_broker)
-        services.store.put(Collections.ACCOUNTS, "ZD-1", Account(account_id="ZD-1", broker=Broker.ZERODHA,
+        services.store.put(Collections.ACCOUNTS, "ZD-1", Account(account_id="ZD-1", broker="zerodha",
                                                                  client_id="client_in", base_currency="INR")
                            .model_dump(mode="json"))
         allocation = Allocation.model_validate(services.store.get(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC))

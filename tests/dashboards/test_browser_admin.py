@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from shared.adapters import broker_mock
+from shared.adapters.brokers import mock as broker_mock
 from shared.adapters.store_sqlite import SqliteStore
 from shared.demo import DEMO_API_KEYS, DEMO_PASSPHRASES
 from shared.domain.models import KILL_SWITCH_DOC, Collections

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from devstack.embedded import create_app
-from shared.adapters import broker_mock
+from shared.adapters.brokers import mock as broker_mock
 from shared.adapters.store_sqlite import SqliteStore
 from shared.bootstrap import Services
 from shared.dashboards.documents import (

@@ -12,7 +12,7 @@ import pytest
 
 from dashboards_streamlit import formatting as fmt
 from devstack.embedded import create_app
-from shared.adapters import broker_mock
+from shared.adapters.brokers import mock as broker_mock
 from shared.adapters.store_sqlite import SqliteStore
 from shared.bootstrap import Services
 from shared.dashboards.documents import broker_mark

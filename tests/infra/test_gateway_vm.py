@@ -39,7 +39,7 @@ def test_the_unit_runs_the_bridge_with_the_settings_setup_writes():
     written = set(re.findall(r"^([A-Z_]+)=", setup.split("<<ENV", 1)[1].split("\nENV", 1)[0], re.MULTILINE))
     bridge = (GATEWAY / "bridge" / "__main__.py").read_text()
     read = set(re.findall(r'os\.environ\.get\("([A-Z_]+)"', bridge))
-    ibkr = (REPO_ROOT / "shared" / "adapters" / "ibkr" / "config.py").read_text()
+    ibkr = (REPO_ROOT / "shared" / "adapters" / "brokers" / "ibkr" / "config.py").read_text()
     read |= set(re.findall(r'env\.get\("([A-Z_]+)"', ibkr))
     assert read <= written and {"MT_STORE", "MT_BUS", "GOOGLE_CLOUD_PROJECT"} <= written
     assert set(GATEWAY_SETTINGS) <= read
@@ -59,7 +59,7 @@ def test_scripts_are_valid_bash_and_the_bundle_carries_everything():
     names = set(zipfile.ZipFile(io.BytesIO(build_gateway_bundle())).namelist())
     assert {"requirements.txt", "gateway_vm/setup.sh", "gateway_vm/docker-compose.yml",
             "gateway_vm/mt-ibkr-bridge.service", "gateway_vm/bridge/__main__.py",
-            "shared/adapters/ibkr/execution.py"} <= names
+            "shared/adapters/brokers/ibkr/execution.py"} <= names
 
 
 STARTUP = REPO_ROOT / "infra" / "terraform" / "modules" / "gateway_vm" / "startup.sh"

@@ -16,11 +16,10 @@ from datetime import UTC, datetime
 import pytest
 
 from devstack.embedded import create_app
-from shared.adapters.broker_mock import ORDERS as MOCK_ORDERS
+from shared.adapters.brokers.mock import ORDERS as MOCK_ORDERS
 from shared.bootstrap import Services
 from shared.demo import DEMO_API_KEYS
 from shared.domain.models import (
-    Broker,
     Collections,
     Fill,
     Instrument,
@@ -104,7 +103,7 @@ def book_absurd_position(services: Services, quantity: float) -> None:
     """A position of ``quantity`` AAPL for momentum_us in DEMO-CLIENT-A, booked as fills are (as the
     old code could leave one): exits and flattens of it skip every risk-adding check."""
     fill = Fill(exec_id="old-fill-1", client_order_id="mt-old-0000000000001", signal_id="old",
-                strategy_id="momentum_us", account_id="DEMO-CLIENT-A", broker=Broker.MOCK, instrument=AAPL,
+                strategy_id="momentum_us", account_id="DEMO-CLIENT-A", broker="mock", instrument=AAPL,
                 side=Side.BUY, quantity=quantity, price=190.0, commission=0.0,
                 filled_at=datetime(2026, 11, 24, 14, tzinfo=UTC))
     services.confirmations.handle_update(OrderUpdate(client_order_id=fill.client_order_id, status="filled",
@@ -138,7 +137,7 @@ def test_execution_refuses_an_absurd_order_on_the_topic_even_a_reducing_one(embe
     """The last gate: an order already on the orders topic (decided by anything, a risk-reducing exit
     included) is rejected with its reason and never placed."""
     order = Order(client_order_id="mt-absurd-000000001", signal_id="sig-absurd", strategy_id="momentum_us",
-                  account_id="DEMO-CLIENT-A", broker=Broker.MOCK, instrument=AAPL, side=Side.SELL,
+                  account_id="DEMO-CLIENT-A", broker="mock", instrument=AAPL, side=Side.SELL,
                   quantity=quantity, reference_price=price, reduce_only=True)
     embedded.bus.publish(Topics.ORDERS, {"order": json.loads(order.model_dump_json())},
                          {"signal_id": order.signal_id, "client_order_id": order.client_order_id})
@@ -155,7 +154,7 @@ def test_a_non_finite_order_is_implausible():
     from shared.domain.risk import implausible
 
     order = Order(client_order_id="mt-x", signal_id="s", strategy_id="momentum_us", account_id="DEMO-CLIENT-A",
-                  broker=Broker.MOCK, instrument=AAPL, side=Side.BUY, quantity=1, reference_price=190.0)
+                  broker="mock", instrument=AAPL, side=Side.BUY, quantity=1, reference_price=190.0)
     assert implausible(order) == ""
     assert "quantity is past" in implausible(order.model_copy(update={"quantity": float("inf")}))
     assert "quantity is past" in implausible(order.model_copy(update={"quantity": float("nan")}))

@@ -13,10 +13,11 @@ import requests
 
 from devstack.processes import free_port
 from devstack.switches import open_paper_accounts
+from shared.adapters.brokers import known_brokers
 from shared.bootstrap import build_services
 from shared.config import Settings
 from shared.demo import seed_demo_fund
-from shared.domain.models import Account, Broker, Collections
+from shared.domain.models import Account, Collections
 from tests.devstack_cli import cli, stack_env
 
 ZERODHA = json.dumps({"ZD1234": {"api_key": "key", "api_secret": "secret"}})
@@ -62,10 +63,10 @@ def test_use_mock_broker_sends_every_account_to_the_mock(tmp_path: Path):
                         live_trading=False, use_mock_broker=True)
     services = build_services(settings)  # the credentials are never used, so no --live is needed
     try:
-        assert all(services.brokers[broker.value] is services.mock_broker for broker in Broker)
+        assert all(services.brokers[broker] is services.mock_broker for broker in known_brokers())
         seed_demo_fund(services.store, services.mock_broker)
         services.store.create(Collections.ACCOUNTS, "ZD1234", Account(
-            account_id="ZD1234", broker=Broker.ZERODHA, base_currency="INR").model_dump(mode="json"))
+            account_id="ZD1234", broker="zerodha", base_currency="INR").model_dump(mode="json"))
         assert open_paper_accounts(services) == ["ZD1234"]
         assert open_paper_accounts(services) == []  # once
         assert services.poller.poll_all()["ZD1234"].startswith("ok")

@@ -22,7 +22,7 @@ from shared.adapters.store_firestore import FirestoreStore
 from shared.bootstrap import Services, build_services
 from shared.config import Settings
 from shared.demo import seed_demo_fund
-from shared.domain.models import Account, Allocation, Broker, Collections, Instrument, Order, Side, Topics
+from shared.domain.models import Account, Allocation, Collections, Instrument, Order, Side, Topics
 from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
 from tests.brokers.fake_kite import TOKEN_KEY, FakeKite, running
 from tests.conftest import signal_body
@@ -52,7 +52,7 @@ def services(stack: EmulatedStack) -> Services:
     built = build_services(Settings.from_env(), store=FirestoreStore(stack.project))
     seed_demo_fund(built.store, built.mock_broker)
     built.store.put(Collections.ACCOUNTS, "ZD-1", Account(
-        account_id="ZD-1", broker=Broker.ZERODHA, client_id="client_in", base_currency="INR").model_dump(mode="json"))
+        account_id="ZD-1", broker="zerodha", client_id="client_in", base_currency="INR").model_dump(mode="json"))
     allocation = Allocation.model_validate(built.store.get(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC))
     built.store.put(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC, allocation.model_copy(
         update={"weights": {**allocation.weights, "ZD-1": {"momentum_us": 0.5}}}).model_dump(mode="json"))
@@ -68,7 +68,7 @@ def journey(stack: EmulatedStack) -> str:
 
 def test_execution_killed_after_the_broker_accepted_recovers_the_fill_without_a_second_order(stack, services):
     order = Order(client_order_id="mt-killed-0000000001", signal_id="sig-killed", strategy_id="momentum_us",
-                  account_id="DEMO-CLIENT-A", broker=Broker.MOCK,
+                  account_id="DEMO-CLIENT-A", broker="mock",
                   instrument=Instrument(symbol="AAPL", exchange="NASDAQ"), side=Side.BUY, quantity=10,
                   reference_price=190)
     execution = stack.functions["execution"]

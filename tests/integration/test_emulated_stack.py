@@ -126,9 +126,9 @@ def test_an_ibkr_order_goes_through_pub_sub_to_the_bridge_and_fills(stack, servi
     from datetime import UTC, datetime
 
     from gateway_vm.bridge import IbkrBridge
+    from shared.adapters.brokers.ibkr import IbkrBroker, IbkrConfig, IbkrConnection
     from shared.adapters.bus_pubsub import PubSubBus
-    from shared.adapters.ibkr import IbkrBroker, IbkrConfig, IbkrConnection
-    from shared.domain.models import Account, Allocation, Broker
+    from shared.domain.models import Account, Allocation
     from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
     from tests.brokers.fake_tws import FakeTws
 
@@ -139,7 +139,7 @@ def test_an_ibkr_order_goes_through_pub_sub_to_the_bridge_and_fills(stack, servi
     bridge = IbkrBridge(services.store, bus, broker, lambda: datetime.now(UTC), 60.0)
     try:
         services.store.put(Collections.ACCOUNTS, "DU111111", Account(
-            account_id="DU111111", broker=Broker.IBKR, client_id="client_ib").model_dump(mode="json"))
+            account_id="DU111111", broker="ibkr", client_id="client_ib").model_dump(mode="json"))
         allocation = Allocation.model_validate(services.store.get(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC))
         services.store.put(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC, allocation.model_copy(
             update={"weights": {**allocation.weights, "DU111111": {"momentum_us": 0.5}}}).model_dump(mode="json"))

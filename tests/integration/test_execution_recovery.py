@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from shared.bootstrap import Services
-from shared.domain.models import Broker, Collections, Instrument, Order, Side
+from shared.domain.models import Collections, Instrument, Order, Side
 from shared.ports.broker import BrokerError
 from shared.services.execution_service import OrderInFlight
 
 
 def an_order(client_order_id: str = "mt-recovery-1") -> Order:
     return Order(client_order_id=client_order_id, signal_id="sig-r", strategy_id="momentum_us",
-                 account_id="DEMO-CLIENT-A", broker=Broker.MOCK,
+                 account_id="DEMO-CLIENT-A", broker="mock",
                  instrument=Instrument(symbol="AAPL", exchange="NASDAQ"), side=Side.BUY, quantity=10,
                  reference_price=190)
 

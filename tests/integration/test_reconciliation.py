@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.domain.models import Broker, Collections, Instrument, Order, Side, Topics
+from shared.domain.models import Collections, Instrument, Order, Side, Topics
 from shared.services.account_poller import RECONCILIATION_BREAKS
 from tests.conftest import signal_body
 
@@ -11,7 +11,7 @@ def manual_trade(embedded, side: Side, quantity: float, ref: str) -> None:
     """Someone trades at the broker directly: the broker's books move, ours do not."""
     embedded.mock_broker.place_order(Order(
         client_order_id=ref, signal_id="manual", strategy_id="none", account_id="DEMO-CLIENT-A",
-        broker=Broker.MOCK, instrument=Instrument(symbol="AAPL", exchange="NASDAQ"), side=side, quantity=quantity,
+        broker="mock", instrument=Instrument(symbol="AAPL", exchange="NASDAQ"), side=side, quantity=quantity,
         reference_price=190.0))
 
 

@@ -15,7 +15,7 @@ from shared.adapters.store_sqlite import SqliteStore
 from shared.bootstrap import Services, build_services
 from shared.config import Settings
 from shared.demo import seed_demo_fund
-from shared.domain.models import Broker, Environment, Instrument, Order, Side, Topics, client_order_id
+from shared.domain.models import Environment, Instrument, Order, Side, Topics, client_order_id
 from shared.notify.telegram import NotificationError, TelegramSender
 from shared.services.notifier import NotifierService, OverBudget
 from tests.conftest import FakeClock, signal_body
@@ -62,7 +62,7 @@ def test_fills_are_announced_once_each(fund: Services, bot_api: FakeBotApi):
 def test_rejections_and_dead_letters_are_announced(fund: Services, bot_api: FakeBotApi):
     # An order the Mock refuses (it does not list ZZZZ: the webhook would refuse the alert itself).
     refused = Order(client_order_id=client_order_id("tg-2", "DEMO-CLIENT-A", "ZZZZ"), signal_id="tg-2",
-                    strategy_id="momentum_us", account_id="DEMO-CLIENT-A", broker=Broker.MOCK,
+                    strategy_id="momentum_us", account_id="DEMO-CLIENT-A", broker="mock",
                     instrument=Instrument(symbol="ZZZZ"), side=Side.BUY, quantity=1)
     fund.bus.publish(Topics.ORDERS, {"order": refused.model_dump(mode="json")})
     fund.bus.publish(Topics.ORDERS, {"order": {"not": "an order"}})  # poison: dead-lettered after 5 attempts

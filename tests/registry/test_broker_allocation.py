@@ -8,7 +8,7 @@ import pytest
 from devstack.embedded import create_app
 from shared.bootstrap import Services
 from shared.demo import DEMO_API_KEYS
-from shared.domain.models import RISK_LIMITS_DOC, Account, AccountSnapshot, Broker, Collections
+from shared.domain.models import RISK_LIMITS_DOC, Account, AccountSnapshot, Collections
 from tests.conftest import signal_body
 
 ADMIN = {"Authorization": f"Bearer {DEMO_API_KEYS['admin', 'admin']}"}
@@ -19,8 +19,8 @@ def fund(embedded: Services, clock) -> Services:
     """The demo fund at the shipped 40%, plus an IBKR account and a Zerodha account (INR)."""
     embedded.store.delete(Collections.SETTINGS, RISK_LIMITS_DOC)
     now = clock()
-    for account_id, broker, currency, equity in (("IB-1", Broker.IBKR, "USD", 1_250_000.0),
-                                                  ("ZD-1", Broker.ZERODHA, "INR", 105_625_000.0)):
+    for account_id, broker, currency, equity in (("IB-1", "ibkr", "USD", 1_250_000.0),
+                                                  ("ZD-1", "zerodha", "INR", 105_625_000.0)):
         snapshot = AccountSnapshot(equity=equity, cash=equity, margin_available=equity, as_of=now)
         account = Account(account_id=account_id, broker=broker, base_currency=currency, snapshot=snapshot)
         embedded.store.put(Collections.ACCOUNTS, account_id, account.model_dump(mode="json"))

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from shared.adapters.broker_mock import ACCOUNTS as BROKER_ACCOUNTS
-from shared.adapters.broker_mock import ORDERS as BROKER_ORDERS
+from shared.adapters.brokers.mock import ACCOUNTS as BROKER_ACCOUNTS
+from shared.adapters.brokers.mock import ORDERS as BROKER_ORDERS
 from shared.domain.models import Collections, Instrument, Order
 from shared.ports.store import Store
 

@@ -21,7 +21,7 @@ from shared.adapters.store_sqlite import SqliteStore
 from shared.bootstrap import build_services
 from shared.config import Settings
 from shared.demo import DEMO_API_KEYS, seed_demo_fund
-from shared.domain.models import Account, Allocation, Broker, Collections
+from shared.domain.models import Account, Allocation, Collections
 from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
 from tests.brokers.fake_kite import TOKEN_KEY, FakeKite, running
 from tests.notify.fake_bot_api import FakeBotApi
@@ -39,7 +39,7 @@ def prepare_fund(sqlite_path: str) -> str:
                               bus=InProcessBus(0.01))
     seed_demo_fund(services.store, services.mock_broker)
     services.store.put(Collections.ACCOUNTS, "ZD-1", Account(
-        account_id="ZD-1", broker=Broker.ZERODHA, client_id="client_in", base_currency="INR").model_dump(mode="json"))
+        account_id="ZD-1", broker="zerodha", client_id="client_in", base_currency="INR").model_dump(mode="json"))
     allocation = Allocation.model_validate(services.store.get(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC))
     weights = {**allocation.weights, "ZD-1": {"momentum_us": 0.5}}
     services.store.put(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC,

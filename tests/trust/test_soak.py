@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from devstack.embedded import create_app
-from shared.adapters.broker_mock import ACCOUNTS as BROKER_ACCOUNTS
-from shared.adapters.broker_mock import ORDERS as BROKER_ORDERS
+from shared.adapters.brokers.mock import ACCOUNTS as BROKER_ACCOUNTS
+from shared.adapters.brokers.mock import ORDERS as BROKER_ORDERS
 from shared.adapters.bus_inprocess import InProcessBus
 from shared.adapters.store_sqlite import SqliteStore
 from shared.bootstrap import Services, build_services
@@ -28,7 +28,6 @@ from shared.domain.models import (
     RISK_LIMITS_DOC,
     Account,
     Allocation,
-    Broker,
     Collections,
     Order,
     Strategy,
@@ -55,7 +54,7 @@ def seed(services: Services, rng: random.Random) -> None:
     for account_id in ACCOUNT_IDS:
         services.mock_broker.open_account(account_id, rng.choice([2e6, 5e6, 2e7]))
         services.store.put(Collections.ACCOUNTS, account_id,
-                           Account(account_id=account_id, broker=Broker.MOCK).model_dump(mode="json"))
+                           Account(account_id=account_id, broker="mock").model_dump(mode="json"))
         chosen = rng.sample(STRATEGIES, rng.randint(3, 7))
         weights[account_id] = {s: round(0.9 / len(chosen), 4) for s in chosen}
     for symbol, price in SYMBOLS.items():

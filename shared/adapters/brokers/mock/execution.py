@@ -17,7 +17,6 @@ profit) rest as one OCA group once the entry fills: when one fills the other is 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -25,7 +24,6 @@ from shared.domain.instruments import InstrumentSpec
 from shared.domain.models import (
     AccountSnapshot,
     AssetClass,
-    Broker,
     Fill,
     Instrument,
     Order,
@@ -38,44 +36,22 @@ from shared.domain.models import (
 )
 from shared.domain.positions import apply_fill
 from shared.domain.protection import protective_orders
-from shared.domain.schema import Collections
-from shared.ports.broker import BrokerClient, BrokerError
+from shared.ports.broker import BrokerCapabilities, BrokerClient, BrokerError
 from shared.ports.store import Store, Transaction
 
-ACCOUNTS = Collections.MOCK_BROKER_ACCOUNTS
-ORDERS = Collections.MOCK_BROKER_ORDERS
-PRICES = Collections.MOCK_BROKER_PRICES  # by canonical instrument key: {"price", "as_of", "spec"}
-FX_RATES = Collections.MOCK_BROKER_FX  # pairs it does not list, e.g. USDINR: {"rate"}
-OUTBOX = Collections.MOCK_BROKER_OUTBOX
-
-DEFAULT_MARGIN_RATES = {
-    AssetClass.EQUITY: 0.5,
-    AssetClass.FUTURE: 0.1,
-    AssetClass.FOREX: 0.05,
-    AssetClass.CRYPTO: 1.0,
-    AssetClass.OPTION: 1.0,
-}
-
-
-@dataclass(frozen=True)
-class MockBrokerConfig:
-    slippage_bps: float = 1.0
-    commission_per_unit: float = 0.005
-    min_commission: float = 1.0
-    margin_rates: dict[AssetClass, float] = field(default_factory=lambda: dict(DEFAULT_MARGIN_RATES))
+from .config import MockBrokerConfig
+from .parsing import ACCOUNTS, FX_RATES, ORDERS, OUTBOX, PRICES, doc_id, fx
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _doc_id(key: str) -> str:
-    return key.replace("/", "_")
-
-
 class MockBroker(BrokerClient):
     name = "mock"
-    supports_brackets: ClassVar[bool] = True
+    # Fills whole at the mark; protective legs rest as a simulated OCA group.
+    capabilities: ClassVar[BrokerCapabilities] = BrokerCapabilities(
+        brackets=True, oco_or_gtt=True, partial_fills=False, market_data=True, cancel=True, stop_orders=True)
 
     def __init__(self, store: Store, config: MockBrokerConfig | None = None,
                  clock: Callable[[], datetime] = _utcnow):
@@ -90,7 +66,7 @@ class MockBroker(BrokerClient):
 
     def list_instrument(self, spec: InstrumentSpec, price: float) -> None:
         """Make an instrument tradable at a starting mark."""
-        self._store.put(PRICES, _doc_id(spec.key), {"key": spec.key, "price": price,
+        self._store.put(PRICES, doc_id(spec.key), {"key": spec.key, "price": price,
                                                     "as_of": self._clock().isoformat(), "spec": spec.document()})
 
     def set_fx_rate(self, pair: str, rate: float) -> None:
@@ -110,7 +86,7 @@ class MockBroker(BrokerClient):
             if existing is not None:
                 return OrderUpdate.model_validate(existing["update"])
             account = tx.get(ACCOUNTS, order.account_id)
-            listing = tx.get(PRICES, _doc_id(order.instrument.key))
+            listing = tx.get(PRICES, doc_id(order.instrument.key))
             if account is None:
                 return self._record(tx, order, order_key, "rejected", f"unknown account {order.account_id}")
             if listing is None:
@@ -150,11 +126,11 @@ class MockBroker(BrokerClient):
 
     def quote(self, instrument: Instrument) -> Quote | None:
         """The mark is the paper market's live price until the feed moves it."""
-        listing = self._store.get(PRICES, _doc_id(instrument.key))
+        listing = self._store.get(PRICES, doc_id(instrument.key))
         return Quote(price=listing["price"], as_of=self._clock(), source="mock mark") if listing else None
 
     def fx_rate(self, base: str, quote: str) -> Quote | None:
-        rate = _fx(self._store.get, base, quote)
+        rate = fx(self._store.get, base, quote)
         return Quote(price=rate, as_of=self._clock(), source="mock fx") if rate is not None else None
 
     # --- the paper market's feed ---------------------------------------------------
@@ -169,12 +145,12 @@ class MockBroker(BrokerClient):
         working = self._store.query(ORDERS, where={"instrument_key": instrument_key, "status": OrderStatus.WORKING})
 
         def mark(tx: Transaction) -> list[OrderUpdate]:
-            listing = tx.get(PRICES, _doc_id(instrument_key))
+            listing = tx.get(PRICES, doc_id(instrument_key))
             if listing is None:
                 raise BrokerError(f"unknown symbol {instrument_key}")
             records = [tx.get(ORDERS, r["order_key"]) for r in working]
             accounts = {r["order"]["account_id"]: tx.get(ACCOUNTS, r["order"]["account_id"]) for r in records if r}
-            tx.set(PRICES, _doc_id(instrument_key), {**listing, "price": price, "as_of": self._clock().isoformat()})
+            tx.set(PRICES, doc_id(instrument_key), {**listing, "price": price, "as_of": self._clock().isoformat()})
             updates: list[OrderUpdate] = []
             done: set[str] = set()
             for record in records:
@@ -228,7 +204,7 @@ class MockBroker(BrokerClient):
               price: float, mark: float) -> tuple[OrderUpdate, dict[str, Any]]:
         """Book a fill, in the account's currency; returns the update and the account as it now stands."""
         instrument = order.instrument
-        to_base = _fx(tx.get, instrument.currency, account.get("currency", "USD"))
+        to_base = fx(tx.get, instrument.currency, account.get("currency", "USD"))
         if to_base is None:
             reason = f"no {instrument.currency}/{account.get('currency', 'USD')} rate to book this trade"
             return self._record(tx, order, order_key, "rejected", reason), account
@@ -251,7 +227,7 @@ class MockBroker(BrokerClient):
         tx.set(ACCOUNTS, order.account_id, new_account)
         fill = Fill(
             exec_id=f"{order_key}:1", client_order_id=order.client_order_id, signal_id=order.signal_id,
-            strategy_id=order.strategy_id, account_id=order.account_id, broker=Broker.MOCK,
+            strategy_id=order.strategy_id, account_id=order.account_id, broker=self.name,
             instrument=instrument, side=order.side, quantity=order.quantity, price=price,
             commission=commission, filled_at=self._clock(),
         )
@@ -294,9 +270,9 @@ class MockBroker(BrokerClient):
             if not lot["quantity"]:
                 continue
             instrument = Instrument.model_validate(lot["instrument"])
-            listing = read(PRICES, _doc_id(key)) if not marks or key not in marks else None
+            listing = read(PRICES, doc_id(key)) if not marks or key not in marks else None
             mark = (marks or {}).get(key) or (listing["price"] if listing else lot.get("mark", lot["avg_price"]))
-            to_base = _fx(read, instrument.currency, base) or 0.0
+            to_base = fx(read, instrument.currency, base) or 0.0
             notional = lot["quantity"] * mark * instrument.multiplier * to_base
             if instrument.asset_class is AssetClass.FUTURE:
                 equity += lot["quantity"] * (mark - lot["avg_price"]) * instrument.multiplier * to_base
@@ -312,25 +288,3 @@ class MockBroker(BrokerClient):
         )
 
 
-def _fx(read: Callable[[str, str], dict | None], base: str, quote: str) -> float | None:
-    """One ``base`` in ``quote``: 1 for the same currency; else a listed pair's mark (or its
-    inverse), else the rate table, else through USD. None when the paper market has no rate."""
-    if base == quote:
-        return 1.0
-
-    def direct(a: str, b: str) -> float | None:
-        for key, invert in ((f"FX:{a}{b}", False), (f"FX:{b}{a}", True)):
-            listing = read(PRICES, key)
-            if listing and listing["price"] > 0:
-                return 1 / listing["price"] if invert else listing["price"]
-        for pair, invert in ((f"{a}{b}", False), (f"{b}{a}", True)):
-            row = read(FX_RATES, pair)
-            if row and row["rate"] > 0:
-                return 1 / row["rate"] if invert else row["rate"]
-        return None
-
-    found = direct(base, quote)
-    if found is None and "USD" not in (base, quote):
-        via_base, via_quote = direct(base, "USD"), direct("USD", quote)
-        found = via_base * via_quote if via_base and via_quote else None
-    return found

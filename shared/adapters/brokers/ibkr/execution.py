@@ -23,7 +23,7 @@ from ib_async import IB, Contract, Trade
 from shared.domain.instruments import InstrumentSpec
 from shared.domain.models import AccountSnapshot, Instrument, Order, OrderType, OrderUpdate, Quote
 from shared.domain.schema import Collections
-from shared.ports.broker import BrokerClient, BrokerError
+from shared.ports.broker import BrokerCapabilities, BrokerClient, BrokerError
 from shared.ports.store import Store
 
 from .connection import IbkrConnection
@@ -44,8 +44,9 @@ _Priced = tuple[float | None, tuple[float, datetime] | None]
 
 class IbkrBroker(BrokerClient):
     name = "ibkr"
-    supports_stop_orders: ClassVar[bool] = True
-    supports_brackets: ClassVar[bool] = True
+    # Brackets as one OCA group; quotes from market data snapshots.
+    capabilities: ClassVar[BrokerCapabilities] = BrokerCapabilities(
+        brackets=True, oco_or_gtt=True, partial_fills=True, market_data=True, cancel=True, stop_orders=True)
 
     def __init__(self, store: Store, connection: IbkrConnection, clock: Callable[[], datetime]):
         self._store = store

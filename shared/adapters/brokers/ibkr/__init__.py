@@ -1,6 +1,6 @@
-"""Interactive Brokers through ib_async, inside the gateway VM's bridge (config, connection,
-parsing, execution: the same file set as the Zerodha adapter; market data and the contract
-importer beside them)."""
+"""Interactive Brokers through ib_async, inside the gateway VM's bridge (config, parsing,
+execution, factory: the file set every broker has; the connection, market data and the
+contract importer beside them). A remote broker: elsewhere its orders go to its bridge's topic."""
 
 from .config import IbkrConfig
 from .connection import IbkrConnection

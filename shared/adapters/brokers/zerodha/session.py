@@ -17,7 +17,7 @@ from datetime import datetime
 from kiteconnect import KiteConnect
 
 from shared.domain.schema import Collections
-from shared.ports.broker import BrokerError
+from shared.ports.broker import BrokerError, BrokerSessionExpired
 from shared.ports.store import Store
 
 from .config import ZerodhaAccountConfig, ZerodhaConfig
@@ -26,13 +26,12 @@ from .tokens import TokenCipher
 SESSIONS = Collections.BROKER_SESSIONS
 
 
-class ZerodhaSessionExpired(BrokerError):
-    session_expired = True  # the account poller alerts on it
+class ZerodhaSessionExpired(BrokerSessionExpired):
+    """Kite's token for this account expired or was never obtained (the account poller alerts on it)."""
 
     def __init__(self, account_id: str):
         super().__init__(f"Zerodha session for account {account_id} expired or missing: log in again "
-                         f"(Kite login, then POST the request_token to /api/admin/brokers/zerodha/session)",
-                         retryable=False)
+                         f"(Kite login, then POST the request_token to /api/admin/brokers/zerodha/session)")
         self.account_id = account_id
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from shared.adapters.broker_mock import MockBroker, MockBrokerConfig
+from shared.adapters.brokers.mock import MockBroker, MockBrokerConfig
 from shared.adapters.store_sqlite import SqliteStore
 from shared.domain.instruments import InstrumentSpec
 from shared.domain.models import (
     AssetClass,
-    Broker,
     Instrument,
     Order,
     OrderType,
@@ -39,7 +38,7 @@ def broker(tmp_path) -> MockBroker:
 def order(instrument: Instrument = AAPL, side: Side = Side.BUY, quantity: float = 100, signal: str = "s1",
           **fields: object) -> Order:
     return Order(client_order_id=client_order_id(signal, "ACC", instrument.key), signal_id=signal,
-                 strategy_id="strat", account_id="ACC", broker=Broker.MOCK, instrument=instrument, side=side,
+                 strategy_id="strat", account_id="ACC", broker="mock", instrument=instrument, side=side,
                  quantity=quantity, **fields)
 
 

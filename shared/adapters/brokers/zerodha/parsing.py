@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.domain.models import AccountSnapshot, Broker, Fill, Order, OrderUpdate, Quote
+from shared.domain.models import AccountSnapshot, Fill, Order, OrderUpdate, Quote
 
 from .instruments import KiteInstrument
 
@@ -64,7 +64,7 @@ def _fill(order: Order, trade: dict[str, Any], per_unit: int, now: datetime) -> 
     filled_at = kite_time(stamp) or now
     return Fill(exec_id=f"zerodha:{trade['trade_id']}", client_order_id=order.client_order_id,
                 signal_id=order.signal_id, strategy_id=order.strategy_id, account_id=order.account_id,
-                broker=Broker.ZERODHA, instrument=order.instrument, side=order.side,
+                broker="zerodha", instrument=order.instrument, side=order.side,
                 quantity=float(trade["quantity"]) / per_unit, price=float(trade["average_price"]),
                 commission=0.0,  # Kite reports charges only in contract notes; see the adapter README
                 filled_at=filled_at)

@@ -14,7 +14,6 @@ from ib_async import Order as IbOrder
 from shared.domain.models import (
     AccountSnapshot,
     AssetClass,
-    Broker,
     Fill,
     Instrument,
     Order,
@@ -102,7 +101,7 @@ def fills_of(order: Order, ib_fills: Iterable[IbFill]) -> list[Fill]:
         execution = ib_fill.execution
         fills.append(Fill(
             exec_id=execution.execId, client_order_id=order.client_order_id, signal_id=order.signal_id,
-            strategy_id=order.strategy_id, account_id=order.account_id, broker=Broker.IBKR,
+            strategy_id=order.strategy_id, account_id=order.account_id, broker="ibkr",
             instrument=order.instrument, side=order.side, quantity=float(execution.shares),
             price=float(execution.price), commission=float(ib_fill.commissionReport.commission or 0.0),
             filled_at=execution.time,

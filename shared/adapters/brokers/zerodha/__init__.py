@@ -1,4 +1,5 @@
-"""Zerodha (Kite Connect) adapter: config, instruments, parsing, session, execution, GTT brackets."""
+"""Zerodha (Kite Connect): config, parsing, execution, factory (the file set every broker has),
+with the instrument book, the daily session, its sealed tokens and GTT brackets beside them."""
 
 from .brackets import ZERODHA_GTTS, GttBrackets
 from .config import ZerodhaAccountConfig, ZerodhaConfig

@@ -19,7 +19,7 @@ from kiteconnect import exceptions as kite_errors
 from shared.domain.instruments import InstrumentSpec
 from shared.domain.models import AccountSnapshot, Instrument, Order, OrderType, OrderUpdate, Quote
 from shared.domain.schema import Collections
-from shared.ports.broker import BrokerClient, BrokerError
+from shared.ports.broker import BrokerCapabilities, BrokerClient, BrokerError
 from shared.ports.store import Store
 
 from .brackets import GttBrackets
@@ -38,8 +38,9 @@ _TRANSIENT = (requests.Timeout, requests.ConnectionError, kite_errors.NetworkExc
 
 class ZerodhaBroker(BrokerClient):
     name = "zerodha"
-    supports_stop_orders: ClassVar[bool] = True  # as SL-M (stop-market)
-    supports_brackets: ClassVar[bool] = True  # as one GTT (two-leg OCO, or single) per filled entry
+    # Stops as SL-M (stop-market); brackets as one GTT (two-leg OCO, or single) per filled entry.
+    capabilities: ClassVar[BrokerCapabilities] = BrokerCapabilities(
+        brackets=True, oco_or_gtt=True, partial_fills=True, market_data=True, cancel=True, stop_orders=True)
     max_tag_length: ClassVar[int] = 20
 
     def __init__(self, store: Store, config: ZerodhaConfig, instruments: Callable[[KiteConnect], InstrumentBook],
