@@ -1,7 +1,7 @@
 """The payload of each bus topic, as a model: the contract between a publisher and its handlers.
 
 Publishers build one and publish ``message.model_dump(mode="json")``, which is the dict they
-published before these models existed (tests/services/test_messages.py holds every shape to
+published before these models existed (tests/unit/test_messages.py holds every shape to
 that), so the wire and the stored dead letters keep their JSON. Handlers validate into them,
 so a payload that breaks the contract fails as poison at the edge, not deep in a service.
 """

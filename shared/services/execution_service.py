@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from shared.domain.messages import ConfirmationMessage, OrderMessage
 from shared.domain.models import (
     KILL_SWITCH_DOC,
     CancelRequest,
@@ -49,7 +50,7 @@ class ExecutionService:
         if order.broker.value not in self._brokers and order.broker.value in BRIDGED:
             # The broker needs a stateful connection that lives elsewhere (IBKR: the gateway VM).
             # Forwarding is idempotent: the bridge claims the order by its client order id.
-            self._bus.publish(BRIDGED[order.broker.value], {"order": order.model_dump(mode="json")},
+            self._bus.publish(BRIDGED[order.broker.value], OrderMessage(order=order).model_dump(mode="json"),
                               {"signal_id": order.signal_id, "client_order_id": order.client_order_id})
             self._journey.step(order.signal_id, f"{order.client_order_id} routed to the {order.broker.value} bridge")
             return None
@@ -110,7 +111,7 @@ class ExecutionService:
     def handle_cancel(self, cancel: CancelRequest) -> OrderUpdate | None:
         """Cancel one working order; idempotent (a final order answers with its final state)."""
         if cancel.broker.value not in self._brokers and cancel.broker.value in BRIDGED:
-            self._bus.publish(BRIDGED[cancel.broker.value], {"cancel": cancel.model_dump(mode="json")},
+            self._bus.publish(BRIDGED[cancel.broker.value], OrderMessage(cancel=cancel).model_dump(mode="json"),
                               {"signal_id": cancel.signal_id, "client_order_id": cancel.client_order_id})
             return None
         unplaced = self.claims.cancel_unplaced(cancel)
@@ -157,5 +158,5 @@ class ExecutionService:
         attributes = {"client_order_id": update.client_order_id}
         if order is not None:
             attributes["signal_id"] = order.signal_id
-        self._bus.publish(Topics.CONFIRMATIONS, {"update": update.model_dump(mode="json")}, attributes)
+        self._bus.publish(Topics.CONFIRMATIONS, ConfirmationMessage(update=update).model_dump(mode="json"), attributes)
 
