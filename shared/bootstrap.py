@@ -14,6 +14,7 @@ from shared.auth.rate_limit import RateLimiter
 from shared.config import Settings
 from shared.domain.messages import NotificationKind, NotificationMessage
 from shared.domain.models import Broker, Topics
+from shared.entrypoints.routing import Stack, routes
 from shared.journey import configure as configure_journey
 from shared.ports.broker import BrokerClient
 from shared.ports.bus import Bus, Message
@@ -113,8 +114,6 @@ class Services:
 
     def subscribe_pipeline(self) -> None:
         """Embedded stack: run every stage over the in-process bus, as the routing table routes it."""
-        from shared.entrypoints.routing import Stack, routes
-
         for topic, function in routes(Stack.EMBEDDED):
             handler = function.resolve()
             self.bus.subscribe(topic, lambda message, handle=handler: handle(self, message))
