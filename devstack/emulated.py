@@ -29,24 +29,10 @@ from devstack.processes import (
 )
 from shared.adapters.firestore_events import created_event
 from shared.domain.models import Collections, Topics
+from shared.entrypoints.routing import FUNCTIONS, Stack, routes
 
 log = logging.getLogger(__name__)
 
-# function name -> (signature type, the topics whose push subscriptions trigger it). "firestore":
-# a CloudEvent function triggered by document creations (Eventarc in GCP, the forwarder here).
-FUNCTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "webhook": ("http", ()),
-    "cerebro": ("cloudevent", (Topics.SIGNALS,)),
-    "execution": ("cloudevent", (Topics.ORDERS,)),
-    "confirmations": ("cloudevent", (Topics.CONFIRMATIONS,)),
-    "account_poller": ("http", ()),
-    "strategy_registry": ("http", ()),
-    "raw_signals": ("firestore", ()),
-    "dashboard_creator": ("cloudevent", (Topics.CONFIRMATIONS, Topics.DASHBOARD_REFRESH)),
-    "notifier": ("cloudevent", (Topics.CONFIRMATIONS, Topics.NOTIFICATIONS,
-                                Topics.SIGNALS.dead_letter, Topics.ORDERS.dead_letter,
-                                Topics.CONFIRMATIONS.dead_letter)),
-}
 MAX_DELIVERY_ATTEMPTS = 15  # about nine minutes of backoff: longer than any claim or book waits
 
 
@@ -94,7 +80,7 @@ def start_emulators(project: str, log_dir: Path) -> EmulatedStack:
 def start_functions(stack: EmulatedStack, webhook_port: int | None = None,
                     extra_env: dict[str, str] | None = None) -> None:
     """One functions-framework process per function, each on its own port."""
-    for name in FUNCTIONS:
+    for name in FUNCTIONS:  # the routing table's every function, HTTP ones included
         port = webhook_port if name == "webhook" and webhook_port else free_port()
         stack.functions[name] = start_function(stack, name, port, extra_env)
     for process in stack.functions.values():
@@ -107,7 +93,7 @@ def start_function(stack: EmulatedStack, name: str, port: int,
     on the same port, so its push subscriptions find it again)."""
     env = {**stack.env, "PYTHONPATH": str(REPO_ROOT), **(extra_env or {})}
     executable = Path(sys.executable).with_name("functions-framework")
-    signature = "cloudevent" if FUNCTIONS[name][0] == "firestore" else FUNCTIONS[name][0]
+    signature = FUNCTIONS[name].signature.framework
     return start_process(
         f"function-{name}",
         [str(executable), f"--source={REPO_ROOT / 'functions' / name / 'main.py'}", f"--target={name}",
@@ -127,26 +113,25 @@ def provision_pubsub(stack: EmulatedStack) -> None:
             for name in (topic.value, topic.dead_letter):
                 with contextlib.suppress(AlreadyExists):
                     publisher.create_topic(name=publisher.topic_path(stack.project, name))
-        for function, (_signature, triggers) in FUNCTIONS.items():
-            for topic in triggers:
-                request: dict = {
-                    "name": subscriber.subscription_path(stack.project, f"{topic}-{function}"),
-                    "topic": publisher.topic_path(stack.project, topic),
-                    "push_config": {"push_endpoint": stack.url(function)},
-                    "ack_deadline_seconds": 60,
-                    "retry_policy": {"minimum_backoff": {"seconds": 1}, "maximum_backoff": {"seconds": 10}},
-                    # The emulator (0.8.x) kills a push thread when it dead-letters an ordered message
-                    # (a NullPointerException), so it delivers these unordered; GCP orders them
-                    # (Terraform). Cerebro's book waits keep each book's fills in sequence either way.
-                    "enable_message_ordering": False,
+        for topic, function in routes(Stack.EMULATED):
+            request: dict = {
+                "name": subscriber.subscription_path(stack.project, f"{topic}-{function.name}"),
+                "topic": publisher.topic_path(stack.project, topic),
+                "push_config": {"push_endpoint": stack.url(function.name)},
+                "ack_deadline_seconds": 60,
+                "retry_policy": {"minimum_backoff": {"seconds": 1}, "maximum_backoff": {"seconds": 10}},
+                # The emulator (0.8.x) kills a push thread when it dead-letters an ordered message
+                # (a NullPointerException), so it delivers these unordered; GCP orders them
+                # (Terraform). Cerebro's book waits keep each book's fills in sequence either way.
+                "enable_message_ordering": False,
+            }
+            if not topic.endswith("-dead-letter"):  # a dead letter's own failures are only retried
+                request["dead_letter_policy"] = {
+                    "dead_letter_topic": publisher.topic_path(stack.project, f"{topic}-dead-letter"),
+                    "max_delivery_attempts": MAX_DELIVERY_ATTEMPTS,
                 }
-                if not topic.endswith("-dead-letter"):  # a dead letter's own failures are only retried
-                    request["dead_letter_policy"] = {
-                        "dead_letter_topic": publisher.topic_path(stack.project, f"{topic}-dead-letter"),
-                        "max_delivery_attempts": MAX_DELIVERY_ATTEMPTS,
-                    }
-                with contextlib.suppress(AlreadyExists):
-                    subscriber.create_subscription(request=request)
+            with contextlib.suppress(AlreadyExists):
+                subscriber.create_subscription(request=request)
     finally:
         subscriber.close()
         publisher.stop()

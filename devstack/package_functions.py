@@ -70,10 +70,11 @@ def function_imports(name: str, root: Path = REPO_ROOT) -> FunctionImports:
     """Walk to a fixed point: a reached module's top level runs; a def in it runs when
     reached code names it (by name or attribute, so over-approximated), when a non-wrapping
     decorator registers it, when it is a dunder, or when its class has a base class (whose
-    machinery may call it). Imports in running code reach further modules."""
+    machinery may call it). Imports in running code reach further modules. The handler the
+    routing table names for the function (imported by name when it runs) is reached too."""
     units: dict[str, list[_Unit]] = {}
     files = {"main": root / "functions" / name / "main.py"}
-    units["main"] = _units(files["main"], "main", False)
+    units["main"] = [*_units(files["main"], "main", False), *_routed_handler(name)]
     names: set[str] = set()
     done: set[tuple[str, int]] = set()
     third: dict[str, set[str]] = {}
@@ -98,6 +99,17 @@ def function_imports(name: str, root: Path = REPO_ROOT) -> FunctionImports:
                         third.setdefault(imported, set()).add(f"{module}:{line}")
     modules = ("main", *sorted(m for m in units if m != "main"))
     return FunctionImports(modules, {m: tuple(sorted(s)) for m, s in sorted(third.items())})
+
+
+def _routed_handler(name: str) -> list[_Unit]:
+    """The routing table's handler for this function, as code main.py runs (``serve`` imports
+    it from its "module:function" name, which no import statement shows)."""
+    from shared.entrypoints.routing import FUNCTIONS
+
+    function = FUNCTIONS.get(name)
+    if function is None or not function.handler:
+        return []
+    return [_Unit(None, True, [(function.handler_module, 0)], {function.handler_name})]
 
 
 def _is_module_name(imported: str) -> bool:

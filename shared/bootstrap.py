@@ -13,7 +13,9 @@ from shared.adapters.brokers.mock import MockBroker
 from shared.auth.api_keys import ApiKeys
 from shared.auth.rate_limit import RateLimiter
 from shared.config import Settings
-from shared.domain.models import CancelRequest, Order, OrderUpdate, StandardizedSignal, Topics
+from shared.domain.messages import NotificationKind, NotificationMessage
+from shared.domain.models import Topics
+from shared.entrypoints.routing import Stack, routes
 from shared.journey import configure as configure_journey
 from shared.ports.broker import BrokerClient
 from shared.ports.bus import Bus, Message
@@ -111,33 +113,11 @@ class Services:
         assert isinstance(broker, MockBroker)
         return broker
 
-    # Message handlers: the same code behind the in-process bus and the Cloud Functions.
-    def on_signal(self, data: dict[str, Any]) -> None:
-        self.cerebro.handle(StandardizedSignal.model_validate(data["signal"]))
-
-    def on_order(self, data: dict[str, Any]) -> None:
-        """An order to place, or a working order to cancel (both on the orders topic, so an
-        exit's cancel and its close travel in the order cerebro published them)."""
-        if "cancel" in data:
-            self.execution.handle_cancel(CancelRequest.model_validate(data["cancel"]))
-        else:
-            self.execution.handle_order(Order.model_validate(data["order"]))
-
-    def on_confirmation(self, data: dict[str, Any]) -> None:
-        self.confirmations.handle_update(OrderUpdate.model_validate(data["update"]))
-
     def subscribe_pipeline(self) -> None:
-        """Embedded stack: run every stage over the in-process bus."""
-        routes: dict[str, Callable[[dict[str, Any]], None]] = {
-            Topics.SIGNALS: self.on_signal,
-            Topics.ORDERS: self.on_order,
-            Topics.CONFIRMATIONS: self.on_confirmation,
-        }
-        for topic, handler in routes.items():
-            self.bus.subscribe(topic, lambda message, handle=handler: handle(message.data))
-        for topic in (Topics.CONFIRMATIONS, Topics.NOTIFICATIONS, Topics.SIGNALS.dead_letter,
-                      Topics.ORDERS.dead_letter, Topics.CONFIRMATIONS.dead_letter):
-            self.bus.subscribe(topic, lambda message: self.notifier.handle(message.message_id, message.data))
+        """Embedded stack: run every stage over the in-process bus, as the routing table routes it."""
+        for topic, function in routes(Stack.EMBEDDED):
+            handler = function.resolve()
+            self.bus.subscribe(topic, lambda message, handle=handler: handle(self, message))
 
     def resume_unfinished(self) -> list[str]:
         """Embedded stack: the previous process is dead, so its claims are released and
@@ -155,7 +135,8 @@ class Services:
         released = recovery.release_held()
         prune_counters(self.store, self.clock())
         prune_refusals(self.store, self.clock())
-        self.bus.publish(Topics.NOTIFICATIONS, {"kind": "flush_risk_refusals"})
+        self.bus.publish(Topics.NOTIFICATIONS,
+                         NotificationMessage.of(NotificationKind.FLUSH_RISK_REFUSALS).model_dump(mode="json"))
         return {"polled": polled, "swept": swept, "released": released}
 
     def close(self) -> None:

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
-import time
 from typing import Any
 
 import flask
-from pydantic import ValidationError
 
 from shared.bootstrap import Services
 from shared.dashboards.documents import signal_journey
 from shared.domain.errors import RequestRejected, retry_after_header
 from shared.domain.signal_parsing import MAX_BODY_BYTES
-from shared.ports.bus import RetryLater, dead_letter
 from shared.services.refusals import HEAD_BYTES
 
 log = logging.getLogger(__name__)
@@ -90,48 +85,3 @@ def signal_journey_reply(services: Services, signal_id: str) -> JsonReply:
     if journey is None:
         return _error(404, "not_found", "signal_id", f"no signal {signal_id!r}")
     return journey, 200
-
-
-class PoisonMessage(Exception):
-    """A bus message that can never be processed; retrying it would not help."""
-
-
-def decode_pubsub_event(envelope: dict[str, Any]) -> dict[str, Any]:
-    """The JSON payload of a Pub/Sub message, from a CloudEvent's data or a push body."""
-    try:
-        encoded = envelope["message"]["data"]
-        return json.loads(base64.b64decode(encoded))
-    except (KeyError, TypeError, ValueError, binascii.Error) as error:
-        raise PoisonMessage(f"undecodable Pub/Sub message: {error}") from None
-
-
-# How long a push delivery keeps waiting in the function (RetryLater) before it hands the
-# message back to Pub/Sub. Every answer but a 2xx costs the message a delivery attempt, so a
-# short wait here saves attempts; a long one would hold push slots other stages need.
-PUSH_WAIT_BUDGET_SECONDS = 3.0
-
-
-def run_handler(services: Services, topic: str, envelope: dict[str, Any], handler: Any) -> None:
-    """Decode and handle one delivery. Poison goes to the dead-letter topic and is acked; work
-    that waits on other work (``RetryLater``) waits here, backing off; anything else that fails
-    raises, so Pub/Sub redelivers it."""
-    try:
-        data = decode_pubsub_event(envelope)
-        deadline = time.monotonic() + PUSH_WAIT_BUDGET_SECONDS
-        pause = 0.05
-        while True:
-            try:
-                handler(data)
-                return
-            except RetryLater as wait:
-                if time.monotonic() + pause > deadline:
-                    raise
-                time.sleep(max(pause, min(wait.after_seconds, 2.0)))
-                pause = min(pause * 2, 2.0)
-            except (ValidationError, KeyError) as error:
-                raise PoisonMessage(f"invalid payload: {error}") from None
-    except PoisonMessage as error:
-        message = envelope.get("message", {}) if isinstance(envelope, dict) else {}
-        log.error("dead-lettering message %s from %s: %s", message.get("messageId"), topic, error)
-        services.bus.publish(f"{topic}-dead-letter", dead_letter(topic, str(error), envelope),
-                             {"source_topic": topic, "error": str(error)[:500]})

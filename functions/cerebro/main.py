@@ -3,12 +3,9 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared.domain.models import Topics
-from shared.http_api import run_handler
-from shared.runtime import services
+from shared.entrypoints.pubsub import serve
 
 
 @functions_framework.cloud_event
 def cerebro(event: CloudEvent) -> None:
-    app = services()
-    run_handler(app, Topics.SIGNALS, event.data, app.on_signal)
+    serve("cerebro", event)

@@ -3,10 +3,9 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared.http_api import decode_pubsub_event
-from shared.runtime import services
+from shared.entrypoints.pubsub import serve
 
 
 @functions_framework.cloud_event
 def notifier(event: CloudEvent) -> None:
-    services().notifier.handle(event["id"], decode_pubsub_event(event.data))
+    serve("notifier", event)

@@ -22,7 +22,8 @@ from pydantic import ValidationError
 
 from shared.adapters.brokers.ibkr import IbkrBroker
 from shared.domain.instruments import InstrumentSpec
-from shared.domain.models import CancelRequest, Collections, Order, Quote, Topics
+from shared.domain.messages import OrderMessage
+from shared.domain.models import Collections, Quote, Topics
 from shared.ports.broker import BrokerError
 from shared.ports.bus import Bus, Message
 from shared.ports.store import Store
@@ -84,10 +85,11 @@ class IbkrBridge:
         """An order to place or a working order to cancel (an exit's cancel of a resting entry or
         of a bracket leg), in the order execution published them. A failure raises, so the bus
         redelivers (Pub/Sub's retry policy, then its dead letter)."""
-        if "cancel" in message.data:
-            self.execution.handle_cancel(CancelRequest.model_validate(message.data["cancel"]))
-        else:
-            self.execution.handle_order(Order.model_validate(message.data["order"]))
+        order = OrderMessage.model_validate(message.data)
+        if order.cancel is not None:
+            self.execution.handle_cancel(order.cancel)
+        elif order.order is not None:
+            self.execution.handle_order(order.order)
         self.orders_handled += 1
 
     def poll_once(self) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from typing import Any
 
 from shared.config import TRADINGVIEW_IPS
 from shared.domain.errors import RequestRejected
+from shared.domain.messages import NotificationMessage
 from shared.domain.models import Topics
 from shared.domain.schema import Collections
 from shared.ports.bus import Bus
@@ -152,7 +153,7 @@ class AuthThrottle:
 
     def _alert(self, alert: Document) -> None:
         try:
-            self._bus.publish(Topics.NOTIFICATIONS, alert)
+            self._bus.publish(Topics.NOTIFICATIONS, NotificationMessage.model_validate(alert).model_dump(mode="json"))
         except Exception:  # the sender's answer must not depend on the alert
             log.exception("could not publish the %s alert for %s", PASSPHRASE_GUESSING, alert.get("strategy_id"))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from shared.domain.messages import NotificationKind, NotificationMessage
 from shared.domain.models import Account, AccountSnapshot, Collections, RiskLimits, Topics
 from shared.domain.reconciliation import find_breaks, our_net_positions
 from shared.ports.broker import BrokerClient, BrokerError, BrokerSessionExpired
@@ -51,9 +52,9 @@ class AccountPoller:
         except BrokerSessionExpired as error:
             log.warning("snapshot of %s failed: %s", account.account_id, error)
             # Cerebro will refuse this account once its snapshot ages: tell a human now.
-            self._bus.publish(Topics.NOTIFICATIONS, {"kind": "broker_session_expired",
-                                                     "broker": account.broker,
-                                                     "account_id": account.account_id})
+            self._bus.publish(Topics.NOTIFICATIONS, NotificationMessage.of(
+                NotificationKind.BROKER_SESSION_EXPIRED, broker=account.broker,
+                account_id=account.account_id).model_dump(mode="json"))
             return str(error)
         except BrokerError as error:
             log.warning("snapshot of %s failed: %s", account.account_id, error)
@@ -77,9 +78,10 @@ class AccountPoller:
         refreshed = account.model_copy(update={"snapshot": snapshot})
         if account.loss_limit_breached_on == today or not loss_limit_breached(refreshed, limits, snapshot.as_of):
             return {}
-        self._bus.publish(Topics.NOTIFICATIONS, {
-            "kind": "daily_loss_limit", "account_id": account.account_id, "equity": snapshot.equity,
-            "day_start_equity": account.day_start.equity, "limit_pct": limits.daily_loss_limit_pct})
+        self._bus.publish(Topics.NOTIFICATIONS, NotificationMessage.of(
+            NotificationKind.DAILY_LOSS_LIMIT, account_id=account.account_id, equity=snapshot.equity,
+            day_start_equity=account.day_start.equity, limit_pct=limits.daily_loss_limit_pct,
+        ).model_dump(mode="json"))
         return {"loss_limit_breached_on": today}
 
     def reconcile(self, account: Account, snapshot: AccountSnapshot) -> int:
@@ -108,7 +110,8 @@ class AccountPoller:
                 # Cloud Monitoring's reconciliation_breaks metric counts this line (monitoring.tf).
                 log.warning("reconciliation break in %s on %s: broker %s, ours %s", account.account_id, key,
                             difference.broker_quantity, difference.our_quantity)
-                self._bus.publish(Topics.NOTIFICATIONS, {
-                    "kind": "reconciliation_break", "account_id": account.account_id, "symbol": key,
-                    "broker_quantity": difference.broker_quantity, "our_quantity": difference.our_quantity})
+                self._bus.publish(Topics.NOTIFICATIONS, NotificationMessage.of(
+                    NotificationKind.RECONCILIATION_BREAK, account_id=account.account_id, symbol=key,
+                    broker_quantity=difference.broker_quantity, our_quantity=difference.our_quantity,
+                ).model_dump(mode="json"))
         return len(found)

@@ -17,6 +17,7 @@ from typing import Any
 
 from shared.auth.api_keys import Principal
 from shared.domain.errors import RequestRejected
+from shared.domain.messages import NotificationKind, NotificationMessage, OrderMessage
 from shared.domain.models import (
     KILL_SWITCH_DOC,
     CancelRequest,
@@ -53,7 +54,8 @@ class AdminControls:
         self._journey.step("kill-switch", f"{'ON' if enabled else 'off'} by {caller.subject}: {reason}")
         if enabled:
             state = {**state, "cancelled": self._cancel_risk_adding("fund", "kill switch")}
-        self._bus.publish(Topics.NOTIFICATIONS, {"kind": "kill_switch", **state})
+        self._bus.publish(Topics.NOTIFICATIONS,
+                          NotificationMessage.of(NotificationKind.KILL_SWITCH, **state).model_dump(mode="json"))
         return state
 
     def trading_states(self, caller: Principal) -> list[dict[str, Any]]:
@@ -77,7 +79,8 @@ class AdminControls:
         if state is TradingState.HALTED:
             document = {**document, "cancelled": self._cancel_risk_adding(scope_id, f"{scope_id} HALTED")}
         self._journey.step("trading-state", f"{scope_id} {state.value.upper()} by {caller.subject}: {reason}")
-        self._bus.publish(Topics.NOTIFICATIONS, {"kind": "trading_state", **document})
+        self._bus.publish(Topics.NOTIFICATIONS,
+                          NotificationMessage.of(NotificationKind.TRADING_STATE, **document).model_dump(mode="json"))
         return document
 
     def flatten(self, confirmation: str, caller: Principal, strategy_ids: list[str] | None = None,
@@ -104,8 +107,9 @@ class AdminControls:
                 raise RequestRejected("strategy_ids", f"flatten of {strategy_id} failed: {result.body}", 503,
                                       "unavailable")
             signals[strategy_id] = result.body["signal_id"]
-        self._bus.publish(Topics.NOTIFICATIONS, {"kind": "flatten_all", "requested_by": caller.subject,
-                                                 "strategies": sorted(signals), "reason": reason})
+        self._bus.publish(Topics.NOTIFICATIONS, NotificationMessage.of(
+            NotificationKind.FLATTEN_ALL, requested_by=caller.subject, strategies=sorted(signals), reason=reason,
+        ).model_dump(mode="json"))
         return {"flattening": signals}
 
     def _cancel_risk_adding(self, scope_id: str, why: str) -> list[str]:
@@ -126,7 +130,7 @@ class AdminControls:
     def _publish_cancel(self, order: Order, reason: str) -> None:
         cancel = CancelRequest(client_order_id=order.client_order_id, signal_id=order.signal_id,
                                account_id=order.account_id, broker=order.broker, reason=reason)
-        self._bus.publish(Topics.ORDERS, {"cancel": cancel.model_dump(mode="json")},
+        self._bus.publish(Topics.ORDERS, OrderMessage(cancel=cancel).model_dump(mode="json"),
                           {"signal_id": order.signal_id, "client_order_id": order.client_order_id})
 
     def cancel_signal_orders(self, signal_id: str, caller: Principal) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.domain.messages import SignalMessage
 from shared.domain.models import Collections, Instrument, OrderStatus, Topics, book_key
 from shared.ports.bus import Bus
 from shared.ports.store import Document, Store, Transaction
@@ -89,7 +90,8 @@ def park(store: Store, signal_id: str, blocker: Blocker, now: datetime) -> bool:
 def publish_signal(bus: Bus, record: Document) -> None:
     """Publish a stored signal again (its record in ``signals``), on its book's ordering key."""
     instrument = Instrument.model_validate(record["signal"]["instrument"])
-    bus.publish(Topics.SIGNALS, {"signal": record["signal"]}, {"signal_id": record["signal_id"]},
+    message = SignalMessage.model_validate({"signal": record["signal"]})
+    bus.publish(Topics.SIGNALS, message.model_dump(mode="json"), {"signal_id": record["signal_id"]},
                 ordering_key=book_key(record["strategy_id"], instrument.key))
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from shared.domain.cerebro import AccountContext, MarketContext, decide
 from shared.domain.instruments import InstrumentSpec
+from shared.domain.messages import NotificationKind, NotificationMessage, OrderMessage
 from shared.domain.models import (
     Account,
     Action,
@@ -114,7 +115,7 @@ class CerebroService:
         return decisions
 
     def _publish_order(self, order: Order) -> None:
-        self._bus.publish(Topics.ORDERS, {"order": order.model_dump(mode="json")},
+        self._bus.publish(Topics.ORDERS, OrderMessage(order=order).model_dump(mode="json"),
                           {"signal_id": order.signal_id, "client_order_id": order.client_order_id},
                           ordering_key=f"{book_key(order.strategy_id, order.instrument.key)}|{order.account_id}")
 
@@ -172,7 +173,7 @@ class CerebroService:
             return None
         book = book_key(signal.strategy_id, signal.instrument.key)
         for cancel in cancels:
-            self._bus.publish(Topics.ORDERS, {"cancel": cancel.model_dump(mode="json")},
+            self._bus.publish(Topics.ORDERS, OrderMessage(cancel=cancel).model_dump(mode="json"),
                               {"signal_id": signal.signal_id, "client_order_id": cancel.client_order_id},
                               ordering_key=f"{book}|{cancel.account_id}")
         return open_order(cancels[0].client_order_id,
@@ -336,6 +337,7 @@ class CerebroService:
                     if d.status == DecisionStatus.REJECTED
                     or (d.status == DecisionStatus.APPROVED and any(c.outcome in ("capped", "fail") for c in d.checks))]
         if refusals:
-            self._bus.publish(Topics.NOTIFICATIONS, {
-                "kind": "risk_refusal", "signal_id": signal.signal_id, "strategy_id": signal.strategy_id,
-                "symbol": signal.instrument.key, "at": self._clock().isoformat(), "refusals": refusals})
+            self._bus.publish(Topics.NOTIFICATIONS, NotificationMessage.of(
+                NotificationKind.RISK_REFUSAL, signal_id=signal.signal_id, strategy_id=signal.strategy_id,
+                symbol=signal.instrument.key, at=self._clock().isoformat(), refusals=refusals,
+            ).model_dump(mode="json"))

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from shared.adapters.brokers.registry import bridge_topics
+from shared.domain.messages import ConfirmationMessage, OrderMessage
 from shared.domain.models import (
     KILL_SWITCH_DOC,
     CancelRequest,
@@ -52,7 +53,7 @@ class ExecutionService:
         if order.broker not in self._brokers and order.broker in BRIDGED:
             # The broker needs a stateful connection that lives elsewhere (IBKR: the gateway VM).
             # Forwarding is idempotent: the bridge claims the order by its client order id.
-            self._bus.publish(BRIDGED[order.broker], {"order": order.model_dump(mode="json")},
+            self._bus.publish(BRIDGED[order.broker], OrderMessage(order=order).model_dump(mode="json"),
                               {"signal_id": order.signal_id, "client_order_id": order.client_order_id})
             self._journey.step(order.signal_id, f"{order.client_order_id} routed to the {order.broker} bridge")
             return None
@@ -113,7 +114,7 @@ class ExecutionService:
     def handle_cancel(self, cancel: CancelRequest) -> OrderUpdate | None:
         """Cancel one working order; idempotent (a final order answers with its final state)."""
         if cancel.broker not in self._brokers and cancel.broker in BRIDGED:
-            self._bus.publish(BRIDGED[cancel.broker], {"cancel": cancel.model_dump(mode="json")},
+            self._bus.publish(BRIDGED[cancel.broker], OrderMessage(cancel=cancel).model_dump(mode="json"),
                               {"signal_id": cancel.signal_id, "client_order_id": cancel.client_order_id})
             return None
         unplaced = self.claims.cancel_unplaced(cancel)
@@ -160,5 +161,5 @@ class ExecutionService:
         attributes = {"client_order_id": update.client_order_id}
         if order is not None:
             attributes["signal_id"] = order.signal_id
-        self._bus.publish(Topics.CONFIRMATIONS, {"update": update.model_dump(mode="json")}, attributes)
+        self._bus.publish(Topics.CONFIRMATIONS, ConfirmationMessage(update=update).model_dump(mode="json"), attributes)
 

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 from shared.auth.throttle import AuthThrottle
 from shared.domain.errors import RequestRejected
+from shared.domain.messages import SignalMessage
 from shared.domain.models import (
     Action,
     Collections,
@@ -195,7 +196,8 @@ class IngestService:
             return IngestResult(200, {"status": "duplicate", "signal_id": stored.signal_id})
         signal_id = stored.signal_id
         try:
-            self._bus.publish(Topics.SIGNALS, {"signal": record["signal"]}, {"signal_id": signal_id},
+            self._bus.publish(Topics.SIGNALS, SignalMessage.model_validate({"signal": record["signal"]}).model_dump(
+                mode="json"), {"signal_id": signal_id},
                               ordering_key=book_key(parsed.strategy_id, instrument.key))
         except Exception as error:  # noqa: BLE001 - any bus failure: the sender must retry
             self._store.replace_if(Collections.SIGNALS, signal_id, {"status": SignalStatus.RECEIVED},

@@ -1,12 +1,15 @@
 """Which Pub/Sub topics each deployed entry point publishes to, read from the code.
 
-There is no routing table to trust: a service publishes wherever its code calls
-``bus.publish``. So this walks the AST from each entry point (``functions/<name>/main.py``
-and the gateway VM's bridge) through the calls it can reach, resolving receivers by their
-type annotations (``self._bus: Bus``, dataclass fields, return annotations, constructors),
-and collects every ``publish`` whose topic it can evaluate (``Topics.X``, ``Topics.X.dead_letter``,
-``BRIDGED[...]``, or a parameter such as ``run_handler``'s ``f"{topic}-dead-letter"``, filled in
-at each call site). A ``publish`` whose topic it cannot evaluate is reported, never guessed.
+A service publishes wherever its code calls ``bus.publish``. So this walks the AST from each
+entry point (``functions/<name>/main.py`` and the gateway VM's bridge) through the calls it can
+reach, resolving receivers by their type annotations (``self._bus: Bus``, dataclass fields,
+return annotations, constructors), and collects every ``publish`` whose topic it can evaluate
+(``Topics.X``, ``Topics.X.dead_letter``, ``BRIDGED[...]``, or a parameter such as ``run_handler``'s
+``f"{topic}-dead-letter"``, filled in at each call site). A Pub/Sub function's main.py hands its
+event to ``serve``, which dispatches through the routing table (shared/entrypoints/routing.py):
+there the walk follows the table, from the handler it names, and adds the dead letters of the
+function's topics when its poison is dead-lettered. A ``publish`` whose topic it cannot
+evaluate is reported, never guessed.
 """
 
 from __future__ import annotations
@@ -20,12 +23,16 @@ from enum import Enum
 from pathlib import Path
 
 from devstack.processes import REPO_ROOT
+from shared.entrypoints.routing import FUNCTIONS, Function, OnPoison
 
 # The deployed stack runs MT_BUS=pubsub (functions.tf's common_env), so an abstract Bus is PubSubBus.
 IMPLEMENTATIONS = {"shared.ports.bus.Bus": "shared.adapters.bus_pubsub.PubSubBus"}
 BUS_TYPES = {"shared.ports.bus.Bus", "shared.adapters.bus_pubsub.PubSubBus",
              "shared.adapters.bus_inprocess.InProcessBus"}
 BRIDGE_ENTRY = "gateway_vm.bridge.__main__.main"
+# The table's dispatcher: opaque to the walk, which follows the table instead (Routes.published).
+SERVE = "shared.entrypoints.pubsub.serve"
+RUN_HANDLER = "shared.entrypoints.pubsub.run_handler"
 
 
 @dataclass(frozen=True)
@@ -226,13 +233,22 @@ class Routes:
         self._cut = 0
         self.publish_sites: dict[str, set[str]] = {}  # "module:line" -> entry points reaching it
 
-    def published(self, entry: str) -> set[Fact]:
+    def published(self, entry: str, function: Function | None = None) -> set[Fact]:
+        """What the entry point can publish; for a routed function, through its table handler too."""
         self._entry = entry
-        return set(self.facts(entry))
+        found = set(self.facts(entry))
+        if function is not None and function.handler:
+            found |= self.facts(f"{function.handler_module}.{function.handler_name}")
+            if function.on_poison is OnPoison.DEAD_LETTER:  # serve -> run_handler(topic=each trigger)
+                for fact in self.facts(RUN_HANDLER):
+                    found |= {t + fact.suffix for t in function.topics()} if isinstance(fact, Param) else {fact}
+        return found
 
     def facts(self, qualified: str) -> frozenset[Fact]:
         if qualified in self._facts:
             return self._facts[qualified]
+        if qualified == SERVE:
+            return frozenset()
         if qualified in self._busy:
             self._cut += 1  # a recursive call: what depends on it is not memoised (it may be partial)
             return frozenset()
@@ -344,13 +360,12 @@ def entry_points() -> dict[str, str]:
     return found
 
 
-def handled_topics(entry: str) -> set[str]:
-    """Topics a function's main.py hands to ``run_handler`` (its trigger, whose dead letter it writes)."""
-    routes = Routes()
-    module, func = routes.index.defs[entry]
-    scope = _Scope(routes.index, module, None, func)
-    return {str(_evaluate(scope, node.args[1])) for node in ast.walk(func)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "run_handler"}
+def handled_topics(name: str) -> set[str]:
+    """Topics whose poison a function dead-letters itself (``serve`` -> ``run_handler``): its triggers."""
+    function = FUNCTIONS.get(name)
+    if function is None or function.on_poison is not OnPoison.DEAD_LETTER:
+        return set()
+    return {str(t) for t in function.topics()}
 
 
 def bridge_subscriptions() -> set[str]:
@@ -370,7 +385,7 @@ def bridge_subscriptions() -> set[str]:
 def published_by_entry() -> tuple[dict[str, set[Fact]], dict[str, set[str]]]:
     """Every entry point's topics, and which entry points reach each publish site."""
     routes = Routes()
-    published = {name: routes.published(qualified) for name, qualified in entry_points().items()}
+    published = {name: routes.published(qualified, FUNCTIONS.get(name)) for name, qualified in entry_points().items()}
     return published, routes.publish_sites
 
 

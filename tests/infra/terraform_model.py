@@ -62,6 +62,7 @@ class DeclaredFunction:
     publishes: tuple[str, ...]
     secret_env: tuple[str, ...]
     public: bool
+    firestore_trigger: str | None = None  # the document path whose creations trigger it (Eventarc)
 
 
 def _locals(path: Path) -> dict[str, Any]:
@@ -84,6 +85,7 @@ def declared_functions() -> dict[str, DeclaredFunction]:
             publishes=tuple(unquote(t) for t in publishes),
             secret_env=tuple(unquote(s) for s in spec["secret_env"]),
             public=one(spec["public"]) is True,
+            firestore_trigger=unquote(one(spec["firestore_trigger"])) if spec.get("firestore_trigger") else None,
         )
     return declared
 

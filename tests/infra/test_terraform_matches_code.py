@@ -8,10 +8,11 @@ import ast
 import re
 from pathlib import Path
 
-from devstack.emulated import FUNCTIONS, MAX_DELIVERY_ATTEMPTS
+from devstack.emulated import MAX_DELIVERY_ATTEMPTS
 from devstack.processes import REPO_ROOT
 from shared.config import CLOUD_SETTINGS, GATEWAY_SETTINGS, LOCAL_ONLY_SETTINGS, SECRET_SETTINGS
 from shared.domain.models import Topics
+from shared.entrypoints.routing import FUNCTIONS, Signature, Stack
 from tests.infra.terraform_model import (
     PLATFORM,
     declared_environment,
@@ -40,11 +41,24 @@ def test_every_function_in_the_code_is_declared_and_nothing_else():
     assert {n: f.entry_point for n, f in declared.items()} == code_entry_points()
 
 
+def test_functions_tf_is_the_routing_table():
+    """functions.tf's map is Terraform's copy of shared/entrypoints/routing.py: the same
+    functions, each triggered by exactly the topics the table routes to it in GCP, and by
+    Firestore document creations exactly when the table says its signature is ``firestore``."""
+    declared = declared_functions()
+    assert set(declared) == set(FUNCTIONS)
+    for name, function in FUNCTIONS.items():
+        assert sorted(declared[name].trigger_topics) == sorted(function.topics(Stack.CLOUD)), name
+        assert (declared[name].firestore_trigger is not None) == (function.signature is Signature.FIRESTORE), name
+        if function.signature is Signature.FIRESTORE:
+            assert declared[name].firestore_trigger.split("/")[0] == "trading_signals_raw", name
+
+
 def test_triggers_match_the_emulated_topology():
     """As emulated, plus in GCP the dead letters the emulated stack never produces (dashboard
     refresh and the bridge's), which the notifier also announces (test_topic_routes)."""
     declared = declared_functions()
-    emulated = {n: {str(t) for t in triggers} for n, (_sig, triggers) in FUNCTIONS.items()}
+    emulated = {name: set(function.topics(Stack.EMULATED)) for name, function in FUNCTIONS.items()}
     for name, function in declared.items():
         extra = set(function.trigger_topics) - emulated[name]
         assert emulated[name] <= set(function.trigger_topics), name
@@ -66,7 +80,7 @@ def test_each_event_function_has_a_push_subscription_with_dead_letter_and_retry(
     assert unquote(one(push["retry_policy"])["maximum_backoff"]) == "60s"
     assert one(one(push["push_config"])["oidc_token"])
     event_functions = {n for n, f in declared_functions().items() if f.trigger_topics}
-    assert event_functions == {n for n, (sig, _t) in FUNCTIONS.items() if sig == "cloudevent"}
+    assert event_functions == {n for n, f in FUNCTIONS.items() if f.signature is Signature.CLOUDEVENT}
 
 
 def test_settings_read_by_the_code_are_declared_and_all_declared_are_read():

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import functools
 
-from devstack.emulated import FUNCTIONS
 from shared.domain.models import Topics
+from shared.entrypoints.routing import FUNCTIONS, Signature, Stack
 from tests.infra.code_routes import (
     Param,
     Unknown,
@@ -67,13 +67,13 @@ def test_publisher_grants_come_from_the_functions_map():
 
 def test_functions_handle_the_topics_they_are_triggered_by():
     declared = declared_functions()
-    for name, qualified in entry_points().items():
-        handled = handled_topics(qualified)
-        if handled:  # run_handler(app, Topics.X, ...): its trigger, whose dead letter it writes
+    for name in entry_points():
+        handled = handled_topics(name)
+        if handled:  # serve -> run_handler(app, topic, ...): its trigger, whose dead letter it writes
             assert set(declared[name].trigger_topics) == handled, name
-    for name, (signature, triggers) in FUNCTIONS.items():
-        assert {str(t) for t in triggers} <= set(declared[name].trigger_topics), name
-        assert bool(declared[name].trigger_topics) == (signature == "cloudevent"), name
+    for name, function in FUNCTIONS.items():
+        assert set(function.topics(Stack.EMULATED)) <= set(declared[name].trigger_topics), name
+        assert bool(declared[name].trigger_topics) == (function.signature is Signature.CLOUDEVENT), name
 
 
 def test_every_dead_letter_that_can_receive_messages_reaches_the_notifier():

@@ -1,6 +1,7 @@
 # Every Cloud Function, in one map (firestore_trigger: the document path pattern whose
 # creations trigger it through Eventarc, or null). tests/infra cross-checks it against the code:
-# each entry point under functions/ is here, and nothing here is absent there; `publishes` is
+# each entry point under functions/ is here, and nothing here is absent there; `trigger_topics`
+# and `firestore_trigger` are the routing table's (shared/entrypoints/routing.py); `publishes` is
 # exactly what the code can publish (tests/infra/code_routes.py reads it from the AST), and
 # `secret_env` names the settings read from Secret Manager (secret id: the name in kebab case).
 # Every function that opens a Kite session (ZERODHA_ACCOUNTS) also mounts BROKER_TOKEN_KEY, which

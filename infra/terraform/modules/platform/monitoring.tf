@@ -47,7 +47,7 @@ resource "google_logging_metric" "journey" {
 }
 
 # Dead letters: poison a function or the bridge dead-letters itself ("dead-lettering ..." in
-# shared/http_api.py and shared/adapters/bus_pubsub.py).
+# shared/entrypoints/pubsub.py and shared/adapters/bus_pubsub.py).
 resource "google_logging_metric" "dead_lettered" {
   project     = var.project_id
   name        = "${var.environment}/dead_lettered"

@@ -1,0 +1,1 @@
+"""Entry points: how messages and requests from outside reach the services."""

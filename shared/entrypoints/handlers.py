@@ -1,0 +1,53 @@
+"""The bus messages' handlers: the same code behind the in-process bus and the Cloud Functions.
+
+Each takes this process's services and the delivered message, validates the payload into
+its model and hands it to a service. They live here, not on the composition root, so the
+services stay unaware of the bus and the root only wires; routing.py names which topics
+reach which handler.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from shared.domain.messages import ConfirmationMessage, OrderMessage, SignalMessage
+
+if TYPE_CHECKING:
+    from shared.bootstrap import Services
+    from shared.ports.bus import Message
+
+log = logging.getLogger(__name__)
+
+
+def on_signal(services: Services, message: Message) -> None:
+    """Cerebro: size a standardized signal per account and decide."""
+    services.cerebro.handle(SignalMessage.model_validate(message.data).signal)
+
+
+def on_order(services: Services, message: Message) -> None:
+    """Execution: an order to place, or a working order to cancel (both on the orders topic,
+    so an exit's cancel and its close travel in the order cerebro published them)."""
+    order = OrderMessage.model_validate(message.data)
+    if order.cancel is not None:
+        services.execution.handle_cancel(order.cancel)
+    elif order.order is not None:
+        services.execution.handle_order(order.order)
+
+
+def on_confirmation(services: Services, message: Message) -> None:
+    """Confirmations: record fills and move positions."""
+    services.confirmations.handle_update(ConfirmationMessage.model_validate(message.data).update)
+
+
+def notify(services: Services, message: Message) -> None:
+    """The notifier reads every topic it is subscribed to (updates, notifications, dead letters),
+    and ignores what it has no text for, so it takes the payload as it came: validating it into
+    one model would turn an unknown kind from ignored into failed."""
+    services.notifier.handle(message.message_id, message.data)
+
+
+def on_dashboard_event(services: Services, message: Message) -> None:
+    """The dashboard creator: an order update refreshes what it touched, a refresh tick rebuilds
+    everything (it drops an invalid update itself: derived data, the next refresh repairs it)."""
+    services.dashboards.handle(message.data)
