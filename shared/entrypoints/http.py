@@ -59,31 +59,30 @@ def create_app(services: Services, name: str = "strategy-registry", *, webhook: 
     /healthz (the embedded stack), with ``json_errors`` JSON answers for unknown routes and
     methods (the Cloud Function, which serves nothing else)."""
     # Imported here: the route modules import the services, and the services import this module.
-    from shared.entrypoints.routes import (
-        accounts,
-        admin,
-        allocation,
-        dashboards,
-        health,
-        instruments,
-        me,
-        orders,
-        portfolio,
-        positions,
-        returns,
-        signals,
-        strategies,
-    )
-    from shared.entrypoints.routes import webhook as webhook_routes
+    # Each registrar is named, not looked up, so tests/infra/code_routes.py can follow the calls.
+    from shared.entrypoints.routes.accounts import register as accounts
+    from shared.entrypoints.routes.admin import register as admin
+    from shared.entrypoints.routes.allocation import register as allocation
+    from shared.entrypoints.routes.dashboards import register as dashboards
+    from shared.entrypoints.routes.health import register as health
+    from shared.entrypoints.routes.instruments import register as instruments
+    from shared.entrypoints.routes.me import register as me
+    from shared.entrypoints.routes.orders import register as orders
+    from shared.entrypoints.routes.portfolio import register as portfolio
+    from shared.entrypoints.routes.positions import register as positions
+    from shared.entrypoints.routes.returns import register as returns
+    from shared.entrypoints.routes.signals import register as signals
+    from shared.entrypoints.routes.strategies import register as strategies
+    from shared.entrypoints.routes.webhook import register as webhook_route
 
     app = flask.Flask(name)
-    for module in (strategies, returns, portfolio, allocation, signals, accounts, dashboards, admin, instruments,
-                   orders, positions, me):
-        module.register(app, services)
+    for register in (strategies, returns, portfolio, allocation, signals, accounts, dashboards,
+                     admin, instruments, orders, positions, me):
+        register(app, services)
     if webhook:
-        webhook_routes.register(app, services)
+        webhook_route(app, services)
     if poller_alive is not None:
-        health.register(app, services, poller_alive)
+        health(app, services, poller_alive)
     if json_errors:
         _json_errors(app)
     return app
