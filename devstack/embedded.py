@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import flask
-from flask.typing import ResponseReturnValue
 from waitress import serve
 
 from devstack.processes import start_dashboards
@@ -20,10 +19,8 @@ from devstack.switches import open_paper_accounts
 from shared.bootstrap import Services, build_services
 from shared.config import Settings
 from shared.demo import seed_demo_fund
-from shared.domain.models import Collections
-from shared.http_api import handle_webhook
+from shared.entrypoints import http
 from shared.logs import configure_logging
-from shared.registry_api import register_api
 from shared.services.raw_ingest import start_raw_watcher
 
 log = logging.getLogger("devstack.embedded")
@@ -34,27 +31,8 @@ MAX_REQUEST_BYTES = 4 * 1024 * 1024
 
 
 def create_app(services: Services, poller_alive: Callable[[], bool] = lambda: True) -> flask.Flask:
-    app = flask.Flask("mathematricks-embedded")
-    register_api(app, services)
-
-    @app.post("/webhook")
-    def webhook() -> ResponseReturnValue:
-        return handle_webhook(flask.request, services)
-
-    @app.get("/healthz")
-    def health() -> tuple[dict, int]:
-        """For `devstack up/status`: answers only when this server can still reach its store."""
-        body: dict = {"store": services.settings.store, "bus": services.settings.bus,
-                      "use_mock_broker": services.settings.use_mock_broker}
-        try:
-            services.store.query(Collections.ACCOUNTS, limit=1)
-        except Exception as error:  # noqa: BLE001 - any store failure makes the stack unhealthy
-            return {**body, "status": "store unavailable", "error": str(error)[:200]}, 503
-        if not poller_alive():
-            return {**body, "status": "account poller stopped"}, 503
-        return {**body, "status": "ok"}, 200
-
-    return app
+    """The embedded server's app: every API route, the webhook and /healthz."""
+    return http.create_app(services, "mathematricks-embedded", webhook=True, poller_alive=poller_alive)
 
 
 def start_embedded(settings: Settings, poll_seconds: float, seed: bool = True) -> tuple[Services, threading.Event]:

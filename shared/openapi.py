@@ -13,12 +13,18 @@ from pydantic import BaseModel
 
 from shared.domain.instruments import InstrumentSpec
 from shared.domain.signal_parsing import SignalPayload
-from shared.fund_api import MAX_LISTED
-from shared.registry_api import FlattenRequest, KillSwitchRequest, ZerodhaLogin
+from shared.entrypoints.routes.admin import (
+    FlattenRequest,
+    KillSwitchRequest,
+    MarkRequest,
+    TradingStateRequest,
+    ZerodhaLogin,
+)
+from shared.entrypoints.routes.instruments import InstrumentImport
+from shared.entrypoints.routes.signals import MAX_LISTED
 from shared.services.portfolio_requests import Approval, OptimisationRequest
 from shared.services.refusals import REFUSALS_KEPT
 from shared.services.strategy_registry import StrategyChanges, StrategySpec
-from shared.trading_api import InstrumentImport, MarkRequest, TradingStateRequest
 
 ERROR = {"type": "object", "required": ["error", "field", "reason"],
          "properties": {"error": {"type": "string"}, "field": {"type": "string"}, "reason": {"type": "string"}}}

@@ -5,13 +5,13 @@ import functools
 import flask
 import functions_framework
 
-from shared.registry_api import standalone_app
+from shared.entrypoints.http import create_app
 from shared.runtime import services
 
 
 @functools.cache
 def app() -> flask.Flask:
-    return standalone_app(services())
+    return create_app(services(), "strategy-registry", json_errors=True)
 
 
 @functions_framework.http

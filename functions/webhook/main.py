@@ -4,7 +4,7 @@ import flask
 import functions_framework
 from flask.typing import ResponseReturnValue
 
-from shared.http_api import handle_webhook
+from shared.entrypoints.routes.webhook import handle_webhook
 from shared.runtime import services
 
 

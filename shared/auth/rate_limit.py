@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from shared.domain.errors import RequestRejected
+from shared.domain.errors import Refusal, RequestRejected
 from shared.domain.schema import Collections
 from shared.ports.store import Store, Transaction
 
@@ -33,5 +33,5 @@ class RateLimiter:
         if self._store.transaction(count) >= per_minute:
             retry_after = 60 - now.second  # the next window opens at the top of the minute
             raise RequestRejected("authorization", f"rate limit of {per_minute} requests per minute reached; "
-                                                   f"retry in {retry_after} s", 429, "rate_limited",
+                                                   f"retry in {retry_after} s", Refusal.TOO_MANY, "rate_limited",
                                   retry_after=retry_after)

@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.config import TRADINGVIEW_IPS
-from shared.domain.errors import RequestRejected
+from shared.domain.errors import Refusal, RequestRejected
 from shared.domain.messages import NotificationMessage
 from shared.domain.models import Topics
 from shared.domain.schema import Collections
@@ -95,7 +95,7 @@ class Lock:
 def throttled(field: str, wait: float) -> RequestRejected:
     """The 429: the same answer whether or not the last guess was right, so it tells nothing."""
     seconds = max(1, int(-(-wait // 1)))
-    return RequestRejected(field, f"too many failed attempts; retry in {seconds} s", 429, "throttled",
+    return RequestRejected(field, f"too many failed attempts; retry in {seconds} s", Refusal.TOO_MANY, "throttled",
                            retry_after=wait)
 
 

@@ -1,7 +1,7 @@
 """What the admin's and developers' lists read: signals with filters, the working-order
 blotter, and positions with P&L per account and per strategy.
 
-Computed from the store on request and served by the read API (``shared/fund_api.py``),
+Computed from the store on request and served by the read API (``shared/entrypoints/routes/``),
 which decides who may call each; the dashboards show the answers and never read the store.
 """
 

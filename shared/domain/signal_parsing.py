@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import RequestRejected
+from .errors import Refusal, RequestRejected
 from .models import (
     Action,
     AssetClass,
@@ -178,11 +178,11 @@ _TEXT_ALERT = re.compile(
 def parse_request(body: bytes, content_type: str, query: Mapping[str, str]) -> ParsedSignal:
     """Validate a webhook body; strategy_id and passphrase may come in the query string."""
     if len(body) > MAX_BODY_BYTES:
-        raise SignalRejected("body", f"larger than {MAX_BODY_BYTES} bytes", 413, "too_large")
+        raise SignalRejected("body", f"larger than {MAX_BODY_BYTES} bytes", Refusal.TOO_LARGE, "too_large")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise SignalRejected("body", "is not valid UTF-8", 400, "malformed_body") from None
+        raise SignalRejected("body", "is not valid UTF-8", Refusal.MALFORMED, "malformed_body") from None
     media_type = content_type.split(";")[0].strip().lower()
     if media_type == "application/json" or (not media_type and text.lstrip().startswith("{")):
         return _parse_json(text, query)
@@ -191,7 +191,7 @@ def parse_request(body: bytes, content_type: str, query: Mapping[str, str]) -> P
             return _parse_json(text, query)  # TradingView sends JSON as text/plain if unsure
         return _parse_text(text, query)
     raise SignalRejected(
-        "content_type", "must be application/json or text/plain", 415, "unsupported_media_type"
+        "content_type", "must be application/json or text/plain", Refusal.UNSUPPORTED, "unsupported_media_type"
     )
 
 
@@ -199,9 +199,9 @@ def _parse_json(text: str, query: Mapping[str, str]) -> ParsedSignal:
     try:
         document = json.loads(text, parse_constant=_refuse_constant)
     except ValueError as error:
-        raise SignalRejected("body", f"is not valid JSON ({error})", 400, "malformed_json") from None
+        raise SignalRejected("body", f"is not valid JSON ({error})", Refusal.MALFORMED, "malformed_json") from None
     if not isinstance(document, dict):
-        raise SignalRejected("body", "must be a JSON object", 400, "malformed_json")
+        raise SignalRejected("body", "must be a JSON object", Refusal.MALFORMED, "malformed_json")
     for name in ("strategy_id", "passphrase"):
         if name not in document and name in query:
             document[name] = query[name]
@@ -230,7 +230,7 @@ def _parse_text(text: str, query: Mapping[str, str]) -> ParsedSignal:
             "text alerts must follow TradingView's default strategy message: "
             "'order {{strategy.order.action}} @ {{strategy.order.contracts}} filled on "
             "{{ticker}}. New strategy position is {{strategy.position_size}}'",
-            400,
+            Refusal.MALFORMED,
             "malformed_text",
         )
     document: dict[str, Any] = {

@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from shared.auth.api_keys import Principal
-from shared.domain.errors import RequestRejected
+from shared.auth.roles import require_admin
+from shared.domain.errors import Refusal, RequestRejected
 from shared.domain.messages import NotificationKind, NotificationMessage, OrderMessage
 from shared.domain.models import (
     KILL_SWITCH_DOC,
@@ -47,7 +48,7 @@ class AdminControls:
         return self._store.get(Collections.SETTINGS, KILL_SWITCH_DOC) or {"enabled": False}
 
     def set_kill_switch(self, enabled: bool, reason: str, caller: Principal) -> dict[str, Any]:
-        _admin(caller)
+        require_admin(caller)
         state = {"enabled": enabled, "reason": reason, "changed_by": caller.subject,
                  "changed_at": self._clock().isoformat()}
         self._store.put(Collections.SETTINGS, KILL_SWITCH_DOC, state)
@@ -59,17 +60,17 @@ class AdminControls:
         return state
 
     def trading_states(self, caller: Principal) -> list[dict[str, Any]]:
-        _admin(caller)
+        require_admin(caller)
         return self._store.query(Collections.TRADING_STATES, order_by="scope_id")
 
     def set_trading_state(self, scope_id: str, state: TradingState, reason: str, caller: Principal) -> dict[str, Any]:
         """Put the fund ('fund'), an account ('account:ID') or a strategy ('strategy:ID') in a state."""
-        _admin(caller)
+        require_admin(caller)
         scope, _, target = scope_id.partition(":")
         known = {"account": Collections.ACCOUNTS, "strategy": Collections.STRATEGIES}
         if scope_id != "fund" and (scope not in known or self._store.get(known[scope], target) is None):
             raise RequestRejected("scope", f"{scope_id!r} is not 'fund', 'account:<id>' or 'strategy:<id>' of a "
-                                           "known account or strategy", 404, "not_found")
+                                           "known account or strategy", Refusal.NOT_FOUND, "not_found")
         document = {"scope_id": scope_id, "state": state.value, "reason": reason, "changed_by": caller.subject,
                     "changed_at": self._clock().isoformat()}
         if state is TradingState.ACTIVE:
@@ -85,7 +86,7 @@ class AdminControls:
 
     def flatten(self, confirmation: str, caller: Principal, strategy_ids: list[str] | None = None,
                 account_ids: list[str] | None = None, reason: str = "") -> dict[str, Any]:
-        _admin(caller)
+        require_admin(caller)
         if confirmation != FLATTEN_CONFIRMATION:
             raise RequestRejected("confirm", f"type {FLATTEN_CONFIRMATION!r} to flatten")
 
@@ -104,7 +105,8 @@ class AdminControls:
         for strategy_id, instrument in sorted(holdings.items()):
             result = self._ingest.submit_flatten(strategy_id, instrument, caller.subject, account_ids, reason)
             if result.status >= 400:
-                raise RequestRejected("strategy_ids", f"flatten of {strategy_id} failed: {result.body}", 503,
+                raise RequestRejected("strategy_ids", f"flatten of {strategy_id} failed: {result.body}",
+                                      Refusal.UNAVAILABLE,
                                       "unavailable")
             signals[strategy_id] = result.body["signal_id"]
         self._bus.publish(Topics.NOTIFICATIONS, NotificationMessage.of(
@@ -138,11 +140,11 @@ class AdminControls:
         orders included); the cancellations come back as order updates."""
         record = self._store.get(Collections.SIGNALS, signal_id)
         if record is None:
-            raise RequestRejected("signal_id", f"no signal {signal_id!r}", 404, "not_found")
+            raise RequestRejected("signal_id", f"no signal {signal_id!r}", Refusal.NOT_FOUND, "not_found")
         if caller.role != "admin":
             strategy = self._store.get(Collections.STRATEGIES, record["strategy_id"]) or {}
             if not (caller.role == "developer" and strategy.get("owner") == caller.subject):
-                raise RequestRejected("signal_id", f"no signal {signal_id!r}", 404, "not_found")
+                raise RequestRejected("signal_id", f"no signal {signal_id!r}", Refusal.NOT_FOUND, "not_found")
         cancelled = []
         for document in self._store.query(Collections.ORDERS, where={"signal_id": signal_id, "open": True}):
             order = Order.model_validate(document["order"])
@@ -154,19 +156,15 @@ class AdminControls:
     def cancel_order(self, client_order_id: str, caller: Principal) -> dict[str, Any]:
         """The blotter's cancel: one working order, by its client order id. The broker's answer
         comes back as an order update, so the blotter shows it once the broker has confirmed."""
-        _admin(caller)
+        require_admin(caller)
         document = self._store.get(Collections.ORDERS, client_order_id)
         if document is None:
-            raise RequestRejected("client_order_id", f"no order {client_order_id!r}", 404, "not_found")
+            raise RequestRejected("client_order_id", f"no order {client_order_id!r}", Refusal.NOT_FOUND, "not_found")
         if not document.get("open"):
             raise RequestRejected("client_order_id", f"order {client_order_id!r} is already {document.get('status')}",
-                                  409, "conflict")
+                                  Refusal.CONFLICT, "conflict")
         order = Order.model_validate(document["order"])
         self._publish_cancel(order, f"cancelled by {caller.subject}")
         self._journey.step(order.signal_id, f"{caller.subject} asked to cancel order {client_order_id}")
         return {"client_order_id": client_order_id, "signal_id": order.signal_id, "cancelling": True}
 
-
-def _admin(caller: Principal) -> None:
-    if caller.role != "admin":
-        raise RequestRejected("authorization", "only an admin may do this", 403, "forbidden")

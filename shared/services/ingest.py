@@ -34,7 +34,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from shared.auth.throttle import AuthThrottle
-from shared.domain.errors import RequestRejected
+from shared.domain.errors import Refusal, RequestRejected
 from shared.domain.messages import SignalMessage
 from shared.domain.models import (
     Action,
@@ -53,6 +53,7 @@ from shared.domain.models import (
     book_key,
 )
 from shared.domain.signal_parsing import InstrumentClaim, ParsedSignal, SignalRejected, parse_request
+from shared.entrypoints.http import http_status  # the webhook answer ingest builds, and the audit record of it
 from shared.journey import Journey
 from shared.ports.bus import Bus
 from shared.ports.store import Document, Store
@@ -123,14 +124,15 @@ class IngestService:
             lock = self.throttle.check("webhook", source_ip, strategy.strategy_id, "passphrase")
             if not passphrase_matches(strategy, parsed.passphrase):
                 raise self.throttle.failed(lock, SignalRejected(
-                    "passphrase", "missing or wrong for this strategy", 401, "unauthorized"), strategy.strategy_id)
+                    "passphrase", "missing or wrong for this strategy",
+                        Refusal.UNAUTHENTICATED, "unauthorized"), strategy.strategy_id)
             self.throttle.succeeded(lock)
             self._check_tradeable(strategy, parsed)
             instrument = self._canonical(parsed)
         except RequestRejected as rejection:  # SignalRejected, and the throttle's 429
             self.refusals.record(rejection, body=body, query=query, source=source_ip, channel="webhook",
                                  content_type=content_type, strategy_id=parsed.strategy_id if parsed else None)
-            return IngestResult(rejection.status, rejection.as_json(), rejection.retry_after)
+            return IngestResult(http_status(rejection), rejection.as_json(), rejection.retry_after)
         return self._accept(parsed, instrument, source_ip)
 
     def ingest_from_api(self, body: bytes, content_type: str, role: str, subject: str) -> IngestResult:
@@ -139,20 +141,22 @@ class IngestService:
         parsed: ParsedSignal | None = None
         try:
             if content_type.split(";")[0].strip() != "application/json":
-                raise SignalRejected("content_type", "must be application/json", 415, "unsupported_media_type")
+                raise SignalRejected("content_type", "must be application/json",
+                                     Refusal.UNSUPPORTED, "unsupported_media_type")
             parsed = parse_request(body, content_type, {})
             if parsed.passphrase is not None:
                 raise SignalRejected("passphrase", "not used with an API key; leave it out")
             strategy = self._strategy(parsed.strategy_id)
             if role != "admin" and not (role == "developer" and strategy.owner == subject):
-                raise SignalRejected("strategy_id", "you may only send signals for your own strategies", 403,
+                raise SignalRejected("strategy_id", "you may only send signals for your own strategies",
+                                     Refusal.FORBIDDEN,
                                      "forbidden")
             self._check_tradeable(strategy, parsed)
             instrument = self._canonical(parsed)
         except SignalRejected as rejection:
             self.refusals.record(rejection, body=body, query={}, source=f"api:{subject}", channel="api",
                                  content_type=content_type, strategy_id=parsed.strategy_id if parsed else None)
-            return IngestResult(rejection.status, rejection.as_json())
+            return IngestResult(http_status(rejection), rejection.as_json())
         return self._accept(parsed, instrument, f"api:{subject}")
 
     def submit_flatten(self, strategy_id: str, instrument: Instrument, requested_by: str,
@@ -183,7 +187,7 @@ class IngestService:
             self._check_tradeable(strategy, parsed)
             instrument = self._canonical(parsed)
         except SignalRejected as rejection:
-            return IngestResult(rejection.status, rejection.as_json())
+            return IngestResult(http_status(rejection), rejection.as_json())
         return self._accept(parsed, instrument, origin)
     # --- end raw documents ------------------------------------------------------------------
 
@@ -225,7 +229,8 @@ class IngestService:
     def _strategy(self, strategy_id: str) -> Strategy:
         document = self._store.get(Collections.STRATEGIES, strategy_id)
         if document is None:
-            raise SignalRejected("strategy_id", f"unknown strategy {strategy_id!r}", 404, "unknown_strategy")
+            raise SignalRejected("strategy_id", f"unknown strategy {strategy_id!r}",
+                                 Refusal.NOT_FOUND, "unknown_strategy")
         return Strategy.model_validate(document)
 
     def _canonical(self, parsed: ParsedSignal) -> Instrument:
@@ -236,7 +241,7 @@ class IngestService:
         if spec is None:
             spelled = f"{claim.exchange}:{claim.ticker}" if claim.exchange else claim.ticker
             raise SignalRejected("ticker", f"unknown instrument {spelled!r}: not in the instrument master",
-                                 422, "unknown_instrument")
+                                 Refusal.INVALID, "unknown_instrument")
         if (disagreement := claim.disagreement(spec.instrument)) is not None:
             raise SignalRejected(*disagreement)
         if parsed.price is not None and parsed.action in (Action.BUY, Action.SELL):
@@ -246,12 +251,14 @@ class IngestService:
                 if gap > self._limits.price_collar_pct:
                     raise SignalRejected("price", f"{parsed.price:g} is {gap:.1f}% from the reference price "
                                                   f"{reference.price:g} ({reference.source}); the collar is "
-                                                  f"{self._limits.price_collar_pct:g}%", 422, "outside_price_collar")
+                                                  f"{self._limits.price_collar_pct:g}%",
+                                                      Refusal.INVALID, "outside_price_collar")
         return spec.instrument
 
     def _check_tradeable(self, strategy: Strategy, parsed: ParsedSignal) -> None:
         if strategy.status not in TRADEABLE_STATUSES:
-            raise SignalRejected("strategy_id", f"strategy is {strategy.status}, not live", 409, "strategy_not_live")
+            raise SignalRejected("strategy_id", f"strategy is {strategy.status}, not live",
+                                 Refusal.CONFLICT, "strategy_not_live")
         if parsed.environment is not None and parsed.environment != self._environment:
             raise SignalRejected("environment", f"this deployment serves {self._environment.value}")
 

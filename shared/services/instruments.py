@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from shared.auth.api_keys import Principal
-from shared.domain.errors import RequestRejected
+from shared.domain.errors import Refusal, RequestRejected
 from shared.domain.instruments import InstrumentSpec, alias_candidates, alias_doc_id
 from shared.domain.models import Collections
 from shared.journey import Journey
@@ -59,7 +59,8 @@ class InstrumentCatalog:
             owners = {alias: tx.get(Collections.INSTRUMENT_ALIASES, alias_doc_id(alias)) for alias in wanted}
             for alias, owner in owners.items():
                 if owner is not None and owner["key"] != spec.key:
-                    raise RequestRejected("aliases", f"{alias} already names {owner['key']}", 409, "alias_taken")
+                    raise RequestRejected("aliases", f"{alias} already names {owner['key']}",
+                                          Refusal.CONFLICT, "alias_taken")
             dropped = set(InstrumentSpec.model_validate(previous).all_aliases) - set(wanted) if previous else set()
             for alias in dropped:
                 tx.delete(Collections.INSTRUMENT_ALIASES, alias_doc_id(alias))

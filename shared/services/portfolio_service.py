@@ -16,7 +16,8 @@ from typing import Any
 import pandas as pd
 
 from shared.auth.api_keys import Principal
-from shared.domain.errors import RequestRejected
+from shared.auth.roles import require_admin
+from shared.domain.errors import Refusal, RequestRejected
 from shared.domain.models import Account, Allocation, Collections, RiskLimits, Strategy, StrategyStatus
 from shared.domain.returns_csv import ReturnSeries
 from shared.domain.risk import broker_allocation_breaches
@@ -58,7 +59,7 @@ class PortfolioService:
 
     # --- optimisation runs ----------------------------------------------------------
     def run_test(self, request: OptimisationRequest, caller: Principal) -> dict[str, Any]:
-        _admin(caller)
+        _admin_only(caller)
         returns = self._returns(request.strategy_ids)
         constraints = Constraints(min_weight=request.min_weight, max_weight=request.max_weight,
                                   default_max_weight=request.default_max_weight, leverage_cap=request.leverage_cap)
@@ -101,14 +102,14 @@ class PortfolioService:
         return document
 
     def get_test(self, test_id: str, caller: Principal) -> dict[str, Any]:
-        _admin(caller)
+        _admin_only(caller)
         document = self._store.get(Collections.PORTFOLIO_TESTS, test_id)
         if document is None:
-            raise RequestRejected("test_id", f"no portfolio test {test_id!r}", 404, "not_found")
+            raise RequestRejected("test_id", f"no portfolio test {test_id!r}", Refusal.NOT_FOUND, "not_found")
         return document
 
     def list_tests(self, caller: Principal, limit: int = 50) -> list[dict[str, Any]]:
-        _admin(caller)
+        _admin_only(caller)
         return self._store.query(Collections.PORTFOLIO_TESTS, order_by="created_at", descending=True, limit=limit)
 
     # --- approval -------------------------------------------------------------------
@@ -116,7 +117,8 @@ class PortfolioService:
         """The test's weights become the next allocation version for the chosen accounts."""
         test = self.get_test(test_id, caller)
         if test["status"] != "proposed":
-            raise RequestRejected("test_id", f"test {test_id} is {test['status']}, not proposed", 409, "conflict")
+            raise RequestRejected("test_id", f"test {test_id} is {test['status']}, not proposed",
+                                  Refusal.CONFLICT, "conflict")
         weights = {s: w for s, w in test["weights"].items() if w > 1e-9}
         accounts = self._accounts(approval.account_ids)
         self._check_eligibility(accounts, weights)
@@ -149,14 +151,14 @@ class PortfolioService:
         return self._store.transaction(commit)
 
     def current_allocation(self, caller: Principal) -> dict[str, Any]:
-        _admin(caller)
+        _admin_only(caller)
         document = self._store.get(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC)
         current = Allocation.model_validate(document) if document else Allocation(version=0)
         return {"in_effect": current.in_effect(self._clock()).model_dump(mode="json"),
                 "pending": current.pending.model_dump(mode="json") if current.pending else None}
 
     def history(self, caller: Principal) -> list[dict[str, Any]]:
-        _admin(caller)
+        _admin_only(caller)
         return self._store.query(Collections.ALLOCATION_HISTORY, order_by="version", descending=True)
 
     # --- internals ------------------------------------------------------------------
@@ -180,7 +182,7 @@ class PortfolioService:
         for account_id in account_ids:
             document = self._store.get(Collections.ACCOUNTS, account_id)
             if document is None:
-                raise RequestRejected("account_ids", f"no account {account_id!r}", 404, "not_found")
+                raise RequestRejected("account_ids", f"no account {account_id!r}", Refusal.NOT_FOUND, "not_found")
             accounts.append(Account.model_validate(document))
         return accounts
 
@@ -197,28 +199,29 @@ class PortfolioService:
             if account.snapshot is None or rate is None:
                 raise RequestRejected("account_ids", f"account {account.account_id} has no snapshot or "
                                                      f"{account.base_currency}/{FUND_CURRENCY} rate to check the "
-                                                     "broker allocation limit against", 409, "conflict")
+                                                     "broker allocation limit against", Refusal.CONFLICT, "conflict")
             equity = account.snapshot.equity * rate
             fund_equity += equity
             placed[account.broker] = (placed.get(account.broker, 0.0)
                                             + equity * sum(weights.get(account.account_id, {}).values()))
         cap = fund_limits(self._store, self._limits).max_broker_allocation_pct
         if breaches := broker_allocation_breaches(placed, fund_equity, cap):
-            raise RequestRejected("account_ids", "max_broker_allocation: " + "; ".join(breaches), 409,
+            raise RequestRejected("account_ids", "max_broker_allocation: " + "; ".join(breaches), Refusal.CONFLICT,
                                   "broker_allocation")
 
     def _check_eligibility(self, accounts: list[Account], weights: dict[str, float]) -> None:
         for strategy_id in weights:
             document = self._store.get(Collections.STRATEGIES, strategy_id)
             if document is None:
-                raise RequestRejected("weights", f"strategy {strategy_id!r} no longer exists", 409, "conflict")
+                raise RequestRejected("weights", f"strategy {strategy_id!r} no longer exists",
+                                      Refusal.CONFLICT, "conflict")
             strategy = Strategy.model_validate(document)
             if strategy.status == StrategyStatus.RETIRED:
-                raise RequestRejected("weights", f"strategy {strategy_id!r} is retired", 409, "conflict")
+                raise RequestRejected("weights", f"strategy {strategy_id!r} is retired", Refusal.CONFLICT, "conflict")
             for account in accounts:
                 if not strategy.eligible_for(account):
                     raise RequestRejected("account_ids", f"strategy {strategy_id!r} may not trade in account "
-                                                         f"{account.account_id!r}", 409, "conflict")
+                                                         f"{account.account_id!r}", Refusal.CONFLICT, "conflict")
 
 
 def _method_parameters(request: OptimisationRequest) -> dict[str, Any]:
@@ -242,6 +245,5 @@ def _curve(equity: pd.Series) -> dict[str, list[Any]]:
     return {"dates": [d.date().isoformat() for d in equity.index], "equity": [round(float(v), 8) for v in equity]}
 
 
-def _admin(caller: Principal) -> None:
-    if caller.role != "admin":
-        raise RequestRejected("authorization", "only an admin runs and approves portfolio tests", 403, "forbidden")
+def _admin_only(caller: Principal) -> None:
+    require_admin(caller, "only an admin runs and approves portfolio tests")

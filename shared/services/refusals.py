@@ -30,6 +30,7 @@ from typing import Any
 from shared.auth.throttle import prune_auth_failures
 from shared.domain.errors import RequestRejected
 from shared.domain.models import Collections
+from shared.entrypoints.http import http_status  # the status the refused delivery was answered with
 from shared.journey import Journey, escape
 from shared.ports.store import Document, Store
 
@@ -134,7 +135,7 @@ def refusal_document(refusal_id: str, rejection: RequestRejected, now: datetime,
 
     return {
         "refusal_id": refusal_id, "at": now.isoformat(timespec="microseconds"), "channel": channel,
-        "source": text(source), "strategy_id": text(strategy_id) or None, "status": rejection.status,
+        "source": text(source), "strategy_id": text(strategy_id) or None, "status": http_status(rejection),
         "error": rejection.code, "field": text(rejection.field), "reason": text(rejection.reason, EXCERPT_CHARS),
         "content_type": text(content_type), "body_bytes": body_bytes,
         "excerpt": _short(escape(scrub(head)), EXCERPT_CHARS),  # any bytes at all: kept on one readable line

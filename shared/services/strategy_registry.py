@@ -13,11 +13,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
 
 from shared.adapters.brokers.registry import KnownBroker
 from shared.auth.api_keys import Principal
-from shared.domain.errors import RequestRejected
+from shared.domain.errors import Refusal, RequestRejected
 from shared.domain.models import Collections, SessionPolicy, Strategy, StrategyStatus
 from shared.domain.returns_csv import ReturnsCsvError, parse_returns_csv
 from shared.ports.store import Store
@@ -59,18 +59,6 @@ class StrategyChanges(BaseModel):
     session_policy: SessionPolicy | None = None  # admin only: hold, refuse or any_time outside sessions
 
 
-def validated(model: type[BaseModel], document: Any) -> Any:
-    """Parse a request body, turning the first pydantic error into a 422 naming the field."""
-    if not isinstance(document, dict):
-        raise RequestRejected("body", "must be a JSON object", 400, "malformed_json")
-    try:
-        return model.model_validate(document)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "body"
-        reason = {"missing": "is required", "extra_forbidden": "is not a known field"}.get(first["type"], first["msg"])
-        raise RequestRejected(field, reason) from None
-
 
 ADMIN_ONLY_FIELDS = ("eligible_accounts",)  # account ids: a developer never learns whose accounts trade
 
@@ -93,16 +81,18 @@ class StrategyRegistry:
         _require(caller, "admin", "developer")
         owner = spec.owner or caller.subject
         if caller.role == "developer" and owner != caller.subject:
-            raise RequestRejected("owner", "developers register strategies for themselves only", 403, "forbidden")
+            raise RequestRejected("owner", "developers register strategies for themselves only",
+                                  Refusal.FORBIDDEN, "forbidden")
         if caller.role == "developer" and spec.eligible_accounts:
-            raise RequestRejected("eligible_accounts", "only an admin restricts a strategy to accounts", 403,
+            raise RequestRejected("eligible_accounts", "only an admin restricts a strategy to accounts",
+                                  Refusal.FORBIDDEN,
                                   "forbidden")
         passphrase = secrets.token_urlsafe(24)
         digest, salt = hash_passphrase(passphrase)
         strategy = Strategy(**spec.model_dump(exclude={"owner"}), owner=owner, status=StrategyStatus.CANDIDATE,
                             passphrase_hash=digest, passphrase_salt=salt)
         if not self._store.create(Collections.STRATEGIES, strategy.strategy_id, strategy.model_dump(mode="json")):
-            raise RequestRejected("strategy_id", f"{spec.strategy_id!r} already exists", 409, "conflict")
+            raise RequestRejected("strategy_id", f"{spec.strategy_id!r} already exists", Refusal.CONFLICT, "conflict")
         return strategy, passphrase
 
     def get(self, strategy_id: str, caller: Principal) -> Strategy:
@@ -111,7 +101,7 @@ class StrategyRegistry:
         strategy = Strategy.model_validate(document) if document else None
         # A developer asking for someone else's strategy learns no more than for a missing one.
         if strategy is None or (caller.role == "developer" and strategy.owner != caller.subject):
-            raise RequestRejected("strategy_id", f"no strategy {strategy_id!r}", 404, "not_found")
+            raise RequestRejected("strategy_id", f"no strategy {strategy_id!r}", Refusal.NOT_FOUND, "not_found")
         return strategy
 
     def list(self, caller: Principal) -> list[Strategy]:
@@ -127,13 +117,15 @@ class StrategyRegistry:
             allowed = _TRANSITIONS[caller.role][strategy.status]
             if fields["status"] not in allowed:
                 raise RequestRejected("status", f"a {caller.role} cannot move a {strategy.status} strategy to "
-                                                f"{fields['status']}", 403 if caller.role == "developer" else 409,
+                                                f"{fields['status']}",
+                                      Refusal.FORBIDDEN if caller.role == "developer" else Refusal.CONFLICT,
                                       "forbidden" if caller.role == "developer" else "conflict")
         if caller.role == "developer" and set(fields) - {"status", "name", "instruments"}:
             field = sorted(set(fields) - {"status", "name", "instruments"})[0]
-            raise RequestRejected(field, "only an admin changes capital and eligibility", 403, "forbidden")
+            raise RequestRejected(field, "only an admin changes capital and eligibility",
+                                  Refusal.FORBIDDEN, "forbidden")
         if strategy.status == StrategyStatus.RETIRED and fields:
-            raise RequestRejected("status", "the strategy is retired", 409, "conflict")
+            raise RequestRejected("status", "the strategy is retired", Refusal.CONFLICT, "conflict")
         if "status" in fields:  # model_copy does not validate: keep the field a StrategyStatus
             fields["status"] = StrategyStatus(fields["status"])
         updated = strategy.model_copy(update=fields)
@@ -163,4 +155,4 @@ class StrategyRegistry:
 
 def _require(caller: Principal, *roles: str) -> None:
     if caller.role not in roles:
-        raise RequestRejected("authorization", f"a {caller.role} key cannot do this", 403, "forbidden")
+        raise RequestRejected("authorization", f"a {caller.role} key cannot do this", Refusal.FORBIDDEN, "forbidden")

@@ -97,7 +97,7 @@ def test_each_zip_ships_exactly_its_derivation(name: str):
     assert shipped == requirements_txt(name)
     assert [line for line in shipped.splitlines() if not line.startswith("#")] == function_requirements(name)
     assert entries == {"main.py", "requirements.txt", *module_files(name)}
-    assert ("shared/registry_api.py" in entries) == (name == "strategy_registry")
+    assert ("shared/entrypoints/routes/strategies.py" in entries) == (name == "strategy_registry")
     assert ("shared/portfolio/optimisers.py" in entries) == (name in PORTFOLIO_USERS)
 
 

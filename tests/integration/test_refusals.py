@@ -12,7 +12,7 @@ import pytest
 from devstack.embedded import create_app
 from shared.bootstrap import Services
 from shared.demo import DEMO_API_KEYS, DEMO_PASSPHRASES
-from shared.domain.errors import RequestRejected
+from shared.domain.errors import Refusal, RequestRejected
 from shared.domain.models import Collections
 from shared.services import refusals as refusals_module
 from shared.services.refusals import REDACTED, RefusalLog, prune_refusals
@@ -246,7 +246,7 @@ def test_the_tick_keeps_the_newest_and_drops_the_expired(client, embedded, clock
 def test_a_flood_is_recorded_up_to_the_per_minute_quota(embedded, clock, monkeypatch):
     monkeypatch.setattr(refusals_module, "MAX_RECORDS_PER_MINUTE", 2)
     log = RefusalLog(embedded.store, clock)
-    rejection = RequestRejected("body", "is not valid JSON", 400, "malformed_json")
+    rejection = RequestRejected("body", "is not valid JSON", Refusal.MALFORMED, "malformed_json")
     ids = [log.record(rejection, body=b"x", query={}, source="1.2.3.4", channel="webhook") for _ in range(4)]
     assert ids[2:] == [None, None] and all(ids[:2])
     clock.advance(60)
@@ -273,7 +273,8 @@ def test_on_firestore_expires_at_is_a_timestamp_for_the_ttl_policy(clock, emulat
 
     store = FirestoreStore(project=project_id)
     RefusalLog(store, clock).record(
-        RequestRejected("body", "is not valid JSON", 400), body=b"{", query={}, source="", channel="webhook")
+        RequestRejected("body", "is not valid JSON", Refusal.MALFORMED), body=b"{", query={}, source="",
+        channel="webhook")
     [raw] = firestore.Client(project=project_id).collection(Collections.REFUSED_DELIVERIES).stream()
     assert raw.to_dict()["expires_at"] == clock() + refusals_module.RETENTION  # a timestamp, not a string
     [shown] = refusals_module.recent_refusals(store)

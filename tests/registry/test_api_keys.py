@@ -12,6 +12,7 @@ from shared.auth.api_keys import ApiKeys
 from shared.auth.rate_limit import RateLimiter
 from shared.domain.errors import RequestRejected
 from shared.domain.models import Collections
+from shared.entrypoints.http import http_status
 from tests.conftest import FakeClock
 
 
@@ -52,7 +53,7 @@ def test_rate_limit_answers_429_until_the_next_minute(store):
         limiter.check("k1", per_minute=3)
     with pytest.raises(RequestRejected) as refused:
         limiter.check("k1", per_minute=3)
-    assert refused.value.status == 429 and "3 requests per minute" in refused.value.reason
+    assert http_status(refused.value) == 429 and "3 requests per minute" in refused.value.reason
     assert refused.value.headers() == {"Retry-After": str(60 - clock().second)}  # the next window's start
     limiter.check("k2", per_minute=3)  # other keys are unaffected
     clock.advance(60)

@@ -125,10 +125,12 @@ def test_the_scheduled_refresh_keeps_its_shape():
     same(DashboardRefreshMessage().model_dump(mode="json"), {"refresh": "all"})
 
 
-def test_the_webhook_module_holds_no_pubsub_glue():
-    import shared.http_api
+def test_the_http_entry_points_hold_no_pubsub_glue():
+    import shared.entrypoints.http
+    import shared.entrypoints.routes.webhook
 
-    assert not {"run_handler", "decode_pubsub_event", "PoisonMessage"} & set(vars(shared.http_api))
+    for module in (shared.entrypoints.http, shared.entrypoints.routes.webhook):
+        assert not {"run_handler", "decode_pubsub_event", "PoisonMessage"} & set(vars(module))
 
 
 def test_an_invalid_payload_is_dead_lettered_by_the_function(embedded: Services):

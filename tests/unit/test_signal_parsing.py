@@ -4,6 +4,7 @@ import pytest
 
 from shared.domain.models import Action, AssetClass, OrderType, SignalSource, SizingKind
 from shared.domain.signal_parsing import SignalRejected, parse_request
+from shared.entrypoints.http import http_status
 
 
 def parse(document: dict | str, content_type: str = "application/json", query: dict | None = None):
@@ -72,7 +73,7 @@ def test_bad_fields_are_named(document, field, status):
     with pytest.raises(SignalRejected) as caught:
         parse({k: v for k, v in document.items() if v is not None})
     assert caught.value.field == field
-    assert caught.value.status == status
+    assert http_status(caught.value) == status
 
 
 def test_malformed_bodies():
@@ -86,7 +87,7 @@ def test_malformed_bodies():
     ]:
         with pytest.raises(SignalRejected) as caught:
             parse(body, content_type)
-        assert caught.value.status == status
+        assert http_status(caught.value) == status
         assert caught.value.field in ("body", "content_type")
 
 

@@ -9,6 +9,7 @@ import pytest
 from shared.demo_instruments import DEMO_INSTRUMENTS
 from shared.domain.models import Environment
 from shared.domain.signal_parsing import SignalRejected, parse_request
+from shared.entrypoints.http import http_status
 
 BASE = {"strategy_id": "s1", "passphrase": "p", "action": "buy", "quantity": 1}
 TEXT = "order buy @ 1 filled on {ticker}. New strategy position is 1"
@@ -48,7 +49,7 @@ def test_real_tickers_and_every_demo_alias_are_accepted(ticker: str):
 def test_other_characters_are_refused_naming_the_ticker_and_the_code_point(ticker: str, code: str):
     with pytest.raises(SignalRejected) as caught:
         parse_json(ticker=ticker)
-    assert (caught.value.field, caught.value.status) == ("ticker", 422)
+    assert (caught.value.field, http_status(caught.value)) == ("ticker", 422)
     assert caught.value.reason.startswith("may contain only ASCII letters, digits and : . _ - ! / &")
     assert code in caught.value.reason and ticker not in caught.value.reason
 
@@ -57,7 +58,7 @@ def test_other_characters_are_refused_naming_the_ticker_and_the_code_point(ticke
 def test_a_text_alert_ticker_is_checked_the_same_way(ticker: str):
     with pytest.raises(SignalRejected) as caught:
         parse_text(ticker)
-    assert (caught.value.field, caught.value.status) == ("ticker", 422)
+    assert (caught.value.field, http_status(caught.value)) == ("ticker", 422)
 
 
 def test_the_exchange_is_checked_too():
@@ -84,7 +85,7 @@ def test_an_unknown_environment_is_refused_by_name(spelled: str):
                   lambda: parse_text("AAPL", environment=spelled)):
         with pytest.raises(SignalRejected) as caught:
             parse()
-        assert (caught.value.field, caught.value.status) == ("environment", 422)
+        assert (caught.value.field, http_status(caught.value)) == ("environment", 422)
 
 
 def test_query_and_body_environments_must_agree():

@@ -1,4 +1,7 @@
-"""Flask glue shared by the webhook Cloud Function and the embedded server."""
+"""The signal webhook: TradingView alerts and HTTP API JSON, authenticated by the strategy's passphrase.
+
+Served by the ``webhook`` Cloud Function (``handle_webhook``) and the embedded stack (``register``).
+"""
 
 from __future__ import annotations
 
@@ -7,22 +10,25 @@ import logging
 from typing import Any
 
 import flask
+from flask.typing import ResponseReturnValue
 
 from shared.bootstrap import Services
-from shared.dashboards.documents import signal_journey
-from shared.domain.errors import RequestRejected, retry_after_header
+from shared.domain.errors import Refusal, RequestRejected, retry_after_header
 from shared.domain.signal_parsing import MAX_BODY_BYTES
+from shared.entrypoints.http import client_address, http_status
 from shared.services.refusals import HEAD_BYTES
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("shared.http_api")  # the logger name operators' log filters know
 
 JsonReply = tuple[dict[str, Any], int]
 # The webhook's answer: the JSON body, the status and its headers (Retry-After on a 429).
 WebhookReply = tuple[dict[str, Any], int, dict[str, str]]
 
 
-def _error(status: int, code: str, field: str, reason: str) -> JsonReply:
-    return {"error": code, "field": field, "reason": reason}, status
+def register(app: flask.Flask, services: Services) -> None:
+    @app.post("/webhook")
+    def webhook() -> ResponseReturnValue:
+        return handle_webhook(flask.request, services)
 
 
 def handle_webhook(request: flask.Request, services: Services) -> WebhookReply | flask.Response:
@@ -37,16 +43,16 @@ def handle_webhook(request: flask.Request, services: Services) -> WebhookReply |
 
 def _webhook_answer(request: flask.Request, services: Services) -> WebhookReply:
     if request.method != "POST":
-        return (*_error(405, "method_not_allowed", "method", "send signals with POST"), {})
+        return {"error": "method_not_allowed", "field": "method", "reason": "send signals with POST"}, 405, {}
     source_ip = client_address(request, services.settings.trusted_proxy_hops)
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        return (*refused(services, request, RequestRejected("body", f"larger than {MAX_BODY_BYTES} bytes", 413,
-                                                            "too_large"), source_ip, "webhook"), {})
+        return (*refused(services, request, RequestRejected("body", f"larger than {MAX_BODY_BYTES} bytes",
+                                                            Refusal.TOO_LARGE, "too_large"), source_ip, "webhook"), {})
     allowlist = services.settings.webhook_ip_allowlist
     if allowlist and source_ip not in allowlist:
         log.warning("webhook refused from %s: not in WEBHOOK_IP_ALLOWLIST", source_ip)
         return (*refused(services, request, RequestRejected(
-            "source_ip", f"{source_ip or 'unknown'} is not an allowed sender", 403, "forbidden_source"),
+            "source_ip", f"{source_ip or 'unknown'} is not an allowed sender", Refusal.FORBIDDEN, "forbidden_source"),
             source_ip, "webhook"), {})
     body = request.stream.read(MAX_BODY_BYTES + 1)
     result = services.ingest.ingest(body, request.content_type or "", request.args.to_dict(), source_ip)
@@ -60,28 +66,4 @@ def refused(services: Services, request: flask.Request, rejection: RequestReject
     services.ingest.refusals.record(rejection, body=request.stream.read(HEAD_BYTES), query=request.args.to_dict(),
                                     source=source, channel=channel, content_type=request.content_type or "",
                                     body_bytes=request.content_length)
-    return rejection.as_json(), rejection.status
-
-
-def client_address(request: flask.Request, trusted_proxy_hops: int) -> str:
-    """The sender's address, as far as we can trust it (TRUSTED_PROXY_HOPS).
-
-    Each proxy appends the address that connected to it to X-Forwarded-For, so behind n
-    proxies of ours the n-th entry from the right is the client; anything to its left was
-    written by the client and proves nothing. With 0 (a server reached directly) the header
-    is the client's own words and is ignored: the socket's address is used. A header with
-    fewer entries than hops did not come through all of them: the leftmost is the best we have.
-    """
-    if trusted_proxy_hops <= 0:
-        return request.remote_addr or ""
-    entries = [entry.strip() for entry in request.headers.get("X-Forwarded-For", "").split(",") if entry.strip()]
-    if not entries:
-        return request.remote_addr or ""
-    return entries[-min(trusted_proxy_hops, len(entries))]
-
-
-def signal_journey_reply(services: Services, signal_id: str) -> JsonReply:
-    journey = signal_journey(services.store, signal_id)
-    if journey is None:
-        return _error(404, "not_found", "signal_id", f"no signal {signal_id!r}")
-    return journey, 200
+    return rejection.as_json(), http_status(rejection)

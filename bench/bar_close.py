@@ -1,0 +1,393 @@
+"""A bar close: every strategy of a fund alerts within one second (issue 16).
+
+    .venv/bin/python -m bench.bar_close [--strategies 50] [--accounts 2,20] [--repeats 3]
+                                        [--emulated-accounts 5] [--skip-emulated] [--skip-embedded]
+
+Embedded stack (`python -m devstack.embedded` on a fresh SQLite file, a bench fund of S
+strategies and N accounts, each account allocating to every strategy): all S alerts are
+posted at once by keep-alive client threads, as fast as the webhook answers, and we time
+
+  - the webhook-accept rate: alerts / (first alert sent -> last 202 received);
+  - first alert sent -> last of the S x N fills stored, and the fills-stored rate
+    (signals / that time);
+  - the pipeline / ingest ratio: fills-stored rate / webhook-accept rate (1.0: the pipeline
+    keeps up with the webhook; the issue's target is >= 0.8).
+
+Each burst runs --repeats times (fresh signal ids, the stack quiet in between); medians print.
+
+Emulated cloud (the Pub/Sub and Firestore emulators, one functions-framework process per
+function): the same burst at --emulated-accounts accounts, per-signal latency (its 202 ->
+its last fill stored) p50/p90/max, beside three raw Pub/Sub push hops with an empty handler
+(bench/three_hops) measured in the same run, and the ratio of the p50s (target <= 1.3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import platform
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.fund import peak_rss_mib, percentile, seed_bench_strategies, strategy_signal
+from devstack.processes import ManagedProcess, free_port, start_process, wait_for_port
+from shared.bootstrap import build_services
+from shared.config import Settings
+
+CLIENTS = 10  # keep-alive client threads posting the burst
+
+
+# --- the machine --------------------------------------------------------------------------
+
+def machine() -> str:
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+# --- the burst ----------------------------------------------------------------------------
+
+def post(connection: http.client.HTTPConnection, body: bytes, url_path: str = "/webhook") -> str:
+    connection.request("POST", url_path, body, {"Content-Type": "application/json"})
+    answer = connection.getresponse()
+    payload = answer.read()
+    if answer.status != 202:
+        raise RuntimeError(f"{answer.status}: {payload[:300]!r}")
+    return payload.split(b'"signal_id":"')[1].split(b'"')[0].decode()
+
+
+def burst(port: int, bodies: list[bytes], url_path: str = "/webhook") -> tuple[float, float, dict[str, float]]:
+    """Post every body at once from CLIENTS keep-alive threads; returns (first sent, last
+    accepted, signal id -> when its 202 arrived), epoch seconds."""
+    work = list(enumerate(bodies))
+    lock = threading.Lock()
+    accepted: dict[str, float] = {}
+    errors: list[BaseException] = []
+    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=60) for _ in range(CLIENTS)]
+    for connection in connections:
+        connection.connect()
+    go = threading.Event()
+
+    def client(connection: http.client.HTTPConnection) -> None:
+        go.wait()
+        while True:
+            with lock:
+                if not work:
+                    return
+                _, body = work.pop(0)
+            try:
+                signal_id = post(connection, body, url_path)
+            except BaseException as error:  # noqa: BLE001 - reported after the join
+                errors.append(error)
+                return
+            at = time.time()
+            with lock:
+                accepted[signal_id] = at
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in connections]
+    for thread in threads:
+        thread.start()
+    began = time.time()
+    go.set()
+    for thread in threads:
+        thread.join()
+    for connection in connections:
+        connection.close()
+    if errors:
+        raise RuntimeError(f"the webhook refused an alert: {errors[0]}")
+    return began, max(accepted.values()), accepted
+
+
+def burst_bodies(strategies: int, run: str, buy: bool) -> list[bytes]:
+    return [strategy_signal(k, f"{run}-s{k:03d}", buy) for k in range(strategies)]
+
+
+# --- embedded -----------------------------------------------------------------------------
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_quiet(pid: int, timeout: float = 120.0, window: float = 0.5, busy: float = 0.03) -> None:
+    """Until the process uses under ``busy`` of a core over ``window`` (its start-up work, the
+    dashboards' first refresh, the previous burst's tail are done)."""
+    deadline = time.monotonic() + timeout
+    before = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(window)
+        now = cpu_seconds(pid)
+        if now - before < busy * window:
+            return
+        before = now
+    raise TimeoutError("the embedded server never went quiet")
+
+
+def sqlite_fills(db: Path, signal_ids: set[str]) -> dict[str, tuple[int, float]]:
+    """signal id -> (fills stored, when its last fill was stored), for these signals."""
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute(
+            "SELECT json_extract(data,'$.signal_id'), count(*), max(json_extract(data,'$.recorded_at')) "
+            "FROM documents WHERE collection='execution_confirmations' GROUP BY 1").fetchall()
+    return {sid: (n, datetime.fromisoformat(at).timestamp()) for sid, n, at in rows if sid in signal_ids}
+
+
+def sqlite_count(db: Path, collection: str) -> int:
+    with sqlite3.connect(db) as connection:
+        return connection.execute("SELECT count(*) FROM documents WHERE collection=?", (collection,)).fetchone()[0]
+
+
+def wait_all_fills(count, read, signal_ids: set[str], accounts: int, before: int, timeout: float,
+                   pause: float = 0.02) -> dict[str, tuple[int, float]]:
+    """Poll the cheap ``count`` (all fills stored) until this burst's fills are in, then ``read``
+    them once (signal id -> (fills, when its last was stored)); a cheap poll keeps the bench's
+    own CPU off the 2 cores the stack runs on. ``before``: the count before the burst."""
+    expected = before + len(signal_ids) * accounts
+    deadline = time.monotonic() + timeout
+    while True:
+        if count() >= expected:
+            fills = read(signal_ids)
+            if len(fills) == len(signal_ids) and all(n >= accounts for n, _ in fills.values()):
+                return fills
+        if time.monotonic() > deadline:
+            fills = read(signal_ids)
+            stored = sum(n for n, _ in fills.values())
+            raise TimeoutError(f"{stored} of {len(signal_ids) * accounts} fills stored after {timeout:.0f} s")
+        time.sleep(pause)
+
+
+def start_embedded_server(strategies: int, accounts: int) -> tuple[ManagedProcess, Path]:
+    work = Path(tempfile.mkdtemp(prefix=f"bench-bar-close-{accounts}-"))
+    db = work / "store.sqlite"
+    seeded = build_services(Settings(sqlite_path=str(db), log_dir=work))
+    seed_bench_strategies(seeded.store, seeded.mock_broker, strategies, accounts)
+    seeded.close()
+    port = free_port()
+    # --poll-seconds: no scheduled tick (account refresh + every dashboard rebuilt) lands in a
+    # burst; each server lives well inside the 300 s account-data age limit of its first poll.
+    server = start_process("embedded", [sys.executable, "-m", "devstack.embedded", f"--port={port}", "--no-seed",
+                                        "--dashboards-port=0", "--poll-seconds=3600", "--log-level=WARNING"],
+                           work, port, {"MT_SQLITE_PATH": str(db), "MT_LOG_DIR": str(work)})
+    return server, db
+
+
+def start_profilers(pid: int, out: Path) -> list[Any]:
+    """py-spy on the server: ``out`` samples every active thread (where the wall time goes),
+    ``out``.gil only the thread holding the GIL (where the CPU goes); collapsed stacks."""
+    import subprocess
+
+    spy = Path(sys.executable).with_name("py-spy")
+    return [subprocess.Popen([str(spy), "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw",
+                              "-o", str(path), "--nonblocking", *extra],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+            for path, rate, extra in ((out, 200, []), (out.with_name(out.name + ".gil"), 100, ["--gil"]))]
+
+
+def embedded(strategies: int, accounts: int, repeats: int, profile: Path | None) -> dict[str, Any]:
+    server, db = start_embedded_server(strategies, accounts)
+    runs: list[dict[str, float]] = []
+    spies: list[Any] = []
+    try:
+        wait_for_port(server, timeout=60)
+        wait_quiet(server.pid)
+        # A warm-up burst (not counted): first calls compile regexes, build indexes, fill caches.
+        run(server, db, strategies, accounts, "warm", True)
+        if profile is not None:
+            spies = start_profilers(server.pid, profile)
+            time.sleep(1.0)
+        for repeat in range(repeats):
+            runs.append(run(server, db, strategies, accounts, f"r{repeat}-{uuid.uuid4().hex[:6]}", repeat % 2 == 1))
+        rss = peak_rss_mib(server.pid)
+    finally:
+        import signal as signals
+
+        for spy in spies:
+            spy.send_signal(signals.SIGINT)
+        for spy in spies:
+            spy.wait(timeout=60)
+        server.stop()
+    medians = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    return {"accounts": accounts, "runs": runs, "median": medians, "rss": rss}
+
+
+def run(server: ManagedProcess, db: Path, strategies: int, accounts: int, name: str, buy: bool) -> dict[str, float]:
+    wait_quiet(server.pid)
+    count = lambda: sqlite_count(db, "execution_confirmations")  # noqa: E731
+    before, cpu_before = count(), cpu_seconds(server.pid)
+    began, last_accepted, accepted = burst(server.port, burst_bodies(strategies, name, buy))
+    fills = wait_all_fills(count, lambda ids: sqlite_fills(db, ids), set(accepted), accounts, before, timeout=300)
+    cpu = cpu_seconds(server.pid) - cpu_before
+    last_fill = max(at for _, at in fills.values())
+    accept_seconds, total_seconds = last_accepted - began, last_fill - began
+    accept_rate, fill_rate = strategies / accept_seconds, strategies / total_seconds
+    latencies = sorted((fills[sid][1] - at) * 1000 for sid, at in accepted.items())
+    deadline = time.monotonic() + 60
+    while sqlite_count(db, "open_signals") and time.monotonic() < deadline:  # the tail: settles, wakes
+        time.sleep(0.05)
+    return {"accept_s": accept_seconds, "accept_rate": accept_rate, "total_s": total_seconds,
+            "fill_rate": fill_rate, "orders_rate": fill_rate * accounts, "ratio": fill_rate / accept_rate,
+            "latency_p50": percentile(latencies, 50), "latency_max": latencies[-1],
+            "cpu_ms_per_order": cpu * 1000 / (strategies * accounts)}
+
+
+def print_embedded(strategies: int, results: list[dict[str, Any]], repeats: int) -> None:
+    print(f"\n1. Embedded stack (devstack.embedded, SQLite, in-process bus, Mock broker): {strategies} strategies "
+          f"alert at once, {CLIENTS} keep-alive clients; medians of {repeats} bursts (after one warm-up)")
+    header = (f"  {'accounts':>8} {'orders':>6} {'webhook accept':>16} {'1st alert->last fill':>21} "
+              f"{'fills stored':>14} {'orders/s':>9} {'pipeline/ingest':>16} {'signal p50/max':>17} "
+              f"{'CPU/order':>10} {'RSS':>8}")
+    print(header)
+    for result in results:
+        m, n = result["median"], result["accounts"]
+        print(f"  {n:>8} {strategies * n:>6} {m['accept_rate']:>10.0f} sig/s {m['total_s'] * 1000:>18.0f} ms "
+              f"{m['fill_rate']:>8.1f} sig/s {m['orders_rate']:>9.0f} {m['ratio']:>16.3f} "
+              f"{m['latency_p50']:>7.0f}/{m['latency_max']:.0f} ms {m['cpu_ms_per_order']:>7.1f} ms "
+              f"{result['rss']:>5.0f} MiB")
+    print("  each burst (accept ms / last fill ms / ratio):")
+    for result in results:
+        print(f"    {result['accounts']:>2} accounts: " + "; ".join(
+            f"{r['accept_s'] * 1000:.0f} / {r['total_s'] * 1000:.0f} / {r['ratio']:.3f}" for r in result["runs"]))
+    print("  pipeline/ingest = fills-stored rate / webhook-accept rate, both in signals/s "
+          "(= accept time / time to the last fill); issue target >= 0.8")
+    print("  CPU/order: the server's CPU time (user+system, all threads) from the first alert to the last fill, "
+          "per order: less sensitive than wall times to other load on the machine")
+
+
+# --- emulated -----------------------------------------------------------------------------
+
+def emulated(strategies: int, accounts: int, hop_samples: int) -> dict[str, Any]:
+    from google.cloud import firestore
+
+    from bench.emulated_pipeline import measure_three_hops, start_hops_handler
+    from devstack.emulated import provision_pubsub, start_emulators, start_functions
+    from shared.adapters.store_firestore import FirestoreStore
+
+    work = Path(tempfile.mkdtemp(prefix="bench-bar-close-emulated-"))
+    stack = start_emulators(f"bench-{uuid.uuid4().hex[:6]}", work)
+    handlers: list[ManagedProcess] = []
+    saved = dict(os.environ)
+    try:
+        os.environ.update(stack.env)
+        started = time.monotonic()
+        start_functions(stack)
+        provision_pubsub(stack)
+        store = FirestoreStore(stack.project)
+        services = build_services(Settings.from_env(), store=store)
+        seed_bench_strategies(services.store, services.mock_broker, strategies, accounts)
+        import requests
+
+        requests.post(stack.url("account_poller"), timeout=60).raise_for_status()
+        client = firestore.Client(project=stack.project)
+
+        def read(signal_ids: set[str]) -> dict[str, tuple[int, float]]:
+            found: dict[str, list[float]] = {}
+            for doc in client.collection("execution_confirmations").select(["signal_id", "recorded_at"]).stream():
+                data = doc.to_dict()
+                if data.get("signal_id") in signal_ids:
+                    stored = datetime.fromisoformat(data["recorded_at"]).timestamp()
+                    found.setdefault(data["signal_id"], []).append(stored)
+            return {sid: (len(times), max(times)) for sid, times in found.items()}
+
+        def count() -> int:
+            return int(client.collection("execution_confirmations").count().get()[0][0].value)
+
+        port = stack.functions["webhook"].port
+        # Warm every function up (a first call imports and connects): a small burst, not counted.
+        before = count()
+        _, _, warm = burst(port, burst_bodies(min(strategies, 5), "warm", True), "/")
+        wait_all_fills(count, read, set(warm), accounts, before, timeout=180, pause=0.25)
+        time.sleep(2.0)
+        before = count()
+        began, last_accepted, accepted = burst(port, burst_bodies(strategies, f"e-{uuid.uuid4().hex[:6]}", False), "/")
+        fills = wait_all_fills(count, read, set(accepted), accounts, before, timeout=400, pause=0.25)
+        latencies = sorted((fills[sid][1] - at) * 1000 for sid, at in accepted.items())
+        last_fill = max(at for _, at in fills.values())
+        handlers.append(start_hops_handler(stack.project, work))
+        raw = measure_three_hops(stack.project, handlers[0], hop_samples)
+        memory = {p.name.removeprefix("function-"): peak_rss_mib(p.pid) for p in stack.functions.values()}
+        elapsed = time.monotonic() - started
+    finally:
+        for handler in handlers:
+            handler.stop()
+        stack.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+    return {"accounts": accounts, "latencies": latencies, "raw": raw, "accept_s": last_accepted - began,
+            "total_s": last_fill - began, "memory": memory, "elapsed": elapsed}
+
+
+def print_emulated(strategies: int, result: dict[str, Any], note: str) -> None:
+    ours, raw, n = result["latencies"], result["raw"], result["accounts"]
+    print(f"\n2. Emulated cloud (Pub/Sub + Firestore emulators, one functions-framework process per function): "
+          f"{strategies} strategies x {n} accounts = {strategies * n} orders in one burst{note}")
+    print(f"  webhook accepted all {strategies} alerts in {result['accept_s'] * 1000:.0f} ms "
+          f"({strategies / result['accept_s']:.1f} sig/s); last fill stored {result['total_s']:.1f} s after the "
+          f"first alert ({strategies / result['total_s']:.2f} sig/s, pipeline/ingest "
+          f"{result['accept_s'] / result['total_s']:.3f})")
+    print(f"  {'':44}{'p50':>10}{'p90':>10}{'max':>10}")
+    print(f"  {'burst: alert accepted -> its fills stored':<44}" + "".join(
+        f"{v:>8.0f}ms" for v in (percentile(ours, 50), percentile(ours, 90), max(ours))))
+    print(f"  {'raw 3 push hops, empty handler, one at a time':<44}" + "".join(
+        f"{v:>8.0f}ms" for v in (percentile(raw, 50), percentile(raw, 90), max(raw))))
+    print(f"  {'ratio burst / raw 3 hops':<44}" + "".join(
+        f"{a / b:>10.1f}" for a, b in ((percentile(ours, 50), percentile(raw, 50)),
+                                       (percentile(ours, 90), percentile(raw, 90)), (max(ours), max(raw)))))
+    print(f"  burst p50 / raw three-hop p50 = {percentile(ours, 50) / percentile(raw, 50):.1f} (issue target <= 1.3)")
+    print("  peak RSS: " + ", ".join(f"{name} {mib:.0f} MiB" for name, mib in result["memory"].items()))
+
+
+# --- main ---------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--strategies", type=int, default=50)
+    parser.add_argument("--accounts", default="2,20", help="comma-separated accounts per signal (embedded)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--emulated-accounts", type=int, default=5,
+                        help="accounts per signal on the emulated cloud (20 takes about 6 minutes there)")
+    parser.add_argument("--hop-samples", type=int, default=20)
+    parser.add_argument("--skip-embedded", action="store_true")
+    parser.add_argument("--skip-emulated", action="store_true")
+    parser.add_argument("--profile", type=Path, help="py-spy (if installed in the venv) records the embedded server "
+                                                     "during the largest burst's repeats: collapsed stacks in this "
+                                                     "file (active threads) and in <file>.gil (the GIL holder)")
+    args = parser.parse_args(argv)
+    accounts = [int(n) for n in args.accounts.split(",")]
+    started = time.monotonic()
+    print(f"Bar-close burst bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(f"Machine: {machine()}")
+    print("Absolute rates depend on the machine; the ratios (pipeline/ingest, burst/raw hops) are the figures "
+          "to compare between machines.", flush=True)
+    if not args.skip_embedded:
+        results = [embedded(args.strategies, n, args.repeats, args.profile if n == max(accounts) else None)
+                   for n in accounts]
+        print_embedded(args.strategies, results, args.repeats)
+        sys.stdout.flush()
+    if not args.skip_emulated:
+        result = emulated(args.strategies, args.emulated_accounts, args.hop_samples)
+        note = ""
+        if args.emulated_accounts < max(accounts):
+            note = (f"\n  (fewer accounts than the embedded {max(accounts)}: at this burst's pace, {max(accounts)} "
+                    f"accounts would take about {result['total_s'] * max(accounts) / args.emulated_accounts / 60:.0f} "
+                    "minutes on the emulators)")
+        print_emulated(args.strategies, result, note)
+    print(f"\n(bench took {time.monotonic() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
