@@ -20,8 +20,8 @@ from shared.bootstrap import Services, build_services
 from shared.config import Settings
 from shared.demo import seed_demo_fund
 from shared.entrypoints import http
+from shared.entrypoints.raw_watchers import start_raw_watcher
 from shared.logs import configure_logging
-from shared.services.raw_ingest import start_raw_watcher
 
 log = logging.getLogger("devstack.embedded")
 # The server refuses a larger body (413) before passing it on, however it is sent: a chunked

@@ -9,16 +9,23 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 
 from shared.domain.states import SIGNAL_STATUSES as SIGNAL_STATUSES
-from shared.domain.states import DecisionStatus, OrderStatus, StrategyStatus
+from shared.domain.states import DecisionStatus as DecisionStatus
+from shared.domain.states import OrderStatus as OrderStatus
 from shared.domain.states import SignalStatus as SignalStatus
+from shared.domain.states import StrategyStatus as StrategyStatus
 
 # Moved to shared.domain.schema, the store's one schema module; still importable from here.
 _IN_SCHEMA = ("Collections", "KILL_SWITCH_DOC", "RISK_LIMITS_DOC")
+
+if TYPE_CHECKING:  # what __getattr__ resolves, spelled out for the type checker (no import at run time)
+    from shared.domain.schema import KILL_SWITCH_DOC as KILL_SWITCH_DOC
+    from shared.domain.schema import RISK_LIMITS_DOC as RISK_LIMITS_DOC
+    from shared.domain.schema import Collections as Collections
 
 
 def __getattr__(name: str) -> object:
@@ -208,7 +215,7 @@ class PositionLot(_Model):
     realized_pnl: float = 0.0
 
     @classmethod
-    def from_document(cls, document: dict | None) -> PositionLot:
+    def from_document(cls, document: dict[str, Any] | None) -> PositionLot:
         """The lot inside a stored document that also carries other fields."""
         if not document:
             return cls()

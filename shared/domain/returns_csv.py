@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import date
 from itertools import pairwise
+from typing import Any
 
 MAX_CSV_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 20_000
@@ -32,11 +33,11 @@ class ReturnSeries:
     dates: tuple[date, ...]
     returns: tuple[float, ...]
 
-    def as_document(self) -> dict[str, list]:
+    def as_document(self) -> dict[str, list[str] | list[float]]:
         return {"dates": [d.isoformat() for d in self.dates], "returns": list(self.returns)}
 
     @classmethod
-    def from_document(cls, document: dict) -> ReturnSeries:
+    def from_document(cls, document: dict[str, Any]) -> ReturnSeries:
         return cls(tuple(date.fromisoformat(d) for d in document["dates"]), tuple(document["returns"]))
 
 

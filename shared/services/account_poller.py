@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from shared.domain.messages import NotificationKind, NotificationMessage
 from shared.domain.models import Account, AccountSnapshot, Collections, RiskLimits, Topics
@@ -68,7 +69,7 @@ class AccountPoller:
         breaks = self.reconcile(account, snapshot)
         return f"ok, {breaks} reconciliation break(s)" if breaks else "ok"
 
-    def _day_fields(self, account: Account, snapshot: AccountSnapshot) -> dict:
+    def _day_fields(self, account: Account, snapshot: AccountSnapshot) -> dict[str, Any]:
         """Start-of-day equity on the day's first snapshot; a loss beyond the daily limit puts
         the account in REDUCING for the rest of the (UTC) day, and tells a human once."""
         today = f"{snapshot.as_of:%Y-%m-%d}"

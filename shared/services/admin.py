@@ -71,8 +71,8 @@ class AdminControls:
         if scope_id != "fund" and (scope not in known or self._store.get(known[scope], target) is None):
             raise RequestRejected("scope", f"{scope_id!r} is not 'fund', 'account:<id>' or 'strategy:<id>' of a "
                                            "known account or strategy", Refusal.NOT_FOUND, "not_found")
-        document = {"scope_id": scope_id, "state": state.value, "reason": reason, "changed_by": caller.subject,
-                    "changed_at": self._clock().isoformat()}
+        document: dict[str, Any] = {"scope_id": scope_id, "state": state.value, "reason": reason,
+                                    "changed_by": caller.subject, "changed_at": self._clock().isoformat()}
         if state is TradingState.ACTIVE:
             self._store.delete(Collections.TRADING_STATES, scope_id)
         else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from shared.domain.cerebro import AccountContext, MarketContext, decide
 from shared.domain.instruments import InstrumentSpec
@@ -59,7 +60,7 @@ from shared.services.risk_context import FundView, RiskContextReader, fund_limit
 NUDGE_SECONDS = 5.0  # how long an order a book waits on may sit untouched before it is published again
 
 
-def arrival(entry: dict) -> tuple[str, int, str]:
+def arrival(entry: dict[str, Any]) -> tuple[str, int, str]:
     """A signal's place in its book: when it arrived (the wall clock's nanoseconds break ties
     between alerts stamped with the same time), then its id."""
     return entry.get("received_at", ""), entry.get("arrival_ns", 0), entry["signal_id"]
@@ -150,7 +151,7 @@ class CerebroService:
                                             f"order {order['client_order_id']} ({order['status']}) of {book}")
         return None
 
-    def _nudge(self, orders: list[dict]) -> None:
+    def _nudge(self, orders: list[dict[str, Any]]) -> None:
         """Orders a waiting signal depends on that nobody seems to be working on (unplaced, or
         final but not settled: their message or confirmation was lost in a crash) are published
         again, at most every NUDGE_SECONDS; execution repeats only what was lost."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from shared.domain.models import Collections, Fill, Order, OrderStatus, OrderUpdate, PositionLot
 from shared.domain.positions import apply_fill
@@ -44,7 +45,7 @@ class ConfirmationService:
             for fill in update.fills
         }
 
-        def work(tx: Transaction) -> tuple[list[Fill], dict | None]:
+        def work(tx: Transaction) -> tuple[list[Fill], dict[str, Any] | None]:
             seen = {fill.exec_id: tx.get(Collections.CONFIRMATIONS, fill.exec_id) for fill in update.fills}
             positions = {pid: tx.get(Collections.POSITIONS, pid) for pid in set(position_ids.values())}
             order = tx.get(Collections.ORDERS, update.client_order_id)
@@ -58,7 +59,10 @@ class ConfirmationService:
                 tx.set(Collections.CONFIRMATIONS, fill.exec_id,
                        {**fill.model_dump(mode="json"), "recorded_at": self._clock().isoformat()})
             for position_id in {position_ids[fill.exec_id] for fill in new}:
-                tx.set(Collections.POSITIONS, position_id, positions[position_id])
+                position = positions[position_id]
+                if position is None:  # cannot happen: _apply above gave every position a new fill touches
+                    raise RuntimeError(f"position {position_id} has no document to write")
+                tx.set(Collections.POSITIONS, position_id, position)
             if order is not None and _STATUS_RANK.get(update.status, 0) >= _STATUS_RANK.get(order["status"], 0):
                 # Status only moves forward: a late 'working' never undoes 'filled'.
                 order = {**order, "status": update.status, "filled_quantity": update.filled_quantity,
@@ -95,7 +99,7 @@ class ConfirmationService:
                 return
 
     @staticmethod
-    def _apply(fill: Fill, held: dict | None) -> dict:
+    def _apply(fill: Fill, held: dict[str, Any] | None) -> dict[str, Any]:
         after = apply_fill(PositionLot.from_document(held), fill.quantity * fill.side.sign, fill.price,
                            fill.instrument.multiplier)
         return {
@@ -106,14 +110,14 @@ class ConfirmationService:
         }
 
 
-def _protection(order: dict | None, update: OrderUpdate) -> list[Order]:
+def _protection(order: dict[str, Any] | None, update: OrderUpdate) -> list[Order]:
     """The protective orders a filled entry now has resting at the broker."""
     if order is None or update.status != OrderStatus.FILLED or not order.get("order"):
         return []
     return protective_orders(Order.model_validate(order["order"]), update.filled_quantity)
 
 
-def _working_leg(leg: Order, now: datetime) -> dict:
+def _working_leg(leg: Order, now: datetime) -> dict[str, Any]:
     """A protective leg booked as a working order of the entry's signal: the blotter shows it,
     an exit cancels it, and its fill (or OCA cancel) arrives as a normal update."""
     return {**order_fields(leg), "status": OrderStatus.WORKING, "open": True, "parent_order_id": leg.parent_order_id,

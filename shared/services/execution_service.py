@@ -21,6 +21,7 @@ from shared.domain.models import (
     CancelRequest,
     Collections,
     Order,
+    OrderStatus,
     OrderUpdate,
     Topics,
     TradingState,
@@ -66,7 +67,7 @@ class ExecutionService:
             return None
         broker = self._brokers.get(order.broker)
         if broker is None:
-            return self._conclude(order, OrderUpdate(client_order_id=order.client_order_id, status="rejected",
+            return self._conclude(order, OrderUpdate(client_order_id=order.client_order_id, status=OrderStatus.REJECTED,
                                                      reason=f"no {order.broker} broker configured"))
         with self.claims.held(order):
             try:
@@ -89,17 +90,17 @@ class ExecutionService:
         if absurd := implausible(order):
             # The last gate before the broker, for every order (exits and flattens too): whatever
             # decided it, an absurd or non-finite size is refused here, never placed.
-            return OrderUpdate(client_order_id=order.client_order_id, status="rejected", reason=absurd)
+            return OrderUpdate(client_order_id=order.client_order_id, status=OrderStatus.REJECTED, reason=absurd)
         if not order.reduce_only and (halted := self._halted(order)):
             # Orders decided before the halt still wait on the topic: stop the risk-adding ones here.
-            return OrderUpdate(client_order_id=order.client_order_id, status="rejected", reason=halted)
+            return OrderUpdate(client_order_id=order.client_order_id, status=OrderStatus.REJECTED, reason=halted)
         try:
             return broker.place_order(order)
         except BrokerError as error:
             if error.retryable:
                 self._journey.step(order.signal_id, f"{order.client_order_id} broker unavailable, will retry: {error}")
                 raise
-            return OrderUpdate(client_order_id=order.client_order_id, status="rejected", reason=str(error))
+            return OrderUpdate(client_order_id=order.client_order_id, status=OrderStatus.REJECTED, reason=str(error))
 
     def publish_broker_updates(self) -> int:
         """What the brokers reported since (fills of resting orders, cancellations): the

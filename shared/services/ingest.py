@@ -319,10 +319,11 @@ class IngestService:
             "signal_id": signal_id, "strategy_id": parsed.strategy_id, "received_at": stamp,
             "source": parsed.source.value, "source_ip": source_ip, "content": parsed.canonical,
         })
-        record: Document | None = {"signal_id": signal_id, "strategy_id": parsed.strategy_id,
-                                   "status": SignalStatus.RECEIVED,
-                                   "received_at": stamp, "signal": signal.model_dump(mode="json")}
-        if not self._store.create(Collections.SIGNALS, signal_id, record):
+        fresh: Document = {"signal_id": signal_id, "strategy_id": parsed.strategy_id,
+                           "status": SignalStatus.RECEIVED,
+                           "received_at": stamp, "signal": signal.model_dump(mode="json")}
+        record: Document | None = fresh
+        if not self._store.create(Collections.SIGNALS, signal_id, fresh):
             record = self._store.get(Collections.SIGNALS, signal_id)
         if record is None or record["status"] != SignalStatus.RECEIVED:
             return  # published already: the entry is cerebro's now

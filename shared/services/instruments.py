@@ -7,6 +7,7 @@ resolving a ticker costs two reads whatever the master's size.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -74,5 +75,6 @@ class InstrumentCatalog:
                                                 f"{saved.asset_class.value} {saved.currency} x{saved.multiplier:g}")
         return saved
 
-    def put_all(self, specs: Iterable[InstrumentSpec], caller: Principal | None = None) -> list[InstrumentSpec]:
+    def put_all(self, specs: Iterable[InstrumentSpec],
+                caller: Principal | None = None) -> builtins.list[InstrumentSpec]:
         return [self.put(spec, caller) for spec in specs]

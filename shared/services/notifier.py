@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from shared.domain.models import Collections, DecisionStatus, Environment, OrderStatus, OrderUpdate
@@ -145,7 +146,8 @@ class NotifierService:
         if window is not None and self._clock() >= datetime.fromisoformat(window["until"]):
             _close(digest)
             tx.set(RISK_DIGEST_COLLECTION, self._chat_id, digest)
-        return digest["unsent"]
+        unsent: list[dict[str, Any]] = digest["unsent"]
+        return unsent
 
     def _send_digests(self, batches: list[dict[str, Any]]) -> list[str | None]:
         """Send each closed window's summary once, then drop it from the store.
@@ -156,12 +158,12 @@ class NotifierService:
         sent: list[str | None] = []
         for batch in batches:
             event_id = f"risk_digest:{self._chat_id}:{batch['id']}"
-            state = self._store.transaction(lambda tx, event_id=event_id: self._claim(tx, event_id))
+            state = self._store.transaction(partial(self._claim, event_id=event_id))
             if state == "busy":
                 continue
             if state == "claimed":
                 sent.append(self._send_now(event_id, self.risk_digest(batch)))
-            self._store.transaction(lambda tx, batch_id=batch["id"]: self._drop_unsent(tx, batch_id))
+            self._store.transaction(partial(self._drop_unsent, batch_id=batch["id"]))
         return sent
 
     def _claim(self, tx: Transaction, event_id: str) -> str:

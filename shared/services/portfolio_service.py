@@ -21,6 +21,7 @@ from shared.domain.errors import Refusal, RequestRejected
 from shared.domain.models import Account, Allocation, Collections, RiskLimits, Strategy, StrategyStatus
 from shared.domain.returns_csv import ReturnSeries
 from shared.domain.risk import broker_allocation_breaches
+from shared.domain.schema import CURRENT_ALLOCATION_DOC
 from shared.portfolio import (
     Backtest,
     Constraints,
@@ -38,7 +39,6 @@ from shared.portfolio import (
     walk_forward,
 )
 from shared.ports.store import Store, Transaction
-from shared.services.cerebro_service import CURRENT_ALLOCATION_DOC
 from shared.services.portfolio_requests import METHODS, Approval, OptimisationRequest
 from shared.services.prices import PriceBook
 from shared.services.risk_context import FUND_CURRENCY, fund_limits

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from shared.domain.models import Collections, SignalStatus
 from shared.journey import Journey
@@ -56,9 +57,10 @@ class PipelineRecovery:
         ones behind it are parked on it and woken in turn). Resting orders are the broker's to
         fill. A signal swept is left alone for as long again, so a slow book is not flooded."""
         now = self._clock()
-        books: dict[str, list[dict]] = {}
+        books: dict[str, list[dict[str, Any]]] = {}
         for in_flight in self._store.query(Collections.OPEN_SIGNALS):
-            books.setdefault(in_flight.get("book", in_flight["signal_id"]), []).append(in_flight)
+            book: str = in_flight["book"] if "book" in in_flight else in_flight["signal_id"]
+            books.setdefault(book, []).append(in_flight)
         swept = []
         for entries in books.values():
             ordered = sorted(entries, key=arrival)
@@ -89,7 +91,7 @@ class PipelineRecovery:
 
         return self._store.transaction(work)
 
-    def _unsettled(self, in_flight: dict) -> bool:
+    def _unsettled(self, in_flight: dict[str, Any]) -> bool:
         """A decided signal with an order neither resting at its broker nor settled in our books."""
         return any((self._store.get(Collections.ORDERS, cid) or {}).get("status") not in RESTING
                    for cid in in_flight.get("open_orders") or ())

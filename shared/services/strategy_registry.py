@@ -26,10 +26,11 @@ from shared.services.ingest import hash_passphrase
 Status = Literal["candidate", "live", "paused", "retired"]
 _ID = r"^[a-z0-9][a-z0-9_]{1,63}$"
 # Who may move a strategy from one status to another. Retired is final.
-_TRANSITIONS: dict[str, dict[Status, set[Status]]] = {
-    "admin": {"candidate": {"live", "retired"}, "live": {"paused", "retired"}, "paused": {"live", "retired"},
-              "retired": set()},
-    "developer": {"candidate": {"retired"}, "live": {"paused"}, "paused": set(), "retired": set()},
+_S = StrategyStatus
+_TRANSITIONS: dict[str, dict[StrategyStatus, set[Status]]] = {
+    "admin": {_S.CANDIDATE: {"live", "retired"}, _S.LIVE: {"paused", "retired"}, _S.PAUSED: {"live", "retired"},
+              _S.RETIRED: set()},
+    "developer": {_S.CANDIDATE: {"retired"}, _S.LIVE: {"paused"}, _S.PAUSED: set(), _S.RETIRED: set()},
 }
 PUBLIC_FIELDS = ("strategy_id", "name", "owner", "status", "reference_capital", "eligible_accounts",
                  "eligible_brokers", "instruments")

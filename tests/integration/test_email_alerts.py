@@ -20,7 +20,8 @@ from devstack.processes import ManagedProcess, free_port, start_process, wait_fo
 from shared.adapters.imap_collector import ImapCollector, ImapSettings
 from shared.bootstrap import Services
 from shared.domain.models import Collections
-from shared.services.raw_ingest import RawSignalIngest, SqliteRawWatcher
+from shared.entrypoints.raw_watchers import SqliteRawWatcher
+from shared.services.raw_ingest import RawSignalIngest
 
 PYMAP = Path(sys.executable).with_name("pymap")
 USER, PASSWORD = "alerts@fund.test", "s3cret-imap"

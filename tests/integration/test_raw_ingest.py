@@ -11,7 +11,8 @@ import pytest
 from devstack.embedded import create_app
 from shared.bootstrap import Services
 from shared.domain.models import Collections
-from shared.services.raw_ingest import RawSignalIngest, SqliteRawWatcher, start_raw_watcher
+from shared.entrypoints.raw_watchers import SqliteRawWatcher, start_raw_watcher
+from shared.services.raw_ingest import RawSignalIngest
 from tests.conftest import signal_body
 
 ORIGINAL_SHAPE = {

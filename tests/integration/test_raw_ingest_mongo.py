@@ -16,7 +16,8 @@ from shared.bootstrap import Services, build_services
 from shared.config import Settings
 from shared.demo import seed_demo_fund
 from shared.domain.models import Collections
-from shared.services.raw_ingest import RawSignalIngest, watch_mongo_inserts
+from shared.entrypoints.raw_watchers import watch_mongo_inserts
+from shared.services.raw_ingest import RawSignalIngest
 from tests.emulators import mongodb_uri
 
 
