@@ -35,10 +35,18 @@ def bench_instrument(symbol: str) -> InstrumentSpec:
 
 
 def seed_bench_fund(store: Store, broker: MockBroker, accounts: int) -> list[str]:
+    """One strategy, ``accounts`` accounts each allocating 10% to it; returns the account ids."""
+    return _seed(store, broker, [STRATEGY], accounts, 0.1)
+
+
+def _seed(store: Store, broker: MockBroker, strategy_ids: list[str], accounts: int, weight: float) -> list[str]:
+    """The strategies (one shared passphrase), Mock accounts allocating ``weight`` to each, the
+    listed symbols and the bench's lifted limits; returns the account ids."""
     digest, salt = hash_passphrase(PASSPHRASE)
-    strategy = Strategy(strategy_id=STRATEGY, reference_capital=100_000, passphrase_hash=digest, passphrase_salt=salt,
-                        session_policy=SessionPolicy.ANY_TIME)
-    store.put(Collections.STRATEGIES, STRATEGY, strategy.model_dump(mode="json"))
+    for strategy_id in strategy_ids:
+        strategy = Strategy(strategy_id=strategy_id, reference_capital=100_000, passphrase_hash=digest,
+                            passphrase_salt=salt, session_policy=SessionPolicy.ANY_TIME)
+        store.put(Collections.STRATEGIES, strategy_id, strategy.model_dump(mode="json"))
     account_ids = [f"BENCH-{i:03d}" for i in range(accounts)]
     for account_id in account_ids:
         broker.open_account(account_id, 10_000_000.0)
@@ -48,7 +56,8 @@ def seed_bench_fund(store: Store, broker: MockBroker, accounts: int) -> list[str
         broker.list_instrument(bench_instrument(symbol), 100.0)
     InstrumentCatalog(store, lambda: datetime.now(UTC)).put_all(broker.instrument_specs())
     store.put(Collections.SETTINGS, RISK_LIMITS_DOC, BENCH_FUND_LIMITS)
-    allocation = Allocation(weights={a: {STRATEGY: 0.1} for a in account_ids}, approved_at=datetime.now(UTC))
+    allocation = Allocation(weights={a: dict.fromkeys(strategy_ids, weight) for a in account_ids},
+                            approved_at=datetime.now(UTC))
     store.put(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC, allocation.model_dump(mode="json"))
     return account_ids
 
@@ -93,25 +102,8 @@ def bench_strategy_id(index: int) -> str:
 def seed_bench_strategies(store: Store, broker: MockBroker, strategies: int, accounts: int) -> list[str]:
     """A fund of ``strategies`` strategies and ``accounts`` accounts at the Mock, each account
     allocating an equal share of its equity to every strategy; returns the strategy ids."""
-    digest, salt = hash_passphrase(PASSPHRASE)
     strategy_ids = [bench_strategy_id(i) for i in range(strategies)]
-    for strategy_id in strategy_ids:
-        strategy = Strategy(strategy_id=strategy_id, reference_capital=100_000, passphrase_hash=digest,
-                            passphrase_salt=salt, session_policy=SessionPolicy.ANY_TIME)
-        store.put(Collections.STRATEGIES, strategy_id, strategy.model_dump(mode="json"))
-    account_ids = [f"BENCH-{i:03d}" for i in range(accounts)]
-    for account_id in account_ids:
-        broker.open_account(account_id, 10_000_000.0)
-        store.put(Collections.ACCOUNTS, account_id, Account(account_id=account_id, broker="mock").model_dump(
-            mode="json"))
-    for symbol in SYMBOLS:
-        broker.list_instrument(bench_instrument(symbol), 100.0)
-    InstrumentCatalog(store, lambda: datetime.now(UTC)).put_all(broker.instrument_specs())
-    store.put(Collections.SETTINGS, RISK_LIMITS_DOC, BENCH_FUND_LIMITS)
-    weight = round(1.0 / strategies, 6)
-    allocation = Allocation(weights={a: dict.fromkeys(strategy_ids, weight) for a in account_ids},
-                            approved_at=datetime.now(UTC))
-    store.put(Collections.ALLOCATION, CURRENT_ALLOCATION_DOC, allocation.model_dump(mode="json"))
+    _seed(store, broker, strategy_ids, accounts, round(1.0 / strategies, 6))
     return strategy_ids
 
 
