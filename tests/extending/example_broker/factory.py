@@ -13,6 +13,4 @@ if TYPE_CHECKING:
 
 def build(context: BrokerContext) -> PaperVenueBroker | None:
     config = paper_venue_config(context.settings)
-    if config is None:
-        return None
-    return PaperVenueBroker(config, context.clock)
+    return None if config is None else PaperVenueBroker(config, context.clock)
