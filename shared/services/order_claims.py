@@ -11,7 +11,9 @@ order id first and places it only if the broker never saw it. Nothing is ever ab
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -37,6 +39,8 @@ class ClaimState(StrEnum):
     DECIDED = "decided"  # booked by cerebro, not yet claimed
     SUBMITTING = "submitting"  # claimed: its owner is placing it under a lease
 
+
+log = logging.getLogger(__name__)
 
 UNPLACED = (ClaimState.DECIDED,)  # booked by cerebro, not yet claimed: nothing reached a broker
 
@@ -66,6 +70,9 @@ class OrderClaims:
         self._clock = clock
         self._lease = lease_seconds
         self.owner = uuid.uuid4().hex[:12]  # this process: a claim of another owner is never ours
+        self._held: dict[str, Order] = {}  # claims whose broker call is running, renewed by the keeper
+        self._keeper_lock = threading.Lock()
+        self._keeper: threading.Thread | None = None
 
     def claim(self, order: Order) -> Claim:
         """Whether to place the order, recover it, or leave it (see ``Claim``)."""
@@ -95,20 +102,29 @@ class OrderClaims:
     @contextlib.contextmanager
     def held(self, order: Order) -> Iterator[None]:
         """Renew the claim's lease every third of it while the broker call runs, so a slow
-        broker never looks like a dead owner."""
-        stop = threading.Event()
-
-        def beat() -> None:
-            while not stop.wait(self._lease / 3):
-                self._renew(order)
-
-        beater = threading.Thread(target=beat, name=f"lease-{order.client_order_id}", daemon=True)
-        beater.start()
+        broker never looks like a dead owner. One keeper thread renews every held claim (a
+        thread started and joined per order cost a burst of orders a third of its time)."""
+        with self._keeper_lock:
+            self._held[order.client_order_id] = order
+            if self._keeper is None:
+                self._keeper = threading.Thread(target=self._keep_leases, name="order-leases", daemon=True)
+                self._keeper.start()
         try:
             yield
         finally:
-            stop.set()
-            beater.join(timeout=self._lease)
+            with self._keeper_lock:
+                self._held.pop(order.client_order_id, None)
+
+    def _keep_leases(self) -> None:
+        while True:
+            time.sleep(self._lease / 3)
+            with self._keeper_lock:
+                held = list(self._held.values())
+            for order in held:
+                try:
+                    self._renew(order)
+                except Exception:  # a store hiccup: the next beat renews it, well inside the lease
+                    log.exception("could not renew the lease on order %s", order.client_order_id)
 
     def _renew(self, order: Order) -> None:
         def work(tx: Transaction) -> None:
