@@ -218,16 +218,15 @@ def cvxpy_max_growth(values: np.ndarray, constraints: Constraints, names: list[s
                      cov: np.ndarray | None = None, max_volatility: float | None = None) -> np.ndarray:
     """max mean_t log(1 + r_t·w), optionally with w'Σw <= v². CLARABEL through cvxpy stops short
     ("optimal_inaccurate") on some of these exponential-cone problems depending on how they are
-    scaled, so the reference takes the first of three equivalent scalings it solves to optimality."""
+    scaled, so the reference takes the first of five equivalent scalings it solves to optimality."""
     days = len(values)
-    for total, unit_cap in ((True, False), (False, True), (False, False)):
+    for scale, unit_cap in ((1, False), (1 / days, True), (1 / days, False), (1, True), (10, False)):
         w = cp.Variable(len(names))
         rows = budget_and_bounds(w, constraints, names)
         if max_volatility is not None:
             rows.append(cp.quad_form(w, cp.psd_wrap(cov / max_volatility ** 2)) <= 1 if unit_cap
                         else cp.quad_form(w, cp.psd_wrap(cov)) <= max_volatility ** 2)
-        growth = cp.sum(cp.log(1 + values @ w))
-        problem = cp.Problem(cp.Maximize(growth if total else growth / days), rows)
+        problem = cp.Problem(cp.Maximize(cp.sum(cp.log(1 + values @ w)) * scale), rows)
         if solve(problem):
             return w.value
     raise AssertionError("cvxpy found no optimal reference")
