@@ -35,6 +35,7 @@ run: $(STAMP)
 ## test: the whole suite, emulator tests included
 test: $(STAMP) $(CHECKOV) $(CHROMEDRIVER)
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	MT_REQUIRE_CHECKOV=1 $(PY) -m pytest; status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$status
 
 lint: $(STAMP)
