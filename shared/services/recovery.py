@@ -41,7 +41,7 @@ class PipelineRecovery:
                                 key=lambda entry: (not entry.get("decided"), arrival(entry))):
             signal_id = in_flight["signal_id"]
             record = self._store.get(Collections.SIGNALS, signal_id)
-            if record is None:
+            if record is None or self._settle_remnant(in_flight):
                 continue
             publish_signal(self._bus, record)
             if record["status"] == SignalStatus.RECEIVED:  # stored, then the process died before publishing
@@ -63,7 +63,7 @@ class PipelineRecovery:
             books.setdefault(book, []).append(in_flight)
         swept = []
         for entries in books.values():
-            ordered = sorted(entries, key=arrival)
+            ordered = sorted((entry for entry in entries if not self._settle_remnant(entry)), key=arrival)
             stuck = [e for e in ordered if e.get("decided") and self._unsettled(e)]
             if not stuck:
                 stuck = [e for e in ordered if not e.get("decided")][:1]
@@ -90,6 +90,24 @@ class PipelineRecovery:
             return in_flight is not None
 
         return self._store.transaction(work)
+
+    def _settle_remnant(self, in_flight: dict[str, Any]) -> bool:
+        """A decided signal whose last order was ticked off, but whose entry outlived it: the
+        process died between settling's compare-and-set and its delete. Nothing is left to do
+        but the delete (conditional, so a signal that changed meanwhile stays)."""
+        if not in_flight.get("decided") or in_flight.get("open_orders") != []:
+            return False
+
+        def work(tx: Transaction) -> bool:
+            current = tx.get(Collections.OPEN_SIGNALS, in_flight["signal_id"])
+            if current is None or not current.get("decided") or current.get("open_orders") != []:
+                return False
+            tx.delete(Collections.OPEN_SIGNALS, in_flight["signal_id"])
+            return True
+
+        if self._store.transaction(work):
+            self._journey.step(in_flight["signal_id"], "settled: its last order had settled before a crash")
+        return True
 
     def _unsettled(self, in_flight: dict[str, Any]) -> bool:
         """A decided signal with an order neither resting at its broker nor settled in our books."""

@@ -73,3 +73,37 @@ def test_a_broker_rejection_is_recorded_with_its_reason(embedded: Services):
     update = embedded.execution.handle_order(order)
     assert update is not None and update.status == "rejected" and "unknown symbol ZZZZ" in update.reason
     assert embedded.store.get(Collections.ORDERS, order.client_order_id)["status"] == "rejected"
+
+
+@pytest.mark.parametrize("after", ["restart", "sweep"])
+def test_a_crash_between_settling_the_last_order_and_its_delete_leaves_no_signal_open(
+        embedded: Services, clock, monkeypatch, after: str):
+    """The last fill ticks its order off the signal (a compare-and-set) and then deletes the
+    emptied entry: a process killed between the two left a decided signal with no open order
+    that nothing settled again, so it stayed open forever. A restart, or the sweep, settles it."""
+    from shared.adapters.store_sqlite import SqliteStore
+    from tests.conftest import signal_body
+
+    deleted = SqliteStore.delete
+
+    def killed_before_the_delete(store, collection, doc_id):
+        if collection == Collections.OPEN_SIGNALS:
+            return None  # the process died here
+        return deleted(store, collection, doc_id)
+
+    monkeypatch.setattr(SqliteStore, "delete", killed_before_the_delete)
+    embedded.ingest.ingest(signal_body(ticker="AAPL", exchange="NASDAQ", action="buy", quantity=10, price=190,
+                                       signal_id="crash-settle"), "application/json", {})
+    assert embedded.bus.drain()
+    (remnant,) = embedded.store.query(Collections.OPEN_SIGNALS)
+    assert remnant["decided"] and remnant["open_orders"] == []
+    monkeypatch.setattr(SqliteStore, "delete", deleted)
+
+    if after == "restart":
+        embedded.resume_unfinished()
+    else:
+        clock.advance(embedded.settings.sweep_after_seconds + 1)
+        embedded.tick()
+    assert embedded.bus.drain() is not None
+    assert embedded.store.query(Collections.OPEN_SIGNALS) == []
+    assert broker_orders(embedded) == 2  # nothing placed again: one order per demo account
