@@ -253,6 +253,14 @@ def cvxpy_risk_parity(cov: np.ndarray, budgets: np.ndarray, constraints: Constra
     return x.value / x.value.sum() * cap
 
 
+def problem(case: tuple[int, bool, str]) -> tuple[pd.DataFrame, list[str], Constraints]:
+    """A case's returns, their strategy names, and its constraints (bounded or free)."""
+    size, bounded, name = case
+    returns = data(name, size)
+    names = list(returns.columns)
+    return returns, names, constraints_for(kind_of(bounded, size), names)
+
+
 # --- max Sharpe -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("risk_free", [0.0, 0.03])
@@ -290,10 +298,7 @@ def test_max_sharpe_ledoit_wolf(name: str, bounded: bool) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_min_variance(case: tuple[int, bool, str]) -> None:
-    size, bounded, name = case
-    returns = data(name, size)
-    names = list(returns.columns)
-    constraints = constraints_for(kind_of(bounded, size), names)
+    returns, names, constraints = problem(case)
     _, cov = annualised_moments(returns)
     ours = weights_of(OPTIMISERS["min_variance"](returns, constraints), names)
     theirs = cvxpy_min_variance(cov, constraints, names)
@@ -318,10 +323,7 @@ def test_min_variance_ledoit_wolf(name: str, bounded: bool) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_max_cagr(case: tuple[int, bool, str]) -> None:
-    size, bounded, name = case
-    returns = data(name, size)
-    names = list(returns.columns)
-    constraints = constraints_for(kind_of(bounded, size), names)
+    returns, names, constraints = problem(case)
     values = returns.to_numpy()
     ours = weights_of(OPTIMISERS["max_cagr"](returns, constraints), names)
     theirs = cvxpy_max_growth(values, constraints, names)
@@ -331,10 +333,7 @@ def test_max_cagr(case: tuple[int, bool, str]) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_hybrid(case: tuple[int, bool, str]) -> None:
-    size, bounded, name = case
-    returns = data(name, size)
-    names = list(returns.columns)
-    constraints = constraints_for(kind_of(bounded, size), names)
+    returns, names, constraints = problem(case)
     values = returns.to_numpy()
     _, cov = annualised_moments(returns)
     fastest = max_cagr(returns, constraints).volatility
@@ -355,16 +354,13 @@ def test_hybrid(case: tuple[int, bool, str]) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_risk_parity(case: tuple[int, bool, str]) -> None:
-    size, bounded, name = case
-    returns = data(name, size)
-    names = list(returns.columns)
-    constraints = constraints_for(kind_of(bounded, size), names)
+    returns, names, constraints = problem(case)
     _, cov = annualised_moments(returns)
-    budgets = np.full(size, 1 / size)
+    budgets = np.full(len(names), 1 / len(names))
     ours = weights_of(OPTIMISERS["risk_parity"](returns, constraints), names)
     theirs = cvxpy_risk_parity(cov, budgets, constraints, names)
     assert_feasible(ours, constraints, names)
-    if not bounded:
+    if constraints == Constraints():
         contributions = ours * (cov @ ours)
         np.testing.assert_allclose(contributions, contributions.mean(), rtol=1e-8)
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
@@ -376,10 +372,7 @@ def test_risk_parity(case: tuple[int, bool, str]) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_min_cvar(case: tuple[int, bool, str]) -> None:
-    size, bounded, name = case
-    returns = data(name, size)
-    names = list(returns.columns)
-    constraints = constraints_for(kind_of(bounded, size), names)
+    returns, names, constraints = problem(case)
     values = returns.to_numpy()
     ours = weights_of(OPTIMISERS["min_cvar"](returns, constraints, cvar_beta=0.95), names)
     theirs = cvxpy_min_cvar(values, 0.95, constraints, names)
@@ -392,21 +385,15 @@ def test_min_cvar(case: tuple[int, bool, str]) -> None:
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_hrp_is_feasible(case: tuple[int, bool, str]) -> None:
     """No convex form to compare with; ``test_allocator_tools`` matches it to PyPortfolioOpt's HRPOpt."""
-    size, bounded, name = case
-    returns = data(name, size)
-    names = list(returns.columns)
-    constraints = constraints_for(kind_of(bounded, size), names)
+    returns, names, constraints = problem(case)
     assert_feasible(weights_of(OPTIMISERS["hrp"](returns, constraints), names), constraints, names)
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_equal_weight(case: tuple[int, bool, str]) -> None:
-    size, bounded, name = case
-    returns = data(name, size)
-    names = list(returns.columns)
-    constraints = constraints_for(kind_of(bounded, size), names)
+    returns, names, constraints = problem(case)
     lower, upper = constraints.bounds(names)
-    even = constraints.leverage_cap / size
+    even = constraints.leverage_cap / len(names)
     if ((lower > even + 1e-9) | (upper < even - 1e-9)).any():
         with pytest.raises(InfeasibleConstraints):
             OPTIMISERS["equal_weight"](returns, constraints)
