@@ -53,15 +53,13 @@ class ConfirmationService:
             legs = _protection(order, update)
             booked = {leg.client_order_id: tx.get(Collections.ORDERS, leg.client_order_id) for leg in legs}
             new = [fill for fill in update.fills if seen[fill.exec_id] is None]
+            changed: dict[str, dict[str, Any]] = {}  # the positions the new fills moved
             for fill in new:
                 position_id = position_ids[fill.exec_id]
-                positions[position_id] = self._apply(fill, positions[position_id])
+                changed[position_id] = positions[position_id] = self._apply(fill, positions[position_id])
                 tx.set(Collections.CONFIRMATIONS, fill.exec_id,
                        {**fill.model_dump(mode="json"), "recorded_at": self._clock().isoformat()})
-            for position_id in {position_ids[fill.exec_id] for fill in new}:
-                position = positions[position_id]
-                if position is None:  # cannot happen: _apply above gave every position a new fill touches
-                    raise RuntimeError(f"position {position_id} has no document to write")
+            for position_id, position in changed.items():
                 tx.set(Collections.POSITIONS, position_id, position)
             if order is not None and _STATUS_RANK.get(update.status, 0) >= _STATUS_RANK.get(order["status"], 0):
                 # Status only moves forward: a late 'working' never undoes 'filled'.
