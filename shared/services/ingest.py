@@ -35,7 +35,6 @@ from typing import Any, Literal
 
 from shared.auth.throttle import AuthThrottle
 from shared.domain.errors import Refusal, RequestRejected
-from shared.domain.messages import SignalMessage
 from shared.domain.models import (
     Action,
     Collections,
@@ -49,7 +48,6 @@ from shared.domain.models import (
     StandardizedSignal,
     Strategy,
     StrategyStatus,
-    Topics,
     book_key,
 )
 from shared.domain.signal_parsing import InstrumentClaim, ParsedSignal, SignalRejected, parse_request
@@ -57,6 +55,7 @@ from shared.entrypoints.http import http_status  # the webhook answer ingest bui
 from shared.journey import Journey
 from shared.ports.bus import Bus
 from shared.ports.store import Document, Store
+from shared.services.book_waits import publish_signal
 from shared.services.instruments import InstrumentCatalog
 from shared.services.prices import PriceBook
 from shared.services.refusals import RefusalLog
@@ -200,9 +199,7 @@ class IngestService:
             return IngestResult(200, {"status": "duplicate", "signal_id": stored.signal_id})
         signal_id = stored.signal_id
         try:
-            self._bus.publish(Topics.SIGNALS, SignalMessage.model_validate({"signal": record["signal"]}).model_dump(
-                mode="json"), {"signal_id": signal_id},
-                              ordering_key=book_key(parsed.strategy_id, instrument.key))
+            publish_signal(self._bus, record)
         except Exception as error:  # noqa: BLE001 - any bus failure: the sender must retry
             self._store.replace_if(Collections.SIGNALS, signal_id, {"status": SignalStatus.RECEIVED},
                                    {**record, "publish_failed_at": now.isoformat()})
