@@ -116,8 +116,11 @@ class Services:
     def subscribe_pipeline(self) -> None:
         """Embedded stack: run every stage over the in-process bus, as the routing table routes it."""
         for topic, function in routes(Stack.EMBEDDED):
-            handler = function.resolve()
-            self.bus.subscribe(topic, lambda message, handle=handler: handle(self, message))
+            if (batch := function.resolve_batch()) is not None:
+                self.bus.subscribe_batch(topic, lambda messages, handle=batch: handle(self, messages))
+            else:
+                handler = function.resolve()
+                self.bus.subscribe(topic, lambda message, handle=handler: handle(self, message))
 
     def resume_unfinished(self) -> list[str]:
         """Embedded stack: the previous process is dead, so its claims are released and

@@ -13,13 +13,16 @@ its key wait behind it (parked), and follow it in order once it is done.
 Later stages go first: a confirmation before an order, an order before a new signal. Work
 already started finishes before new work starts, so the next signal of a book usually finds
 the previous one's fills already booked (on Pub/Sub each stage has its own subscribers).
+
+A batch subscription (``subscribe_batch``) gets every message of its topic waiting at once,
+at most one per ordering key, in one call: at a bar close execution places and records a
+signal's whole fan-out in a few store transactions instead of several per order. Each
+message still succeeds, waits or fails on its own.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-import queue
 import threading
 import time
 import uuid
@@ -28,12 +31,23 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from shared.domain.models import Topics
-from shared.ports.bus import RETRY_LATER_LIMIT_SECONDS, Bus, Handler, Message, RetryLater, dead_letter
+from shared.ports.bus import (
+    RETRY_LATER_LIMIT_SECONDS,
+    BatchHandler,
+    Bus,
+    Handler,
+    Message,
+    RetryLater,
+    dead_letter,
+    one_at_a_time,
+)
 
 log = logging.getLogger(__name__)
 MAX_WAIT_SECONDS = 0.5  # the longest pause between two deliveries of a waiting message
 # Lower goes first; every other topic (notifications, dead letters, the bridge's) sits between.
 STAGE_PRIORITY = {Topics.CONFIRMATIONS.value: 0, Topics.ORDERS.value: 1, Topics.SIGNALS.value: 3}
+OTHER_PRIORITY = 2
+MAX_BATCH = 500  # messages handed to a batch subscription at once
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,7 @@ class _Subscription:
     topic: str
     handler: Handler
     max_attempts: int
+    batch: BatchHandler | None = None  # takes every waiting message at once
 
 
 @dataclass(frozen=True)
@@ -54,8 +69,10 @@ class InProcessBus(Bus):
     def __init__(self, retry_backoff_seconds: float = 0.05):
         self.retry_backoff_seconds = retry_backoff_seconds
         self._subscriptions: dict[str, list[_Subscription]] = {}
-        self._queue: queue.PriorityQueue[tuple[int, int, _Delivery | None]] = queue.PriorityQueue()
-        self._sequence = itertools.count()  # FIFO within a stage
+        # One FIFO lane per stage priority; the dispatcher serves the lowest non-empty lane.
+        self._lanes: dict[int, deque[_Delivery]] = {p: deque() for p in (*STAGE_PRIORITY.values(), OTHER_PRIORITY)}
+        self._ready = threading.Condition()
+        self._closing = False
         self._pending = 0
         self._idle = threading.Condition()
         self._dispatcher: threading.Thread | None = None
@@ -73,8 +90,15 @@ class InProcessBus(Bus):
         return message.message_id
 
     def subscribe(self, topic: str, handler: Handler, max_attempts: int = 5) -> None:
-        self._subscriptions.setdefault(topic, []).append(_Subscription(topic, handler, max_attempts))
+        self._add(_Subscription(topic, handler, max_attempts))
+
+    def subscribe_batch(self, topic: str, handler: BatchHandler, max_attempts: int = 5) -> None:
+        self._add(_Subscription(topic, one_at_a_time(handler), max_attempts, batch=handler))
+
+    def _add(self, subscription: _Subscription) -> None:
+        self._subscriptions.setdefault(subscription.topic, []).append(subscription)
         if self._dispatcher is None:
+            self._closing = False
             self._dispatcher = threading.Thread(target=self._dispatch, name="bus-dispatcher", daemon=True)
             self._dispatcher.start()
 
@@ -91,7 +115,9 @@ class InProcessBus(Bus):
 
     def close(self) -> None:
         if self._dispatcher is not None:
-            self._queue.put((-1, next(self._sequence), None))
+            with self._ready:
+                self._closing = True
+                self._ready.notify()
             self._dispatcher.join(timeout=5)
             self._dispatcher = None
         self._subscriptions.clear()
@@ -103,11 +129,10 @@ class InProcessBus(Bus):
         self._subscriptions.clear()
         lost = sum(len(parked) for parked in self._parked.values())
         self._parked.clear()
-        while True:
-            try:
-                lost += self._queue.get_nowait()[2] is not None
-            except queue.Empty:
-                break
+        with self._ready:
+            lost += sum(len(lane) for lane in self._lanes.values())
+            for lane in self._lanes.values():
+                lane.clear()
         self.close()
         return lost
 
@@ -117,7 +142,9 @@ class InProcessBus(Bus):
         self._put(delivery)
 
     def _put(self, delivery: _Delivery) -> None:
-        self._queue.put((STAGE_PRIORITY.get(delivery.message.topic, 2), next(self._sequence), delivery))
+        with self._ready:
+            self._lanes[STAGE_PRIORITY.get(delivery.message.topic, OTHER_PRIORITY)].append(delivery)
+            self._ready.notify()
 
     def _done(self) -> None:
         with self._idle:
@@ -126,29 +153,80 @@ class InProcessBus(Bus):
                 self._idle.notify_all()
 
     def _dispatch(self) -> None:
-        while (delivery := self._queue.get()[2]) is not None:
+        while (taken := self._take()) is not None:
             if self._abandoned:
                 continue
-            parking = self._parking(delivery)
-            if parking is not None and not delivery.head:
-                parking.append(delivery)  # still pending: it runs when its head is done
-                continue
-            self._deliver(delivery)
+            runnable: dict[int, list[_Delivery]] = {}  # per subscription, in arrival order
+            for delivery in taken:
+                parking = self._parking(delivery)
+                if parking is not None and not delivery.head:
+                    parking.append(delivery)  # still pending: it runs when its head is done
+                else:
+                    runnable.setdefault(id(delivery.subscription), []).append(delivery)
+            for deliveries in runnable.values():
+                if deliveries[0].subscription.batch is not None and len(deliveries) > 1:
+                    self._deliver_batch(deliveries)
+                else:
+                    for delivery in deliveries:
+                        self._deliver(delivery)
+
+    def _take(self) -> list[_Delivery] | None:
+        """The next lane's first delivery and, for batch subscriptions, the rest of that lane's
+        deliveries of the same subscription, at most one per ordering key (a second one of a
+        key waits for the next round, behind the first); None once closed."""
+        with self._ready:
+            while not self._closing and not any(self._lanes.values()):
+                self._ready.wait()
+            if self._closing:
+                return None
+            lane = next(lane for _, lane in sorted(self._lanes.items()) if lane)
+            first = lane.popleft()
+            if first.subscription.batch is None:
+                return [first]
+            taken, kept, keys = [first], deque[_Delivery](), {first.message.ordering_key}
+            while lane and len(taken) < MAX_BATCH:
+                delivery = lane.popleft()
+                key = delivery.message.ordering_key
+                if delivery.subscription is first.subscription and (not key or key not in keys):
+                    taken.append(delivery)
+                    keys.add(key)
+                else:
+                    kept.append(delivery)
+            lane.extendleft(reversed(kept))
+            return taken
 
     def _parking(self, delivery: _Delivery) -> deque[_Delivery] | None:
         key = delivery.message.ordering_key
         return self._parked.get((id(delivery.subscription), key)) if key else None
 
     def _deliver(self, delivery: _Delivery) -> None:
-        subscription, message = delivery.subscription, delivery.message
         try:
-            subscription.handler(message)
-            self._waits.pop(message.message_id, None)
-            self._release(delivery)
-        except RetryLater as wait:
-            self._retry_later(delivery, wait)
+            delivery.subscription.handler(delivery.message)
         except Exception as error:  # noqa: BLE001 - any failure means redeliver
-            self._retry_or_dead_letter(delivery, error)
+            self._outcome(delivery, error)
+        else:
+            self._outcome(delivery, None)
+
+    def _deliver_batch(self, deliveries: list[_Delivery]) -> None:
+        batch = deliveries[0].subscription.batch
+        assert batch is not None
+        try:
+            outcomes = batch([delivery.message for delivery in deliveries])
+        except Exception as error:  # noqa: BLE001 - the whole batch failed: each is redelivered
+            outcomes = [error] * len(deliveries)
+        for delivery, outcome in zip(deliveries, outcomes, strict=True):
+            self._outcome(delivery, outcome)
+
+    def _outcome(self, delivery: _Delivery, outcome: Exception | None) -> None:
+        """A delivery's outcome: done, wait (RetryLater), or redeliver / dead-letter."""
+        try:
+            if outcome is None:
+                self._waits.pop(delivery.message.message_id, None)
+                self._release(delivery)
+            elif isinstance(outcome, RetryLater):
+                self._retry_later(delivery, outcome)
+            else:
+                self._retry_or_dead_letter(delivery, outcome)
         finally:
             self._done()
 
@@ -206,3 +284,4 @@ class InProcessBus(Bus):
         timer = threading.Timer(delay, self._put, args=(delivery,))
         timer.daemon = True
         timer.start()
+

@@ -2,6 +2,11 @@
 
 One connection guarded by a lock serves every thread; WAL lets other processes
 (the CLI's ``status``, dashboards) read while the stack writes.
+
+Documents are JSON text encoded by orjson: at a bar close the pipeline writes each order
+document several times, and the standard library's encoder took a tenth of its CPU. A
+non-finite float is stored as null, as JSON has no other spelling for it; text written
+with the standard library's NaN tokens still reads back.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from shared.ports.store import Document, Store, T, Transaction, holds
 
@@ -46,18 +53,32 @@ class _SqliteTransaction(Transaction):
         self._connection.execute("DELETE FROM documents WHERE collection=? AND id=?", (collection, doc_id))
 
 
+def _encode(document: Document) -> str:
+    try:
+        return orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # what orjson does not take (an integer past 64 bits): the standard library's form
+        return json.dumps(document, separators=(",", ":"))
+
+
+def _decode(text: str) -> Document:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # NaN or Infinity tokens, written by the standard library's encoder
+        return json.loads(text)
+
+
 def _read(connection: sqlite3.Connection, collection: str, doc_id: str) -> Document | None:
     row = connection.execute(
         "SELECT data FROM documents WHERE collection=? AND id=?", (collection, doc_id)
     ).fetchone()
-    return json.loads(row[0]) if row else None
+    return _decode(row[0]) if row else None
 
 
 def _write(connection: sqlite3.Connection, collection: str, doc_id: str, document: Document) -> None:
     connection.execute(
         "INSERT INTO documents(collection, id, data) VALUES (?, ?, ?) "
         "ON CONFLICT(collection, id) DO UPDATE SET data=excluded.data",
-        (collection, doc_id, json.dumps(document, separators=(",", ":"))),
+        (collection, doc_id, _encode(document)),
     )
 
 
@@ -70,6 +91,12 @@ class SqliteStore(Store):
         self._connection = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=NORMAL")
+        # Pages read through a memory map instead of a read() each, and a checkpoint every
+        # ~40 MB of WAL instead of every 4 MB: measured, each roughly halves a small
+        # transaction's cost on a VM's disk (a bar close commits hundreds of them).
+        self._connection.execute("PRAGMA mmap_size=268435456")
+        self._connection.execute("PRAGMA wal_autocheckpoint=10000")
+        self._connection.execute("PRAGMA journal_size_limit=67108864")
         self._connection.execute("PRAGMA busy_timeout=5000")
         self._connection.execute(
             "CREATE TABLE IF NOT EXISTS documents ("
@@ -92,7 +119,7 @@ class SqliteStore(Store):
         with self._lock:
             cursor = self._connection.execute(
                 "INSERT OR IGNORE INTO documents(collection, id, data) VALUES (?, ?, ?)",
-                (collection, doc_id, json.dumps(document, separators=(",", ":"))),
+                (collection, doc_id, _encode(document)),
             )
             return cursor.rowcount == 1
 
@@ -145,7 +172,7 @@ class SqliteStore(Store):
             params.append(int(limit))
         with self._lock:
             rows = self._connection.execute(" ".join(sql), params).fetchall()
-        return [json.loads(row[0]) for row in rows]
+        return [_decode(row[0]) for row in rows]
 
     def _ensure_index(self, collection: str, fields: tuple[str, ...]) -> str:
         """Index each collection's filtered fields on first use, as Firestore indexes fields.

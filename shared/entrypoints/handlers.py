@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from shared.domain.messages import ConfirmationMessage, OrderMessage, SignalMessage
+from shared.domain.models import Order, OrderUpdate
 
 if TYPE_CHECKING:
     from shared.bootstrap import Services
@@ -28,16 +29,47 @@ def on_signal(services: Services, message: Message) -> None:
 def on_order(services: Services, message: Message) -> None:
     """Execution: an order to place, or a working order to cancel (both on the orders topic,
     so an exit's cancel and its close travel in the order cerebro published them)."""
-    order = OrderMessage.model_validate(message.data)
-    if order.cancel is not None:
-        services.execution.handle_cancel(order.cancel)
-    elif order.order is not None:
-        services.execution.handle_order(order.order)
+    if (outcome := on_orders(services, [message])[0]) is not None:
+        raise outcome
+
+
+def on_orders(services: Services, messages: list[Message]) -> list[Exception | None]:
+    """Execution, a batch at a time where the bus delivers batches: the orders are placed
+    together, cancels one by one; each message's outcome in order."""
+    outcomes: dict[int, Exception | None] = {}
+    orders: dict[int, Order] = {}
+    for index, message in enumerate(messages):
+        try:
+            parsed = OrderMessage.model_validate(message.data)
+            if parsed.cancel is not None:
+                services.execution.handle_cancel(parsed.cancel)
+            elif parsed.order is not None:
+                orders[index] = parsed.order
+                continue
+            outcomes[index] = None
+        except Exception as error:  # noqa: BLE001 - this message's outcome; the others go on
+            outcomes[index] = error
+    outcomes.update(zip(orders, services.execution.handle_orders(list(orders.values())), strict=True))
+    return [outcomes[index] for index in range(len(messages))]
 
 
 def on_confirmation(services: Services, message: Message) -> None:
     """Confirmations: record fills and move positions."""
-    services.confirmations.handle_update(ConfirmationMessage.model_validate(message.data).update)
+    if (outcome := on_confirmations(services, [message])[0]) is not None:
+        raise outcome
+
+
+def on_confirmations(services: Services, messages: list[Message]) -> list[Exception | None]:
+    """Confirmations, a batch at a time: recorded in one transaction; each message's outcome."""
+    outcomes: dict[int, Exception | None] = {}
+    updates: dict[int, OrderUpdate] = {}
+    for index, message in enumerate(messages):
+        try:
+            updates[index] = ConfirmationMessage.model_validate(message.data).update
+        except Exception as error:  # noqa: BLE001 - this message's outcome; the others go on
+            outcomes[index] = error
+    outcomes.update(zip(updates, services.confirmations.handle_updates(list(updates.values())), strict=True))
+    return [outcomes[index] for index in range(len(messages))]
 
 
 def notify(services: Services, message: Message) -> None:

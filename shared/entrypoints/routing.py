@@ -18,7 +18,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.domain.models import Topics
 
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 # A topic's handler: the services of this process and the delivered message; it validates
 # the payload into its model (shared/domain/messages.py). Raising asks for redelivery.
 Handler = Callable[["Services", "Message"], None]
+# The same for several messages at once (the in-process bus's batches): each one's outcome.
+BatchHandler = Callable[["Services", "list[Message]"], "list[Exception | None]"]
 
 
 class Signature(StrEnum):
@@ -77,6 +79,7 @@ class Function:
     handler: str = ""  # "module:function" (see the module docstring); "" for non-topic functions
     subscriptions: tuple[Subscription, ...] = ()
     on_poison: OnPoison = OnPoison.DEAD_LETTER
+    batch_handler: str = ""  # the handler for batches, where the bus delivers them (embedded)
 
     def topics(self, stack: Stack = Stack.CLOUD) -> tuple[str, ...]:
         return tuple(s.topic for s in self.subscriptions if stack in s.stacks)
@@ -92,9 +95,12 @@ class Function:
     def resolve(self) -> Handler:
         return _resolve(self.handler)
 
+    def resolve_batch(self) -> BatchHandler | None:
+        return _resolve(self.batch_handler) if self.batch_handler else None
+
 
 @functools.cache
-def _resolve(reference: str) -> Handler:
+def _resolve(reference: str) -> Callable[..., Any]:
     module, _, name = reference.partition(":")
     return getattr(importlib.import_module(module), name)
 
@@ -109,8 +115,10 @@ NOT_EMBEDDED = frozenset({Stack.EMULATED, Stack.CLOUD})
 FUNCTIONS: dict[str, Function] = {function.name: function for function in (
     Function("webhook", Signature.HTTP),
     Function("cerebro", Signature.CLOUDEVENT, f"{HANDLERS}:on_signal", _on(Topics.SIGNALS)),
-    Function("execution", Signature.CLOUDEVENT, f"{HANDLERS}:on_order", _on(Topics.ORDERS)),
-    Function("confirmations", Signature.CLOUDEVENT, f"{HANDLERS}:on_confirmation", _on(Topics.CONFIRMATIONS)),
+    Function("execution", Signature.CLOUDEVENT, f"{HANDLERS}:on_order", _on(Topics.ORDERS),
+             batch_handler=f"{HANDLERS}:on_orders"),
+    Function("confirmations", Signature.CLOUDEVENT, f"{HANDLERS}:on_confirmation", _on(Topics.CONFIRMATIONS),
+             batch_handler=f"{HANDLERS}:on_confirmations"),
     Function("account_poller", Signature.HTTP),
     Function("strategy_registry", Signature.HTTP),
     Function("raw_signals", Signature.FIRESTORE),

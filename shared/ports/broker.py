@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -38,6 +39,9 @@ class BrokerCapabilities:
     market_data: bool = False  # quote() can answer with the venue's price
     cancel: bool = True  # cancel_order() withdraws a working order
     stop_orders: bool = True  # accepts stop (stop-market) orders
+    # How many accounts' orders may be placed at the same time: each account is its own
+    # session at the venue, so a bar close's fan-out waits for the slowest account, not the sum.
+    concurrent_accounts: int = 1
 
 
 class BrokerClient(ABC):
@@ -49,6 +53,32 @@ class BrokerClient(ABC):
     @abstractmethod
     def place_order(self, order: Order) -> OrderUpdate:
         """Place the order, carrying ``order.client_order_id`` to the broker."""
+
+    def place_orders(self, orders: list[Order]) -> list[OrderUpdate | Exception]:
+        """Place several orders (a bar close's fan-out); each one's answer in order, or the
+        exception its placement raised. Each account's orders go one after another; up to
+        ``capabilities.concurrent_accounts`` accounts at once. A broker that can do better (one
+        transaction, one request) overrides it."""
+        by_account: dict[str, list[int]] = {}
+        for index, order in enumerate(orders):
+            by_account.setdefault(order.account_id, []).append(index)
+        answers: dict[int, OrderUpdate | Exception] = {}
+
+        def place(indexes: list[int]) -> None:
+            for index in indexes:
+                try:
+                    answers[index] = self.place_order(orders[index])
+                except Exception as error:  # noqa: BLE001 - answered per order, as place_order raises it
+                    answers[index] = error
+
+        workers = min(self.capabilities.concurrent_accounts, len(by_account))
+        if workers <= 1:
+            for indexes in by_account.values():
+                place(indexes)
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{self.name}-orders") as pool:
+                list(pool.map(place, by_account.values()))
+        return [answers[index] for index in range(len(orders))]
 
     @abstractmethod
     def find_order(self, account_id: str, client_order_id: str) -> OrderUpdate | None:

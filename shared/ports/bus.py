@@ -24,6 +24,20 @@ class Message:
 
 
 Handler = Callable[[Message], None]
+# Handles several messages at once; answers each one's outcome in order: None when it was
+# handled, else the exception it would have raised (a RetryLater to wait, anything else to
+# have it redelivered).
+BatchHandler = Callable[[list[Message]], list[Exception | None]]
+
+
+def one_at_a_time(batch: BatchHandler) -> Handler:
+    """A batch handler as a one-message handler: it raises what the batch answered."""
+
+    def handle(message: Message) -> None:
+        if (outcome := batch([message])[0]) is not None:
+            raise outcome
+
+    return handle
 
 
 class RetryLater(Exception):
@@ -61,6 +75,11 @@ class Bus(ABC):
     @abstractmethod
     def subscribe(self, topic: str, handler: Handler, max_attempts: int = 5) -> None:
         """Deliver the topic's messages to ``handler``."""
+
+    def subscribe_batch(self, topic: str, handler: BatchHandler, max_attempts: int = 5) -> None:
+        """Deliver the topic's messages to ``handler``, several at once where the bus can
+        (the in-process bus); this default delivers them one at a time."""
+        self.subscribe(topic, one_at_a_time(handler), max_attempts)
 
     def close(self) -> None:  # noqa: B027 - optional for buses with workers
         """Stop delivering and release resources."""

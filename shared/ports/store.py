@@ -35,6 +35,46 @@ class Transaction(ABC):
     def delete(self, collection: str, doc_id: str) -> None: ...
 
 
+class WriteBehind(Transaction):
+    """A transaction whose writes are held until its work is done. Reads see the held writes,
+    and every read reaches the store before any write (Firestore's rule), however the work
+    interleaves them: batch work can then run per-item logic in one transaction."""
+
+    def __init__(self, transaction: Transaction):
+        self._transaction = transaction
+        self._held: dict[tuple[str, str], Document | None] = {}  # None: deleted
+
+    def get(self, collection: str, doc_id: str) -> Document | None:
+        if (collection, doc_id) in self._held:
+            return self._held[collection, doc_id]
+        return self._transaction.get(collection, doc_id)
+
+    def set(self, collection: str, doc_id: str, document: Document) -> None:
+        self._held[collection, doc_id] = document
+
+    def delete(self, collection: str, doc_id: str) -> None:
+        self._held[collection, doc_id] = None
+
+    def flush(self) -> None:
+        for (collection, doc_id), document in self._held.items():
+            if document is None:
+                self._transaction.delete(collection, doc_id)
+            else:
+                self._transaction.set(collection, doc_id, document)
+
+
+def write_behind(work: Callable[[Transaction], T]) -> Callable[[Transaction], T]:
+    """``work`` for ``Store.transaction``, run against a ``WriteBehind`` view of it."""
+
+    def run(transaction: Transaction) -> T:
+        held = WriteBehind(transaction)
+        result = work(held)
+        held.flush()
+        return result
+
+    return run
+
+
 class Store(ABC):
     # Whether a datetime may be stored as the backend's native timestamp (Firestore's TTL
     # policies delete only by one); the other backends hold plain JSON.

@@ -95,11 +95,17 @@ def publish_signal(bus: Bus, record: Document) -> None:
                 ordering_key=book_key(record["strategy_id"], instrument.key))
 
 
-def wake(store: Store, bus: Bus, collection: str, doc_id: str) -> list[str]:
-    """After moving a document: publish the signals parked on it again (each then decides, or
-    parks on whatever blocks it now) and drop their waiters; returns the signals woken."""
+def wake(store: Store, bus: Bus, collection: str, *doc_ids: str) -> list[str]:
+    """After moving documents: publish the signals parked on them again (each then decides, or
+    parks on whatever blocks it now) and drop their waiters; returns the signals woken. For a
+    batch (a bar close's confirmations) the waiters are read once, not once per document."""
+    blockers = {_key(collection, doc_id) for doc_id in doc_ids}
+    if len(blockers) == 1:
+        waiters = store.query(Collections.BOOK_WAITERS, where={"blocker": next(iter(blockers))})
+    else:
+        waiters = [waiter for waiter in store.query(Collections.BOOK_WAITERS) if waiter["blocker"] in blockers]
     woken = []
-    for waiter in store.query(Collections.BOOK_WAITERS, where={"blocker": _key(collection, doc_id)}):
+    for waiter in waiters:
         record = store.get(Collections.SIGNALS, waiter["signal_id"])
         if record is not None and record.get("decisions") is None:
             publish_signal(bus, record)

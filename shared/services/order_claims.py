@@ -22,7 +22,7 @@ from typing import Any
 
 from shared.domain.models import CancelRequest, Collections, Order, OrderStatus, OrderUpdate
 from shared.ports.bus import RetryLater
-from shared.ports.store import Store, Transaction
+from shared.ports.store import Store, Transaction, write_behind
 
 
 class Claim(StrEnum):
@@ -76,36 +76,45 @@ class OrderClaims:
 
     def claim(self, order: Order) -> Claim:
         """Whether to place the order, recover it, or leave it (see ``Claim``)."""
+        claim = self.claim_many([order])[0]
+        if isinstance(claim, OrderInFlight):
+            raise claim
+        return claim
+
+    def claim_many(self, orders: list[Order]) -> list[Claim | OrderInFlight]:
+        """Each order's claim, all in one transaction; an order another delivery is placing
+        answers ``OrderInFlight`` instead of raising it, so the others go ahead."""
+        if not orders:
+            return []
         now = self._clock()
+        return self._store.transaction(write_behind(lambda tx: [self._claim(tx, order, now) for order in orders]))
 
-        def work(tx: Transaction) -> Claim:
-            record = tx.get(Collections.ORDERS, order.client_order_id)
-            if record is None or record["status"] in UNPLACED:
-                attempts = (record or {}).get("attempts", 0) + 1
-                tx.set(Collections.ORDERS, order.client_order_id, {
-                    **(record or order_fields(order)), "status": ClaimState.SUBMITTING, "open": True,
-                    "owner": self.owner, "claimed_at": now.isoformat(), "attempts": attempts})
-                return Claim.NEW
-            if record["status"] != ClaimState.SUBMITTING:
-                return Claim.DONE
-            age = (now - datetime.fromisoformat(record["claimed_at"])).total_seconds()
-            if age < self._lease and not record.get("released"):
-                raise OrderInFlight(f"order {order.client_order_id} is being placed by another delivery",
-                                    after_seconds=max(self._lease - age, 0.1))
+    def _claim(self, tx: Transaction, order: Order, now: datetime) -> Claim | OrderInFlight:
+        record = tx.get(Collections.ORDERS, order.client_order_id)
+        if record is None or record["status"] in UNPLACED:
+            attempts = (record or {}).get("attempts", 0) + 1
             tx.set(Collections.ORDERS, order.client_order_id, {
-                **record, "owner": self.owner, "claimed_at": now.isoformat(), "attempts": record["attempts"] + 1,
-                "released": False})
-            return Claim.RECOVER
-
-        return self._store.transaction(work)
+                **(record or order_fields(order)), "status": ClaimState.SUBMITTING, "open": True,
+                "owner": self.owner, "claimed_at": now.isoformat(), "attempts": attempts})
+            return Claim.NEW
+        if record["status"] != ClaimState.SUBMITTING:
+            return Claim.DONE
+        age = (now - datetime.fromisoformat(record["claimed_at"])).total_seconds()
+        if age < self._lease and not record.get("released"):
+            return OrderInFlight(f"order {order.client_order_id} is being placed by another delivery",
+                                 after_seconds=max(self._lease - age, 0.1))
+        tx.set(Collections.ORDERS, order.client_order_id, {
+            **record, "owner": self.owner, "claimed_at": now.isoformat(), "attempts": record["attempts"] + 1,
+            "released": False})
+        return Claim.RECOVER
 
     @contextlib.contextmanager
-    def held(self, order: Order) -> Iterator[None]:
-        """Renew the claim's lease every third of it while the broker call runs, so a slow
-        broker never looks like a dead owner. One keeper thread renews every held claim (a
+    def held(self, orders: list[Order]) -> Iterator[None]:
+        """Renew the claims' leases every third of a lease while the broker calls run, so a
+        slow broker never looks like a dead owner. One keeper thread renews every held claim (a
         thread started and joined per order cost a burst of orders a third of its time)."""
         with self._keeper_lock:
-            self._held[order.client_order_id] = order
+            self._held.update((order.client_order_id, order) for order in orders)
             if self._keeper is None:
                 self._keeper = threading.Thread(target=self._keep_leases, name="order-leases", daemon=True)
                 self._keeper.start()
@@ -113,7 +122,8 @@ class OrderClaims:
             yield
         finally:
             with self._keeper_lock:
-                self._held.pop(order.client_order_id, None)
+                for order in orders:
+                    self._held.pop(order.client_order_id, None)
 
     def _keep_leases(self) -> None:
         while True:

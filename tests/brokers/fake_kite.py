@@ -71,9 +71,13 @@ class FakeKite:
     placements: list[dict[str, str]] = field(default_factory=list)  # every POST /orders accepted
     requests_seen: list[str] = field(default_factory=list)
     stall_seconds: float = 9.0  # longer than the adapter's shipped 7 s timeout
+    place_seconds: float = 0.0  # how long each POST /orders takes, so overlapping placements show
+    placing_now: int = 0
+    most_placing_at_once: int = 0  # the most POST /orders in flight together
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(250_000_000_000_001))
     _gtt_ids: Iterator[int] = field(default_factory=lambda: itertools.count(104_001))
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.Lock = field(default_factory=threading.Lock)  # the books: one request at a time
+    _gauge: threading.Lock = field(default_factory=threading.Lock)  # the placements-in-flight counters
 
     # --- test controls -------------------------------------------------------------
     def expire_tokens(self) -> None:
@@ -133,9 +137,9 @@ class FakeKite:
             return Response(INSTRUMENTS_CSV, content_type="text/csv")
         self._authorise(request)
         parts = path.strip("/").split("/")
+        if path == "/orders/regular" and method == "POST":
+            return self._place(request.form)
         with self._lock:
-            if path == "/orders/regular" and method == "POST":
-                return self._place(request.form)
             if path == "/orders" and method == "GET":
                 return _ok([history[-1] for history in self.orders.values()])
             if parts[0] == "orders" and len(parts) == 2 and method == "GET":
@@ -180,6 +184,19 @@ class FakeKite:
             raise KiteError(403, "TokenException", "Incorrect `api_key` or `access_token`.")
 
     def _place(self, form: Any) -> Response:
+        """Placements overlap as at Kite (each takes ``place_seconds``); the book changes one at a time."""
+        with self._gauge:
+            self.placing_now += 1
+            self.most_placing_at_once = max(self.most_placing_at_once, self.placing_now)
+        try:
+            time.sleep(self.place_seconds)
+            with self._lock:
+                return self._place_now(form)
+        finally:
+            with self._gauge:
+                self.placing_now -= 1
+
+    def _place_now(self, form: Any) -> Response:
         behaviour = self.next_behaviours.pop(0) if self.next_behaviours else "fill"
         if behaviour == "fail_5xx":
             raise KiteError(502, "NetworkException", "Gateway timed out")

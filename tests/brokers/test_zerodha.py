@@ -77,6 +77,25 @@ def test_market_order_fills_with_the_tag_product_and_fill_details(broker, kite):
     assert "POST /orders/regular" in fake.requests_seen
 
 
+def test_a_fan_out_places_accounts_side_by_side_each_order_once(kite, tmp_path):
+    """A bar close's orders for four accounts: placed concurrently (Kite sees them overlap), each
+    exactly once, each answered in order."""
+    fake, url = kite
+    fake.place_seconds = 0.3
+    accounts = [f"ZD-{n}" for n in range(1, 5)]
+    config = ZerodhaConfig(root=url, accounts={a: ZerodhaAccountConfig(account_id=a, api_key=fake.api_key,
+                                                                      api_secret=fake.api_secret) for a in accounts})
+    broker = ZerodhaBroker(SqliteStore(str(tmp_path / "z.sqlite")), config, load_instruments, FakeClock())
+    for account in accounts:
+        broker.sessions.login(account, fake.request_token)
+    orders = [order().model_copy(update={"account_id": a, "client_order_id": client_order_id("bar", a, RELIANCE.key)})
+              for a in accounts]
+    answers = broker.place_orders(orders)
+    assert [(a.client_order_id, a.status) for a in answers] == [(o.client_order_id, "filled") for o in orders]
+    assert all(fake.placed_with_tag(o.client_order_id) == 1 for o in orders)
+    assert fake.most_placing_at_once > 1
+
+
 def test_continuous_future_maps_to_the_nearest_live_expiry_in_lots(broker, kite):
     fake, _ = kite
     update = broker.place_order(order(NIFTY, quantity=2.7))

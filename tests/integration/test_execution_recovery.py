@@ -48,16 +48,16 @@ def test_crash_after_the_broker_accepted_recovers_the_fill_without_a_second_orde
 
 def test_a_broker_timeout_releases_the_claim_and_the_retry_places_once(embedded: Services, monkeypatch):
     order = an_order()
-    real_place = embedded.mock_broker.place_order
+    real_place = embedded.mock_broker.place_orders
     calls = []
 
-    def time_out_once(o: Order):
-        calls.append(o.client_order_id)
+    def time_out_once(orders: list[Order]):
+        calls.extend(o.client_order_id for o in orders)
         if len(calls) == 1:
             raise BrokerError("timed out", retryable=True)
-        return real_place(o)
+        return real_place(orders)
 
-    monkeypatch.setattr(embedded.mock_broker, "place_order", time_out_once)
+    monkeypatch.setattr(embedded.mock_broker, "place_orders", time_out_once)
     with pytest.raises(BrokerError):
         embedded.execution.handle_order(order)
     update = embedded.execution.handle_order(order)  # the redelivery

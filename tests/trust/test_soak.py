@@ -73,16 +73,16 @@ class Process:
         self.services = build_services(settings, store=SqliteStore(settings.sqlite_path), bus=InProcessBus(0.02))
         self.client = create_app(self.services).test_client()
         broker = self.services.mock_broker
-        place = broker.place_order
+        place = broker.place_orders
 
-        def place_then_maybe_die(order: Order):
-            update = place(order)  # the broker has the order...
+        def place_then_maybe_die(orders: list[Order]):
+            answers = place(orders)  # the broker has the orders...
             if rng.random() < 0.02:
                 figures["executions died after the broker accepted"] += 1
-                raise RuntimeError("execution died before writing the confirmation")  # ...and we forgot
-            return update
+                raise RuntimeError("execution died before writing the confirmations")  # ...and we forgot
+            return answers
 
-        broker.place_order = place_then_maybe_die  # type: ignore[method-assign]
+        broker.place_orders = place_then_maybe_die  # type: ignore[method-assign]
         self.services.poller.poll_all()
         self.services.subscribe_pipeline()
         for topic in (Topics.SIGNALS, Topics.ORDERS, Topics.CONFIRMATIONS):

@@ -37,7 +37,7 @@ from shared.domain.models import (
 from shared.domain.positions import apply_fill
 from shared.domain.protection import protective_orders
 from shared.ports.broker import BrokerCapabilities, BrokerClient, BrokerError
-from shared.ports.store import Store, Transaction
+from shared.ports.store import Store, Transaction, write_behind
 
 from .config import MockBrokerConfig
 from .parsing import ACCOUNTS, FX_RATES, ORDERS, OUTBOX, PRICES, doc_id, fx
@@ -79,24 +79,28 @@ class MockBroker(BrokerClient):
 
     # --- BrokerClient -----------------------------------------------------------
     def place_order(self, order: Order) -> OrderUpdate:
+        return self._store.transaction(write_behind(lambda tx: self._place(tx, order)))
+
+    def place_orders(self, orders: list[Order]) -> list[OrderUpdate | Exception]:
+        """All in one transaction, as a venue takes a basket: a bar close's fan-out costs one
+        commit, not one per order."""
+        return self._store.transaction(write_behind(lambda tx: [self._place(tx, order) for order in orders]))
+
+    def _place(self, tx: Transaction, order: Order) -> OrderUpdate:
         order_key = f"{order.account_id}:{order.client_order_id}"
-
-        def place(tx: Transaction) -> OrderUpdate:
-            existing = tx.get(ORDERS, order_key)
-            if existing is not None:
-                return OrderUpdate.model_validate(existing["update"])
-            account = tx.get(ACCOUNTS, order.account_id)
-            listing = tx.get(PRICES, doc_id(order.instrument.key))
-            if account is None:
-                return self._record(tx, order, order_key, "rejected", f"unknown account {order.account_id}")
-            if listing is None:
-                return self._record(tx, order, order_key, "rejected", f"unknown symbol {order.instrument.key}")
-            fill_price = self._fill_price(order, listing["price"])
-            if fill_price is None:
-                return self._record(tx, order, order_key, "working", "waiting for price")
-            return self._fill(tx, order, order_key, account, fill_price, listing["price"])[0]
-
-        return self._store.transaction(place)
+        existing = tx.get(ORDERS, order_key)
+        if existing is not None:
+            return OrderUpdate.model_validate(existing["update"])
+        account = tx.get(ACCOUNTS, order.account_id)
+        listing = tx.get(PRICES, doc_id(order.instrument.key))
+        if account is None:
+            return self._record(tx, order, order_key, "rejected", f"unknown account {order.account_id}")
+        if listing is None:
+            return self._record(tx, order, order_key, "rejected", f"unknown symbol {order.instrument.key}")
+        fill_price = self._fill_price(order, listing["price"])
+        if fill_price is None:
+            return self._record(tx, order, order_key, "working", "waiting for price")
+        return self._fill(tx, order, order_key, account, fill_price, listing["price"])[0]
 
     def find_order(self, account_id: str, client_order_id: str) -> OrderUpdate | None:
         record = self._store.get(ORDERS, f"{account_id}:{client_order_id}")

@@ -8,6 +8,7 @@ become one GTT once the entry has filled (see ``brackets``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
@@ -40,7 +41,8 @@ class ZerodhaBroker(BrokerClient):
     name = "zerodha"
     # Stops as SL-M (stop-market); brackets as one GTT (two-leg OCO, or single) per filled entry.
     capabilities: ClassVar[BrokerCapabilities] = BrokerCapabilities(
-        brackets=True, oco_or_gtt=True, partial_fills=True, market_data=True, cancel=True, stop_orders=True)
+        brackets=True, oco_or_gtt=True, partial_fills=True, market_data=True, cancel=True, stop_orders=True,
+        concurrent_accounts=8)  # each account is its own Kite user, with its own rate limit
     max_tag_length: ClassVar[int] = 20
 
     def __init__(self, store: Store, config: ZerodhaConfig, instruments: Callable[[KiteConnect], InstrumentBook],
@@ -51,6 +53,7 @@ class ZerodhaBroker(BrokerClient):
         self._sessions = ZerodhaSessions(store, config, clock, cipher)
         self._load_instruments = instruments
         self._book: InstrumentBook | None = None
+        self._book_lock = threading.Lock()
         self._recorded_contracts: set[tuple[str, str]] = set()
         self._clock = clock
         self._brackets = GttBrackets(store, clock)
@@ -215,9 +218,10 @@ class ZerodhaBroker(BrokerClient):
         return self._book_for(kite).resolve(instrument, self._clock().date())
 
     def _book_for(self, kite: KiteConnect) -> InstrumentBook:
-        if self._book is None:
-            self._book = self._load_instruments(kite)
-        return self._book
+        with self._book_lock:  # accounts place side by side: the large CSV is loaded once
+            if self._book is None:
+                self._book = self._load_instruments(kite)
+            return self._book
 
     def _product(self, account_id: str, contract: KiteInstrument) -> str:
         if self._sessions.account(account_id).intraday:
