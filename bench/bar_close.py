@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import platform
 import sqlite3
 import statistics
 import sys
@@ -39,25 +38,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.fund import peak_rss_mib, percentile, seed_bench_strategies, strategy_signal
+from bench.machine import describe
 from devstack.processes import ManagedProcess, free_port, start_process, wait_for_port
 from shared.bootstrap import build_services
 from shared.config import Settings
 
 CLIENTS = 10  # keep-alive client threads posting the burst
-
-
-# --- the machine --------------------------------------------------------------------------
-
-def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 # --- the burst ----------------------------------------------------------------------------
@@ -370,7 +356,7 @@ def main(argv: list[str] | None = None) -> None:
     accounts = [int(n) for n in args.accounts.split(",")]
     started = time.monotonic()
     print(f"Bar-close burst bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
-    print(f"Machine: {machine()}")
+    print(f"Machine: {describe()}")
     print("Absolute rates depend on the machine; the ratios (pipeline/ingest, burst/raw hops) are the figures "
           "to compare between machines.", flush=True)
     if not args.skip_embedded:

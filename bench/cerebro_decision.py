@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.fund import bench_instrument, seed_bench_fund
+from bench.machine import describe
 from shared.adapters.bus_inprocess import InProcessBus
 from shared.bootstrap import build_services
 from shared.config import Settings
@@ -138,7 +139,7 @@ def time_service(accounts: int) -> float:
 
 def main() -> None:
     before = _core_before()
-    print("\nCerebro decision time per account (median of one signal's fan-out)")
+    print(f"\nCerebro decision time per account (median of one signal's fan-out); machine: {describe()}")
     print(f"  {'accounts':>8}  {'pure core now':>14}  {f'before ({BEFORE})':>17}  {'ratio':>6}  "
           f"{'service step incl. store':>26}")
     for accounts in (1, 10, 100):

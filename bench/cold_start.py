@@ -20,16 +20,15 @@ import hashlib
 import io
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.machine import describe
 from devstack.package_functions import build_zip, function_names, function_requirements, runtime_requirements
 from devstack.processes import REPO_ROOT
 
@@ -85,15 +84,6 @@ class Timing:
     @property
     def cold_cpu(self) -> float:
         return self.import_cpu + self.call_cpu
-
-
-def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor() or "unknown CPU")
-    kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-               if line.startswith("MemTotal"))
-    return (f"{os.cpu_count()} CPUs (nproc) {model}, {kib / 2**20:.0f} GiB, Python {platform.python_version()}, "
-            f"load {os.getloadavg()[0]:.1f}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
 
 
 def virtualenv(requirements: str, work: Path) -> Path:
@@ -181,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.work = args.work.resolve()
     (args.work / "scratch").mkdir(parents=True, exist_ok=True)
-    print(f"Machine: {machine()}", flush=True)
+    print(f"Machine: {describe()}", flush=True)
     reference = virtualenv(runtime_requirements(), args.work)
     reference_mb = installed_megabytes(reference)
     template = seed_template(args.work)

@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.grow_fund import census, grow
+from bench.machine import cpu_model, load, memory_gib
 from bench.render_browser import Browser, NotRendered
 from devstack.processes import REPO_ROOT, free_port
 from shared.demo import DEMO_API_KEYS
@@ -124,17 +125,12 @@ def run_repeat(rep: int, url: str) -> tuple[list[Sample], str]:
 
 def machine() -> list[str]:
     """What the figures were measured on: they mean little without it."""
-    cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
-                 platform.processor() or "unknown")
-    meminfo = Path("/proc/meminfo").read_text()
-    total = next(int(line.split()[1]) for line in meminfo.splitlines() if line.startswith("MemTotal:"))
     chromium = subprocess.run(["/usr/bin/chromium", "--version"], capture_output=True, text=True).stdout.strip()
     import streamlit
 
     return [f"date          {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
-            f"machine       nproc {len(os.sched_getaffinity(0))}, {model}, {total / 2**20:.1f} GiB memory, "
-            f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min)",
+            f"machine       nproc {len(os.sched_getaffinity(0))}, {cpu_model()}, {memory_gib():.1f} GiB memory, "
+            f"load average {load()} (1/5/15 min)",
             f"software      Python {platform.python_version()}, Streamlit {streamlit.__version__}, {chromium}"]
 
 

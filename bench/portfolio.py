@@ -34,11 +34,9 @@ vector is also checked against the budget, bounds and volatility cap.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import gc
 import math
 import os
-import platform
 import statistics
 import time
 import warnings
@@ -48,6 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bench.machine import describe, load
 from shared.portfolio import Constraints, annualised_moments, optimise
 
 DAYS = 1260
@@ -326,24 +325,6 @@ def race(method: str, p: Problem, repeats: int) -> tuple[Timed, list[Timed]]:
     return mine, theirs
 
 
-def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as info:
-            models = [line.split(":", 1)[1].strip() for line in info if line.startswith("model name")]
-        model = models[0] if models else model
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
-
-
-def load() -> str:
-    try:
-        return ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
 def warm_up() -> None:
     """Imports, cvxpy's and Clarabel's first-call costs: paid once here, outside any timing."""
     for bounded in (True, False):
@@ -355,8 +336,7 @@ def warm_up() -> None:
 def main() -> None:
     warnings.simplefilter("ignore")
     started = time.perf_counter()
-    print(f"bench.portfolio, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, on {machine()}, "
-          f"Python {platform.python_version()}")
+    print(f"bench.portfolio on {describe()}")
     print("Absolute times depend on the machine: compare the ours/best ratios across machines, not the seconds.")
     print(f"{DAYS} days; bounded = every weight <= 2.5/n, five floored at 0.5/n, sum 1; unbounded = long-only, "
           f"sum 1; hybrid max_volatility {MAX_VOLATILITY:.0%}; min_cvar beta {CVAR_BETA}; max_sharpe risk_free 0.")
