@@ -143,6 +143,8 @@ def _protection(order: dict[str, Any] | None, update: OrderUpdate) -> list[Order
     """The protective orders a filled entry now has resting at the broker."""
     if order is None or update.status != OrderStatus.FILLED or not order.get("order"):
         return []
+    if order["order"].get("stop_loss") is None and order["order"].get("take_profit") is None:
+        return []  # nothing to protect: no need to parse the order
     return protective_orders(Order.model_validate(order["order"]), update.filled_quantity)
 
 
