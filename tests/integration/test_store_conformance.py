@@ -139,3 +139,17 @@ def test_a_failed_transaction_writes_nothing(store: Store):
         store.transaction(half_then_fail)
     assert store.get("accounts", "x") == {"cash": 100}
     assert store.get("accounts", "y") is None
+
+
+def test_a_transaction_reads_several_documents_at_once_in_the_keys_order(store: Store):
+    store.put("accounts", "x", {"cash": 100})
+    store.put("prices", "AAA", {"price": 10.0})
+
+    def read_then_move(tx) -> list:
+        found = tx.get_all([("prices", "AAA"), ("accounts", "missing"), ("accounts", "x"), ("prices", "AAA")])
+        assert tx.get_all([]) == []
+        tx.set("accounts", "x", {"cash": found[2]["cash"] - found[0]["price"]})
+        return found
+
+    assert store.transaction(read_then_move) == [{"price": 10.0}, None, {"cash": 100}, {"price": 10.0}]
+    assert store.get("accounts", "x") == {"cash": 90.0}
