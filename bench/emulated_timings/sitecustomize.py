@@ -47,6 +47,8 @@ if _OUT:
     for method in ("get", "put", "create", "replace_if", "query", "update", "delete", "transaction", "put_many"):
         _timed(store_firestore.FirestoreStore, method, f"store.{method}")
     _timed(store_firestore._FirestoreTransaction, "get", "txn.get", by_collection=True)
+    if hasattr(store_firestore._FirestoreTransaction, "get_all"):
+        _timed(store_firestore._FirestoreTransaction, "get_all", "txn.get_all")
     _timed(transaction.Transaction, "_begin", "txn.begin")
     _timed(transaction.Transaction, "_commit", "txn.commit")
     _timed(bus_pubsub.PubSubBus, "publish", "bus.publish")
