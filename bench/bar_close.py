@@ -1,7 +1,8 @@
 """A bar close: every strategy of a fund alerts within one second (issue 16).
 
     .venv/bin/python -m bench.bar_close [--strategies 50] [--accounts 2,20] [--repeats 3]
-                                        [--emulated-accounts 5] [--skip-emulated] [--skip-embedded]
+                                        [--emulated-accounts 5] [--emulated-timings]
+                                        [--skip-emulated] [--skip-embedded]
 
 Embedded stack (`python -m devstack.embedded` on a fresh SQLite file, a bench fund of S
 strategies and N accounts, each account allocating to every strategy): all S alerts are
@@ -15,10 +16,10 @@ posted at once by keep-alive client threads, as fast as the webhook answers, and
 
 Each burst runs --repeats times (fresh signal ids, the stack quiet in between); medians print.
 
-Emulated cloud (the Pub/Sub and Firestore emulators, one functions-framework process per
-function): the same burst at --emulated-accounts accounts, per-signal latency (its 202 ->
-its last fill stored) p50/p90/max, beside three raw Pub/Sub push hops with an empty handler
-(bench/three_hops) measured in the same run, and the ratio of the p50s (target <= 1.3).
+Emulated cloud (bench/bar_close_emulated.py): the same burst at --emulated-accounts accounts,
+per-signal latency (its 202 -> its last fill stored) p50/p90/max, beside three raw Pub/Sub push
+hops with an empty handler (bench/three_hops) measured in the same run, one message at a time and
+as the same burst fanned out the same way, and the ratio of the p50s (target <= 1.3).
 """
 
 from __future__ import annotations
@@ -254,89 +255,6 @@ def print_embedded(strategies: int, results: list[dict[str, Any]], repeats: int)
           "per order: less sensitive than wall times to other load on the machine")
 
 
-# --- emulated -----------------------------------------------------------------------------
-
-def emulated(strategies: int, accounts: int, hop_samples: int) -> dict[str, Any]:
-    from google.cloud import firestore
-
-    from bench.emulated_pipeline import measure_three_hops, start_hops_handler
-    from devstack.emulated import provision_pubsub, start_emulators, start_functions
-    from shared.adapters.store_firestore import FirestoreStore
-
-    work = Path(tempfile.mkdtemp(prefix="bench-bar-close-emulated-"))
-    stack = start_emulators(f"bench-{uuid.uuid4().hex[:6]}", work)
-    handlers: list[ManagedProcess] = []
-    saved = dict(os.environ)
-    try:
-        os.environ.update(stack.env)
-        started = time.monotonic()
-        start_functions(stack)
-        provision_pubsub(stack)
-        store = FirestoreStore(stack.project)
-        services = build_services(Settings.from_env(), store=store)
-        seed_bench_strategies(services.store, services.mock_broker, strategies, accounts)
-        import requests
-
-        requests.post(stack.url("account_poller"), timeout=60).raise_for_status()
-        client = firestore.Client(project=stack.project)
-
-        def read(signal_ids: set[str]) -> dict[str, tuple[int, float]]:
-            found: dict[str, list[float]] = {}
-            for doc in client.collection("execution_confirmations").select(["signal_id", "recorded_at"]).stream():
-                data = doc.to_dict()
-                if data.get("signal_id") in signal_ids:
-                    stored = datetime.fromisoformat(data["recorded_at"]).timestamp()
-                    found.setdefault(data["signal_id"], []).append(stored)
-            return {sid: (len(times), max(times)) for sid, times in found.items()}
-
-        def count() -> int:
-            return int(client.collection("execution_confirmations").count().get()[0][0].value)
-
-        port = stack.functions["webhook"].port
-        # Warm every function up (a first call imports and connects): a small burst, not counted.
-        before = count()
-        _, _, warm = burst(port, burst_bodies(min(strategies, 5), "warm", True), "/")
-        wait_all_fills(count, read, set(warm), accounts, before, timeout=180, pause=0.25)
-        time.sleep(2.0)
-        before = count()
-        began, last_accepted, accepted = burst(port, burst_bodies(strategies, f"e-{uuid.uuid4().hex[:6]}", False), "/")
-        fills = wait_all_fills(count, read, set(accepted), accounts, before, timeout=400, pause=0.25)
-        latencies = sorted((fills[sid][1] - at) * 1000 for sid, at in accepted.items())
-        last_fill = max(at for _, at in fills.values())
-        handlers.append(start_hops_handler(stack.project, work))
-        raw = measure_three_hops(stack.project, handlers[0], hop_samples)
-        memory = {p.name.removeprefix("function-"): peak_rss_mib(p.pid) for p in stack.functions.values()}
-        elapsed = time.monotonic() - started
-    finally:
-        for handler in handlers:
-            handler.stop()
-        stack.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-    return {"accounts": accounts, "latencies": latencies, "raw": raw, "accept_s": last_accepted - began,
-            "total_s": last_fill - began, "memory": memory, "elapsed": elapsed}
-
-
-def print_emulated(strategies: int, result: dict[str, Any], note: str) -> None:
-    ours, raw, n = result["latencies"], result["raw"], result["accounts"]
-    print(f"\n2. Emulated cloud (Pub/Sub + Firestore emulators, one functions-framework process per function): "
-          f"{strategies} strategies x {n} accounts = {strategies * n} orders in one burst{note}")
-    print(f"  webhook accepted all {strategies} alerts in {result['accept_s'] * 1000:.0f} ms "
-          f"({strategies / result['accept_s']:.1f} sig/s); last fill stored {result['total_s']:.1f} s after the "
-          f"first alert ({strategies / result['total_s']:.2f} sig/s, pipeline/ingest "
-          f"{result['accept_s'] / result['total_s']:.3f})")
-    print(f"  {'':44}{'p50':>10}{'p90':>10}{'max':>10}")
-    print(f"  {'burst: alert accepted -> its fills stored':<44}" + "".join(
-        f"{v:>8.0f}ms" for v in (percentile(ours, 50), percentile(ours, 90), max(ours))))
-    print(f"  {'raw 3 push hops, empty handler, one at a time':<44}" + "".join(
-        f"{v:>8.0f}ms" for v in (percentile(raw, 50), percentile(raw, 90), max(raw))))
-    print(f"  {'ratio burst / raw 3 hops':<44}" + "".join(
-        f"{a / b:>10.1f}" for a, b in ((percentile(ours, 50), percentile(raw, 50)),
-                                       (percentile(ours, 90), percentile(raw, 90)), (max(ours), max(raw)))))
-    print(f"  burst p50 / raw three-hop p50 = {percentile(ours, 50) / percentile(raw, 50):.1f} (issue target <= 1.3)")
-    print("  peak RSS: " + ", ".join(f"{name} {mib:.0f} MiB" for name, mib in result["memory"].items()))
-
-
 # --- main ---------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> None:
@@ -347,6 +265,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--emulated-accounts", type=int, default=5,
                         help="accounts per signal on the emulated cloud (20 takes about 6 minutes there)")
     parser.add_argument("--hop-samples", type=int, default=20)
+    parser.add_argument("--emulated-timings", action="store_true",
+                        help="time every push, store and bus call in each emulated function (a timing hook: "
+                             "bench/emulated_timings) and print the calls per push and their mean")
     parser.add_argument("--skip-embedded", action="store_true")
     parser.add_argument("--skip-emulated", action="store_true")
     parser.add_argument("--profile", type=Path, help="py-spy (if installed in the venv) records the embedded server "
@@ -365,7 +286,9 @@ def main(argv: list[str] | None = None) -> None:
         print_embedded(args.strategies, results, args.repeats)
         sys.stdout.flush()
     if not args.skip_emulated:
-        result = emulated(args.strategies, args.emulated_accounts, args.hop_samples)
+        from bench.bar_close_emulated import emulated, print_emulated
+
+        result = emulated(args.strategies, args.emulated_accounts, args.hop_samples, args.emulated_timings)
         note = ""
         if args.emulated_accounts < max(accounts):
             note = (f"\n  (fewer accounts than the embedded {max(accounts)}: at this burst's pace, {max(accounts)} "

@@ -62,31 +62,83 @@ def start_hops_handler(project: str, work: Path) -> ManagedProcess:
     return handler
 
 
-def measure_three_hops(project: str, handler: ManagedProcess, samples: int) -> list[float]:
-    record = handler.log_path.parent / "hops.txt"
-    port = handler.port
+def provision_hops(project: str, handler: ManagedProcess) -> None:
+    """Topics hop-1..3, each pushed to the empty handler (once per stack)."""
     publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
-    for hop in ("hop-1", "hop-2", "hop-3"):
-        topic = publisher.create_topic(name=publisher.topic_path(project, hop)).name
-        subscriber.create_subscription(request={
-            "name": subscriber.subscription_path(project, f"{hop}-push"), "topic": topic,
-            "push_config": {"push_endpoint": f"http://127.0.0.1:{port}/"}})
+    try:
+        for hop in ("hop-1", "hop-2", "hop-3"):
+            topic = publisher.create_topic(name=publisher.topic_path(project, hop)).name
+            subscriber.create_subscription(request={
+                "name": subscriber.subscription_path(project, f"{hop}-push"), "topic": topic,
+                "push_config": {"push_endpoint": f"http://127.0.0.1:{handler.port}/"}})
+    finally:
+        subscriber.close()
+        publisher.stop()
+
+
+def hop_arrivals(handler: ManagedProcess) -> dict[str, float]:
+    """Message id -> when it reached the end of hop 3 (epoch seconds)."""
+    lines = (handler.log_path.parent / "hops.txt").read_text().splitlines()
+    return {row.split()[0]: float(row.split()[1]) for row in lines if row.strip()}
+
+
+def measure_three_hops(project: str, handler: ManagedProcess, samples: int) -> list[float]:
+    """One message at a time through three push hops: publish -> recorded, in ms."""
+    provision_hops(project, handler)
+    publisher = pubsub_v1.PublisherClient()
     latencies = []
-    for index in range(samples + 1):  # the first warms the handler up
-        message_id = uuid.uuid4().hex
-        sent = time.time()
-        publisher.publish(publisher.topic_path(project, "hop-1"), json.dumps({"id": message_id}).encode(),
-                          hop="hop-1").result()
-        deadline = time.monotonic() + 60
-        while message_id not in record.read_text():
-            if time.monotonic() > deadline:
-                raise TimeoutError("three hops")
-            time.sleep(0.002)
-        line = next(row for row in record.read_text().splitlines() if row.startswith(message_id))
-        arrived = float(line.split()[1])
-        if index:
-            latencies.append((arrived - sent) * 1000)
+    try:
+        for index in range(samples + 1):  # the first warms the handler up
+            message_id = uuid.uuid4().hex
+            sent = time.time()
+            publisher.publish(publisher.topic_path(project, "hop-1"), json.dumps({"id": message_id}).encode(),
+                              hop="hop-1").result()
+            deadline = time.monotonic() + 60
+            while message_id not in (arrivals := hop_arrivals(handler)):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("three hops")
+                time.sleep(0.002)
+            if index:
+                latencies.append((arrivals[message_id] - sent) * 1000)
+    finally:
+        publisher.stop()
     return latencies
+
+
+def measure_hops_burst(project: str, handler: ManagedProcess, messages: int, fanout: int,
+                       timeout: float = 300.0) -> list[float]:
+    """``messages`` published at once to hop 1, each fanned out to ``fanout`` at hop 2 (as a
+    bar close's signals fan out to accounts): per message, publish -> the last of its fan-out
+    recorded after hop 3, in ms. Needs ``measure_three_hops`` (or ``provision_hops``) first."""
+    publisher = pubsub_v1.PublisherClient()
+    path = publisher.topic_path(project, "hop-1")
+    run = uuid.uuid4().hex[:8]
+    sent: dict[str, float] = {}
+    try:
+        futures = []
+        for index in range(messages):
+            message_id = f"{run}-{index}"
+            sent[message_id] = time.time()
+            futures.append(publisher.publish(path, json.dumps({"id": message_id, "fanout": fanout}).encode(),
+                                             hop="hop-1"))
+        for future in futures:
+            future.result()
+        deadline = time.monotonic() + timeout
+        while True:
+            last: dict[str, float] = {}
+            count: dict[str, int] = {}
+            for leaf, at in hop_arrivals(handler).items():
+                if leaf.startswith(run):
+                    root = leaf.partition(".")[0] if fanout > 1 else leaf
+                    last[root] = max(last.get(root, 0.0), at)
+                    count[root] = count.get(root, 0) + 1
+            if len(count) == messages and all(n >= fanout for n in count.values()):
+                return sorted((last[m] - sent[m]) * 1000 for m in sent)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"hops burst: {sum(count.values())} of {messages * fanout} arrived")
+            time.sleep(0.05)
+    finally:
+        publisher.stop()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,7 +11,7 @@ never waits: the losers' updates simply fail.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from google.api_core.exceptions import AlreadyExists, Conflict, FailedPrecondition, NotFound
@@ -32,6 +32,16 @@ class _FirestoreTransaction(Transaction):
     def get(self, collection: str, doc_id: str) -> Document | None:
         snapshot = self._client.collection(collection).document(doc_id).get(transaction=self._transaction)
         return snapshot.to_dict() if snapshot.exists else None
+
+    def get_all(self, keys: Sequence[tuple[str, str]]) -> list[Document | None]:
+        """One BatchGetDocuments round trip for them all (a read is a round trip to Firestore,
+        and a transaction's reads hold their locks until it commits)."""
+        if not keys:
+            return []
+        references = [self._client.collection(collection).document(doc_id) for collection, doc_id in keys]
+        found = {snapshot.reference.path: snapshot.to_dict() if snapshot.exists else None
+                 for snapshot in self._client.get_all(references, transaction=self._transaction)}
+        return [found.get(reference.path) for reference in references]
 
     def set(self, collection: str, doc_id: str, document: Document) -> None:
         self._transaction.set(self._client.collection(collection).document(doc_id), document)

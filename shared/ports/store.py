@@ -10,7 +10,7 @@ prefer ``create`` and ``replace_if``: they never hold a lock another caller wait
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 Document = dict[str, Any]
@@ -27,6 +27,11 @@ class Transaction(ABC):
 
     @abstractmethod
     def get(self, collection: str, doc_id: str) -> Document | None: ...
+
+    def get_all(self, keys: Sequence[tuple[str, str]]) -> list[Document | None]:
+        """Several documents, each ``(collection, doc_id)``, in the keys' order (None where one
+        does not exist). A store that can read them in one round trip does (Firestore)."""
+        return [self.get(collection, doc_id) for collection, doc_id in keys]
 
     @abstractmethod
     def set(self, collection: str, doc_id: str, document: Document) -> None: ...
@@ -48,6 +53,11 @@ class WriteBehind(Transaction):
         if (collection, doc_id) in self._held:
             return self._held[collection, doc_id]
         return self._transaction.get(collection, doc_id)
+
+    def get_all(self, keys: Sequence[tuple[str, str]]) -> list[Document | None]:
+        unheld = [key for key in keys if key not in self._held]
+        read = dict(zip(unheld, self._transaction.get_all(unheld), strict=True))
+        return [self._held[key] if key in self._held else read[key] for key in keys]
 
     def set(self, collection: str, doc_id: str, document: Document) -> None:
         self._held[collection, doc_id] = document

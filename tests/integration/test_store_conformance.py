@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.ports.store import Store
+from shared.ports.store import Store, write_behind
 from tests.emulators import mongodb_uri
 
 
@@ -139,3 +139,44 @@ def test_a_failed_transaction_writes_nothing(store: Store):
         store.transaction(half_then_fail)
     assert store.get("accounts", "x") == {"cash": 100}
     assert store.get("accounts", "y") is None
+
+
+def test_a_transaction_reads_several_documents_at_once_in_the_keys_order(store: Store):
+    store.put("accounts", "x", {"cash": 100})
+    store.put("prices", "AAA", {"price": 10.0})
+
+    def read_then_move(tx) -> list:
+        found = tx.get_all([("prices", "AAA"), ("accounts", "missing"), ("accounts", "x"), ("prices", "AAA")])
+        assert tx.get_all([]) == []
+        tx.set("accounts", "x", {"cash": found[2]["cash"] - found[0]["price"]})
+        return found
+
+    assert store.transaction(read_then_move) == [{"price": 10.0}, None, {"cash": 100}, {"price": 10.0}]
+    assert store.get("accounts", "x") == {"cash": 90.0}
+
+
+def test_write_behind_lets_batch_work_read_its_own_writes_in_one_transaction(store: Store):
+    """Per-item logic run over a batch reads what the items before it wrote, on every store
+    (Firestore refuses a read after a write inside a transaction: WriteBehind holds the writes
+    until the work is done), and the batch commits together or not at all."""
+    store.put("accounts", "x", {"cash": 100})
+
+    def pay(tx, amount: float) -> float:
+        account = tx.get("accounts", "x")
+        tx.set("accounts", "x", {"cash": account["cash"] - amount})
+        tx.set("payments", f"p{amount:g}", {"amount": amount})
+        return account["cash"] - amount
+
+    assert store.transaction(write_behind(lambda tx: [pay(tx, amount) for amount in (10, 20, 30)])) == [90, 70, 40]
+    assert store.get("accounts", "x") == {"cash": 40}
+    assert store.transaction(write_behind(
+        lambda tx: tx.get_all([("payments", "p20"), ("accounts", "x")]))) == [{"amount": 20}, {"cash": 40}]
+
+    def then_fail(tx) -> None:
+        pay(tx, 5)
+        tx.delete("payments", "p10")
+        raise RuntimeError("the broker went away")
+
+    with pytest.raises(RuntimeError):
+        store.transaction(write_behind(then_fail))
+    assert store.get("accounts", "x") == {"cash": 40} and store.get("payments", "p10") == {"amount": 10}

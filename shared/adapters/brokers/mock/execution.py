@@ -43,6 +43,17 @@ from .config import MockBrokerConfig
 from .parsing import ACCOUNTS, FX_RATES, ORDERS, OUTBOX, PRICES, doc_id, fx
 
 
+def _prefetched(tx: Transaction, keys: list[tuple[str, str]]) -> Callable[[str, str], dict | None]:
+    """``tx.get``, with these documents read up front in one round trip."""
+    read = dict(zip(keys, tx.get_all(keys), strict=True))
+
+    def get(collection: str, doc_id: str) -> dict | None:
+        key = (collection, doc_id)
+        return read[key] if key in read else tx.get(collection, doc_id)
+
+    return get
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -88,11 +99,10 @@ class MockBroker(BrokerClient):
 
     def _place(self, tx: Transaction, order: Order) -> OrderUpdate:
         order_key = f"{order.account_id}:{order.client_order_id}"
-        existing = tx.get(ORDERS, order_key)
+        existing, account, listing = tx.get_all(
+            [(ORDERS, order_key), (ACCOUNTS, order.account_id), (PRICES, doc_id(order.instrument.key))])
         if existing is not None:
             return OrderUpdate.model_validate(existing["update"])
-        account = tx.get(ACCOUNTS, order.account_id)
-        listing = tx.get(PRICES, doc_id(order.instrument.key))
         if account is None:
             return self._record(tx, order, order_key, "rejected", f"unknown account {order.account_id}")
         if listing is None:
@@ -208,7 +218,10 @@ class MockBroker(BrokerClient):
               price: float, mark: float) -> tuple[OrderUpdate, dict[str, Any]]:
         """Book a fill, in the account's currency; returns the update and the account as it now stands."""
         instrument = order.instrument
-        to_base = fx(tx.get, instrument.currency, account.get("currency", "USD"))
+        # The marks of the account's other lots, for its margin check, in one read.
+        read = _prefetched(tx, [(PRICES, doc_id(key)) for key, lot in account["lots"].items()
+                                if lot["quantity"] and key != instrument.key])
+        to_base = fx(read, instrument.currency, account.get("currency", "USD"))
         if to_base is None:
             reason = f"no {instrument.currency}/{account.get('currency', 'USD')} rate to book this trade"
             return self._record(tx, order, order_key, "rejected", reason), account
@@ -224,7 +237,7 @@ class MockBroker(BrokerClient):
             cash -= signed * price * instrument.multiplier * to_base
         lots[instrument.key] = {**after.model_dump(), "mark": mark, "instrument": instrument.model_dump(mode="json")}
         new_account = {**account, "cash": cash, "lots": lots}
-        snapshot = self._snapshot(new_account, tx.get, {instrument.key: mark})
+        snapshot = self._snapshot(new_account, read, {instrument.key: mark})
         if abs(after.quantity) > abs(before.quantity) and snapshot.margin_available < 0:
             reason = f"insufficient margin: needs {snapshot.margin_used:,.2f}, equity {snapshot.equity:,.2f}"
             return self._record(tx, order, order_key, "rejected", reason), account
