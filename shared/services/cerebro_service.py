@@ -230,10 +230,10 @@ class CerebroService:
         account_ids = sorted(set(allocation.accounts_for(signal.strategy_id)) | set(positions) | working)
         if signal.accounts is not None:
             account_ids = [account_id for account_id in account_ids if account_id in signal.accounts]
-        accounts = [Account.model_validate(doc) for doc in
-                    (self._store.get(Collections.ACCOUNTS, account_id) for account_id in account_ids) if doc]
+        fund_accounts = self._risk.fund_accounts()  # one read serves the decisions and the broker exposure
+        accounts = [fund_accounts[account_id] for account_id in account_ids if account_id in fund_accounts]
         limits = fund_limits(self._store, self._limits)
-        view = self._risk.read(strategy, signal.instrument, accounts, now, limits)
+        view = self._risk.read(strategy, signal.instrument, accounts, now, limits, fund_accounts)
         decisions = []
         quotes: dict[str, MarketContext] = {}
         for account in accounts:
