@@ -1,8 +1,7 @@
-"""Cerebro's per-signal shortcuts keep what it publishes and what it sees exactly as before.
+"""Cerebro's per-signal shortcuts keep what it publishes exactly as before.
 
-Cerebro publishes an order from the JSON its decision was recorded with (not a fresh dump),
-reads the fund's accounts once per signal, and parses the allocation once per version of it:
-each test here pins one of those to the slow path's behaviour.
+Cerebro publishes an order from the JSON its decision was recorded with instead of building
+and dumping an ``OrderMessage`` again: the message must stay what that model dumps to.
 """
 
 from __future__ import annotations
