@@ -92,7 +92,8 @@ class CerebroService:
         (returning no decisions: it is published again when that moves)."""
         record = self._store.get(Collections.SIGNALS, signal.signal_id)
         if record and record.get("decisions") is not None:
-            decisions = [Decision.model_validate(d) for d in record["decisions"]]
+            documents: list[dict[str, Any]] = record["decisions"]
+            decisions = [Decision.model_validate(d) for d in documents]
             self._journey.step(signal.signal_id, "redelivered: republishing the recorded decisions")
         else:
             strategy = self._strategy(signal)
@@ -109,14 +110,18 @@ class CerebroService:
                 if park(self._store, signal.signal_id, blocker, self._clock()):
                     self._journey.step(signal.signal_id, f"waits: {blocker.reason}")
                     return []
-            decisions = self._record(signal, decisions)
-        for decision in decisions:
-            for order in decision.orders:
-                self._publish_order(order)
+            decisions, documents = self._record(signal, decisions)
+        for decision, document in zip(decisions, documents, strict=True):
+            for order, dumped in zip(decision.orders, document["orders"], strict=True):
+                self._publish_order(order, dumped)
         return decisions
 
-    def _publish_order(self, order: Order) -> None:
-        self._bus.publish(Topics.ORDERS, OrderMessage(order=order).model_dump(mode="json"),
+    def _publish_order(self, order: Order, dumped: dict[str, Any] | None = None) -> None:
+        """``dumped`` is the order's JSON already in hand (from its decision's record): the message
+        is then ``{"order": dumped}``, which is what ``OrderMessage(order=order)`` dumps to (only the
+        set key is on the wire), without building and dumping the order a second time."""
+        message = {"order": dumped} if dumped is not None else OrderMessage(order=order).model_dump(mode="json")
+        self._bus.publish(Topics.ORDERS, message,
                           {"signal_id": order.signal_id, "client_order_id": order.client_order_id},
                           ordering_key=f"{book_key(order.strategy_id, order.instrument.key)}|{order.account_id}")
 
@@ -230,10 +235,10 @@ class CerebroService:
         account_ids = sorted(set(allocation.accounts_for(signal.strategy_id)) | set(positions) | working)
         if signal.accounts is not None:
             account_ids = [account_id for account_id in account_ids if account_id in signal.accounts]
-        accounts = [Account.model_validate(doc) for doc in
-                    (self._store.get(Collections.ACCOUNTS, account_id) for account_id in account_ids) if doc]
+        fund_accounts = self._risk.fund_accounts()  # one read serves the decisions and the broker exposure
+        accounts = [fund_accounts[account_id] for account_id in account_ids if account_id in fund_accounts]
         limits = fund_limits(self._store, self._limits)
-        view = self._risk.read(strategy, signal.instrument, accounts, now, limits)
+        view = self._risk.read(strategy, signal.instrument, accounts, now, limits, fund_accounts)
         decisions = []
         quotes: dict[str, MarketContext] = {}
         for account in accounts:
@@ -287,8 +292,10 @@ class CerebroService:
         return MarketContext(quote=self._prices.quote(broker, signal.instrument),
                              fx_rate=self._prices.fx_rate(broker, signal.instrument.currency, account.base_currency))
 
-    def _record(self, signal: StandardizedSignal, decisions: list[Decision]) -> list[Decision]:
-        """Store the decisions unless a concurrent delivery already did; return the winner."""
+    def _record(self, signal: StandardizedSignal,
+                decisions: list[Decision]) -> tuple[list[Decision], list[dict[str, Any]]]:
+        """Store the decisions unless a concurrent delivery already did; return the winner, as
+        models and as their stored JSON."""
         dumped = [d.model_dump(mode="json") for d in decisions]
         now = self._clock()
         adding = [d.account_id for d in decisions for o in d.orders
@@ -296,13 +303,13 @@ class CerebroService:
 
         orders = [order for d in decisions for order in d.orders]
 
-        def work(tx: Transaction) -> list[Decision]:
+        def work(tx: Transaction) -> tuple[list[Decision], list[dict[str, Any]]]:
             record = tx.get(Collections.SIGNALS, signal.signal_id) or {
                 "signal_id": signal.signal_id, "strategy_id": signal.strategy_id,
                 "signal": signal.model_dump(mode="json"),
             }
             if record.get("decisions") is not None:
-                return [Decision.model_validate(d) for d in record["decisions"]]
+                return [Decision.model_validate(d) for d in record["decisions"]], record["decisions"]
             in_flight = tx.get(Collections.OPEN_SIGNALS, signal.signal_id) or {"signal_id": signal.signal_id}
             if adding:
                 self._risk.count_orders(tx, signal.strategy_id, adding, now)
@@ -318,9 +325,9 @@ class CerebroService:
                     **in_flight, "decided": True, "open_orders": [order.client_order_id for order in orders]})
             else:
                 tx.delete(Collections.OPEN_SIGNALS, signal.signal_id)
-            return decisions
+            return decisions, dumped
 
-        recorded = self._store.transaction(work)
+        recorded, documents = self._store.transaction(work)
         wake(self._store, self._bus, Collections.OPEN_SIGNALS, signal.signal_id)  # the book's next signals
         if recorded is decisions:
             for decision in decisions:
@@ -328,7 +335,7 @@ class CerebroService:
             if not decisions:
                 self._journey.step(signal.signal_id, "no account allocates to this strategy")
             self._announce_refusals(signal, decisions)
-        return recorded
+        return recorded, documents
 
     def _announce_refusals(self, signal: StandardizedSignal, decisions: list[Decision]) -> None:
         refusals = [{"account_id": d.account_id,

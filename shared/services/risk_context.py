@@ -85,8 +85,15 @@ class RiskContextReader:
         self._store = store
         self._prices = prices
 
+    def fund_accounts(self) -> dict[str, Account]:
+        """Every account of the fund by id, read and validated once per signal: the broker
+        exposure needs them all, and the signal's own accounts are among them."""
+        accounts = (Account.model_validate(doc) for doc in self._store.query(Collections.ACCOUNTS))
+        return {account.account_id: account for account in accounts}
+
     def read(self, strategy: Strategy, instrument: Instrument, accounts: list[Account], now: datetime,
-             limits: RiskLimits) -> FundView:
+             limits: RiskLimits, fund_accounts: dict[str, Account] | None = None) -> FundView:
+        """``fund_accounts`` is ``fund_accounts()`` when the caller already read it (else read here)."""
         states = {doc["scope_id"]: doc for doc in self._store.query(Collections.TRADING_STATES)}
         kill = self._store.get(Collections.SETTINGS, KILL_SWITCH_DOC) or {}
         fund = _strictest(
@@ -128,16 +135,15 @@ class RiskContextReader:
                          for account in accounts}
 
         view = FundView(fund, strategy_state, account_states, positions, pending, working, second_counts)
-        self._add_broker_exposure(view)
+        self._add_broker_exposure(view, self.fund_accounts() if fund_accounts is None else fund_accounts)
         return view
 
     def _count(self, doc_id: str) -> int:
         return int((self._store.get(Collections.RISK_COUNTERS, doc_id) or {}).get("count", 0))
 
-    def _add_broker_exposure(self, view: FundView) -> None:
+    def _add_broker_exposure(self, view: FundView, fund_accounts: dict[str, Account]) -> None:
         """Every account's gross exposure and equity, in the fund's currency, per broker."""
-        for doc in self._store.query(Collections.ACCOUNTS):
-            account = Account.model_validate(doc)
+        for account in fund_accounts.values():
             if account.snapshot is None:
                 continue
             rate = self._prices.fx_rate(account.broker, account.base_currency, FUND_CURRENCY)
