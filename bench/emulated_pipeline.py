@@ -26,6 +26,7 @@ import requests
 from google.cloud import pubsub_v1
 
 from bench.fund import peak_rss_mib, percentile, seed_bench_fund, signal
+from bench.machine import describe
 from devstack.emulated import provision_pubsub, start_emulators, start_functions
 from devstack.processes import REPO_ROOT, ManagedProcess, free_port, start_process, wait_for_port
 from shared.adapters.store_firestore import FirestoreStore
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
         for handler in handlers:
             handler.stop()
         stack.stop()
-    print(f"\nEmulated cloud, one account per signal, {args.samples} signals one at a time")
+    print(f"\nEmulated cloud, one account per signal, {args.samples} signals one at a time; machine: {describe()}")
     print(f"  {'':34}{'p50':>10}{'p95':>10}{'p99':>10}")
     for name, values in (("webhook POST -> fill stored", ours), ("raw 3 push hops, empty handler", raw)):
         print(f"  {name:<34}" + "".join(f"{percentile(values, q):>8.1f}ms" for q in (50, 95, 99)))
