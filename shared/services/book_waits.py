@@ -97,13 +97,11 @@ def publish_signal(bus: Bus, record: Document) -> None:
 
 def wake(store: Store, bus: Bus, collection: str, *doc_ids: str) -> list[str]:
     """After moving documents: publish the signals parked on them again (each then decides, or
-    parks on whatever blocks it now) and drop their waiters; returns the signals woken. For a
-    batch (a bar close's confirmations) the waiters are read once, not once per document."""
-    blockers = {_key(collection, doc_id) for doc_id in doc_ids}
-    if len(blockers) == 1:
-        waiters = store.query(Collections.BOOK_WAITERS, where={"blocker": next(iter(blockers))})
-    else:
-        waiters = [waiter for waiter in store.query(Collections.BOOK_WAITERS) if waiter["blocker"] in blockers]
+    parks on whatever blocks it now) and drop their waiters; returns the signals woken. Each
+    document's waiters are one indexed query: a busy book has many signals parked, each on the
+    one just ahead of it, so reading every waiter per batch would grow with the queue."""
+    waiters = [waiter for blocker in dict.fromkeys(_key(collection, doc_id) for doc_id in doc_ids)
+               for waiter in store.query(Collections.BOOK_WAITERS, where={"blocker": blocker})]
     woken = []
     for waiter in waiters:
         record = store.get(Collections.SIGNALS, waiter["signal_id"])
