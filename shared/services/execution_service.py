@@ -7,6 +7,11 @@ broker knows it by our client order id) and only places it if it does not. While
 broker call runs, the claim's lease is renewed. Just before the broker call, an order whose
 quantity or notional is not finite or is past the plausibility bounds (``risk.implausible``)
 is rejected with its reason and never placed.
+
+Orders come in batches where the bus delivers them so (a bar close's fan-out on the embedded
+stack): their claims take one transaction, each broker gets its orders together
+(``place_orders``), and their conclusions take one transaction. Each order keeps its own
+outcome; one that waits or fails is released and redelivered alone.
 """
 
 from __future__ import annotations
@@ -77,9 +82,7 @@ class ExecutionService:
             elif claim == Claim.DONE:
                 self._republish(order)
             elif order.broker not in self._brokers:
-                concluding.append((index, order, OrderUpdate(
-                    client_order_id=order.client_order_id, status=OrderStatus.REJECTED,
-                    reason=f"no {order.broker} broker configured")))
+                concluding.append((index, order, _rejected(order, f"no {order.broker} broker configured")))
             else:
                 placing.setdefault(order.broker, []).append((index, order, claim))
         halted = _Halts(self._store)
