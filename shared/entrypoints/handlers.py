@@ -9,16 +9,18 @@ reach which handler.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from shared.domain.messages import ConfirmationMessage, OrderMessage, SignalMessage
-from shared.domain.models import Order, OrderUpdate
+from shared.domain.models import Order
 
 if TYPE_CHECKING:
     from shared.bootstrap import Services
     from shared.ports.bus import Message
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def on_signal(services: Services, message: Message) -> None:
@@ -36,21 +38,14 @@ def on_order(services: Services, message: Message) -> None:
 def on_orders(services: Services, messages: list[Message]) -> list[Exception | None]:
     """Execution, a batch at a time where the bus delivers batches: the orders are placed
     together, cancels one by one; each message's outcome in order."""
-    outcomes: dict[int, Exception | None] = {}
-    orders: dict[int, Order] = {}
-    for index, message in enumerate(messages):
-        try:
-            parsed = OrderMessage.model_validate(message.data)
-            if parsed.cancel is not None:
-                services.execution.handle_cancel(parsed.cancel)
-            elif parsed.order is not None:
-                orders[index] = parsed.order
-                continue
-            outcomes[index] = None
-        except Exception as error:  # noqa: BLE001 - this message's outcome; the others go on
-            outcomes[index] = error
-    outcomes.update(zip(orders, services.execution.handle_orders(list(orders.values())), strict=True))
-    return [outcomes[index] for index in range(len(messages))]
+
+    def order_or_cancel(message: Message) -> Order | None:
+        parsed = OrderMessage.model_validate(message.data)
+        if parsed.cancel is not None:
+            services.execution.handle_cancel(parsed.cancel)
+        return parsed.order
+
+    return _together(messages, order_or_cancel, services.execution.handle_orders)
 
 
 def on_confirmation(services: Services, message: Message) -> None:
@@ -61,14 +56,29 @@ def on_confirmation(services: Services, message: Message) -> None:
 
 def on_confirmations(services: Services, messages: list[Message]) -> list[Exception | None]:
     """Confirmations, a batch at a time: recorded in one transaction; each message's outcome."""
+    return _together(messages, lambda message: ConfirmationMessage.model_validate(message.data).update,
+                     services.confirmations.handle_updates)
+
+
+def _together(messages: list[Message], take: Callable[[Message], T | None],
+              handle: Callable[[list[T]], list[Exception | None]]) -> list[Exception | None]:
+    """Each message's outcome in order: ``take`` reads one message on its own (what it raises
+    is that message's outcome; None: it handled the message itself), then ``handle`` takes
+    every item read, together, and answers each one's outcome."""
     outcomes: dict[int, Exception | None] = {}
-    updates: dict[int, OrderUpdate] = {}
+    items: dict[int, T] = {}
     for index, message in enumerate(messages):
         try:
-            updates[index] = ConfirmationMessage.model_validate(message.data).update
+            item = take(message)
         except Exception as error:  # noqa: BLE001 - this message's outcome; the others go on
             outcomes[index] = error
-    outcomes.update(zip(updates, services.confirmations.handle_updates(list(updates.values())), strict=True))
+            continue
+        if item is None:
+            outcomes[index] = None
+        else:
+            items[index] = item
+    if items:
+        outcomes.update(zip(items, handle(list(items.values())), strict=True))
     return [outcomes[index] for index in range(len(messages))]
 
 
