@@ -116,12 +116,11 @@ class CerebroService:
                 self._publish_order(order, dumped)
         return decisions
 
-    def _publish_order(self, order: Order, dumped: dict[str, Any] | None = None) -> None:
-        """``dumped`` is the order's JSON already in hand (from its decision's record): the message
-        is then ``{"order": dumped}``, which is what ``OrderMessage(order=order)`` dumps to (only the
-        set key is on the wire), without building and dumping the order a second time."""
-        message = {"order": dumped} if dumped is not None else OrderMessage(order=order).model_dump(mode="json")
-        self._bus.publish(Topics.ORDERS, message,
+    def _publish_order(self, order: Order, dumped: dict[str, Any]) -> None:
+        """``dumped`` is the order's JSON already in hand (its decision's record, or its booked
+        document): the message ``{"order": dumped}`` is what ``OrderMessage(order=order)`` dumps to
+        (only the set key is on the wire), without building and dumping the order again."""
+        self._bus.publish(Topics.ORDERS, {"order": dumped},
                           {"signal_id": order.signal_id, "client_order_id": order.client_order_id},
                           ordering_key=f"{book_key(order.strategy_id, order.instrument.key)}|{order.account_id}")
 
@@ -167,7 +166,7 @@ class CerebroService:
                     stamp and (now - datetime.fromisoformat(stamp)).total_seconds() < NUDGE_SECONDS):
                 continue
             self._store.update(Collections.ORDERS, order["client_order_id"], {"nudged_at": now.isoformat()})
-            self._publish_order(Order.model_validate(order["order"]))
+            self._publish_order(Order.model_validate(order["order"]), order["order"])
 
     def _cancel_first(self, signal: StandardizedSignal, decisions: list[Decision]) -> Blocker | None:
         """An exit or flatten that finds working orders cancels them and decides again once they

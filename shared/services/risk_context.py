@@ -92,8 +92,8 @@ class RiskContextReader:
         return {account.account_id: account for account in accounts}
 
     def read(self, strategy: Strategy, instrument: Instrument, accounts: list[Account], now: datetime,
-             limits: RiskLimits, fund_accounts: dict[str, Account] | None = None) -> FundView:
-        """``fund_accounts`` is ``fund_accounts()`` when the caller already read it (else read here)."""
+             limits: RiskLimits, fund_accounts: dict[str, Account]) -> FundView:
+        """``fund_accounts``: ``fund_accounts()``, which the caller reads once per signal."""
         states = {doc["scope_id"]: doc for doc in self._store.query(Collections.TRADING_STATES)}
         kill = self._store.get(Collections.SETTINGS, KILL_SWITCH_DOC) or {}
         fund = _strictest(
@@ -135,7 +135,7 @@ class RiskContextReader:
                          for account in accounts}
 
         view = FundView(fund, strategy_state, account_states, positions, pending, working, second_counts)
-        self._add_broker_exposure(view, self.fund_accounts() if fund_accounts is None else fund_accounts)
+        self._add_broker_exposure(view, fund_accounts)
         return view
 
     def _count(self, doc_id: str) -> int:
